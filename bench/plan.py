@@ -1,0 +1,100 @@
+"""From a suite to the list of cells to compute, checked before any compute is spent."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from bench.errors import BenchError
+from bench.registry import METHODS, METRICS
+from bench.suites.load import Suite
+from methods.base import MethodConfig, resolve_config
+
+
+class PlanError(BenchError):
+    """A suite whose methods, settings or metrics do not fit together."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: a method applied to one content image (and one style image)."""
+
+    id: str
+    method: str
+    content: str
+    style: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    suite: Suite
+    methods: dict[str, MethodConfig]
+    metrics: tuple[str, ...]
+    cells: tuple[Cell, ...]
+
+    def resolved_config(self) -> dict[str, Any]:
+        """Everything that decides the numbers, in a canonical, hashable form."""
+        spec = self.suite.spec
+        return {
+            "suite": {
+                "name": spec.name,
+                "version": spec.version,
+                "source": self.suite.source,
+                "file_list_hash": self.suite.file_list_hash,
+                "image_size": spec.image_size,
+                "seed": spec.seed,
+            },
+            "weights": spec.weights,
+            "methods": {name: cfg.model_dump(mode="json") for name, cfg in self.methods.items()},
+            "metrics": list(self.metrics),
+        }
+
+    @property
+    def config_hash(self) -> str:
+        canonical = json.dumps(self.resolved_config(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def cell_seed(suite_seed: int, cell_id: str) -> int:
+    """A seed per cell that depends only on the suite seed and the cell, never on scheduling."""
+    digest = hashlib.sha256(f"{suite_seed}:{cell_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def _method_config(name: str, settings: dict[str, Any]) -> MethodConfig:
+    method = METHODS.get(name)
+    try:
+        return resolve_config(method, settings)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"methods.{name}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise PlanError(f"invalid settings for method {name!r}: {problems}") from None
+    except ValueError as exc:
+        raise PlanError(f"methods.{name}.preset: {exc}") from None
+
+
+def make_plan(suite: Suite, only_methods: list[str] | None = None) -> Plan:
+    """Resolve methods and metrics of ``suite`` (optionally only ``only_methods``) into cells."""
+    spec = suite.spec
+    names = only_methods if only_methods else list(spec.methods)
+    if not names:
+        raise PlanError(f"suite {spec.name!r} lists no methods; add some or pass --methods")
+    methods = {name: _method_config(name, dict(spec.methods.get(name) or {})) for name in names}
+    metrics = tuple(spec.metrics if spec.metrics is not None else METRICS.names())
+    for metric in metrics:
+        METRICS.get(metric)
+    cells = []
+    for name in methods:
+        for content in suite.content:
+            for style in suite.style:
+                cell_id = f"{name}/{content.key}/{style.key}"
+                cells.append(
+                    Cell(cell_id, name, content.key, style.key, cell_seed(spec.seed, cell_id))
+                )
+    return Plan(suite=suite, methods=methods, metrics=metrics, cells=tuple(cells))

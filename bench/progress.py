@@ -1,0 +1,52 @@
+"""Progress of a run: a live bar on a terminal, one line per cell otherwise (CI logs)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+class CellProgress:
+    """Cells done / failed / total with an ETA."""
+
+    def __init__(self, total: int, already_done: int = 0, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self.total = total
+        self.done = already_done
+        self.failed = 0
+        self._progress = Progress(
+            TextColumn("[bold]cells"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("[red]{task.fields[failed]} failed"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self._task = self._progress.add_task("cells", total=total, completed=already_done, failed=0)
+
+    def __enter__(self) -> CellProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def advance(self, cell_id: str, ok: bool, detail: str = "") -> None:
+        self.done += 1
+        self.failed += 0 if ok else 1
+        self._progress.update(self._task, advance=1, failed=self.failed)
+        if not self.console.is_terminal:
+            status = "ok" if ok else "FAILED"
+            self.console.print(
+                f"[{self.done}/{self.total}] {cell_id} {status} {detail}", highlight=False
+            )

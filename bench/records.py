@@ -1,0 +1,77 @@
+"""Result records on disk: the journal (one line per finished cell) and the run record.
+
+The journal is the source of truth while a run is going: a line is appended (and fsynced) only
+after the cell's image is completely written, so whatever is in the journal is complete. The
+run record (``record.json``) is assembled from the plan and the journal; reports and
+comparisons read nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+
+SCHEMA = "stylebench.run/1"
+
+
+class RecordError(BenchError):
+    """A record or journal that cannot be read."""
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that readers see the old file or the new one, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=1, sort_keys=True, allow_nan=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def append_journal(path: Path, entry: dict[str, Any]) -> None:
+    """Append one cell's entry to the journal, durably."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        handle.write(json.dumps(entry, sort_keys=True, allow_nan=True) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_journal(path: Path) -> dict[str, dict[str, Any]]:
+    """Entries by cell id (the last entry of a cell wins); a torn final line is ignored."""
+    entries: dict[str, dict[str, Any]] = {}
+    if not path.is_file():
+        return entries
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines, start=1):
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                break
+            raise RecordError(f"journal {path} line {number} is corrupt") from None
+        entries[entry["id"]] = entry
+    return entries
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """Load a run record from a run folder or its ``record.json``."""
+    file = path / "record.json" if path.is_dir() else path
+    if not file.is_file():
+        raise RecordError(f"no run record at {file}: pass a run folder made by 'bench run'")
+    record = json.loads(file.read_text())
+    if record.get("schema") != SCHEMA:
+        raise RecordError(
+            f"{file} has schema {record.get('schema')!r}; this stylebench reads {SCHEMA}"
+        )
+    return record

@@ -1,0 +1,77 @@
+"""One small typed registry for methods, metrics and suites.
+
+Built-ins are named by import path and loaded only when asked for, so ``bench ls`` stays fast
+and importing the CLI does not import torch. Third-party packages add methods through the
+``stylebench.methods`` entry-point group.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from importlib.metadata import entry_points
+from typing import Any, Generic, TypeVar
+
+from bench.errors import BenchError
+
+T = TypeVar("T")
+
+
+class UnknownName(BenchError):
+    """A name that is not registered."""
+
+
+class Registry(Generic[T]):
+    """Names mapped to lazily imported objects (``"package.module:attribute"``)."""
+
+    def __init__(self, kind: str, builtins: dict[str, str], group: str | None = None) -> None:
+        self.kind = kind
+        self._paths = dict(builtins)
+        self._group = group
+        self._loaded: dict[str, T] = {}
+
+    def _all_paths(self) -> dict[str, str]:
+        paths = dict(self._paths)
+        if self._group:
+            for ep in entry_points(group=self._group):
+                paths.setdefault(ep.name, ep.value)
+        return paths
+
+    def names(self) -> list[str]:
+        return sorted(self._all_paths())
+
+    def get(self, name: str) -> T:
+        if name in self._loaded:
+            return self._loaded[name]
+        paths = self._all_paths()
+        if name not in paths:
+            close = difflib.get_close_matches(name, paths, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UnknownName(
+                f"unknown {self.kind} {name!r}: {hint}known {self.kind}s: {', '.join(sorted(paths))}"
+            )
+        module, _, attribute = paths[name].partition(":")
+        obj: Any = getattr(importlib.import_module(module), attribute)
+        self._loaded[name] = obj
+        return obj
+
+
+METHODS: Registry[Any] = Registry(
+    "method",
+    {"gatys": "methods.gatys:Gatys"},
+    group="stylebench.methods",
+)
+
+METRICS: Registry[Any] = Registry(
+    "metric",
+    {
+        "content_loss": "metrics.perceptual:ContentLoss",
+        "style_loss": "metrics.perceptual:StyleLoss",
+        "latency": "metrics.runtime:Latency",
+        "peak_memory": "metrics.runtime:PeakMemoryUse",
+        "prepare_time": "metrics.runtime:PrepareTime",
+    },
+    group="stylebench.metrics",
+)
+
+SUITES: Registry[Any] = Registry("suite", {"smoke": "bench.suites:SMOKE"})

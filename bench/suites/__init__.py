@@ -1,0 +1,5 @@
+"""Built-in suites (YAML files beside this module) and the loader for every kind of suite."""
+
+from pathlib import Path
+
+SMOKE = Path(__file__).with_name("smoke.yaml")

@@ -1,0 +1,44 @@
+"""The typed suite definition: what a YAML suite may say, validated with errors that name the key."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class ImageSet(BaseModel):
+    """A set of images: listed files, a folder, or procedurally generated (built-in suites)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    files: list[str] | None = None
+    folder: str | None = None
+    generate: Literal["scenes", "paintings"] | None = None
+    count: int | None = Field(None, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ImageSet:
+        given = [k for k in ("files", "folder", "generate") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'files', 'folder' or 'generate'")
+        if (self.generate is None) != (self.count is None):
+            raise ValueError("'count' goes with 'generate' (and only with it)")
+        return self
+
+
+class SuiteSpec(BaseModel):
+    """A versioned benchmark suite. Bump ``version`` whenever anything in it changes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    version: int = Field(ge=0)
+    description: str = ""
+    image_size: int = Field(ge=16, le=4096)
+    seed: int = 0
+    weights: str = "pretrained"
+    content: ImageSet
+    style: ImageSet
+    methods: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    metrics: list[str] | None = None

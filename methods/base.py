@@ -1,0 +1,136 @@
+"""The one interface every style-transfer method implements.
+
+A method is built from its typed config and a `MethodContext` (device, seed, and the encoders it
+may borrow), is prepared once per style set, and then stylizes batches of content images:
+
+    method = Gatys(config, context)
+    method.prepare(styles)                 # nothing for Gatys; training for feed-forward nets
+    result = method.stylize(content, style)  # NCHW in [0, 1] in, NCHW in [0, 1] out
+
+Each method declares in `MethodNeeds` what a suite must provide, so a plan can be checked before
+any compute is spent. Trained methods also expose ``state_dict()`` / ``load_state_dict()`` of
+what `prepare` produced, so the harness can cache and reuse checkpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol
+
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from methods.core.encoders import FeatureEncoder
+
+
+class MethodConfig(BaseModel):
+    """Base of every method's config: typed, unknown keys are errors, a preset is recorded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    preset: str = "paper"
+
+
+@dataclass(frozen=True)
+class MethodNeeds:
+    """What a method needs from a suite.
+
+    ``style``: ``pair`` (one style image per output), ``domain`` (maps content to the style set as
+    a whole, e.g. CycleGAN). ``training``: needs a training split. ``guides``: semantic maps.
+    """
+
+    style: Literal["pair", "domain"] = "pair"
+    training: bool = False
+    guides: bool = False
+
+
+@dataclass
+class MethodContext:
+    """What the harness lends a method: where to run, the suite's seed (for training), and
+    shared encoders (loaded once per worker)."""
+
+    device: torch.device
+    seed: int
+    encoder: Callable[[str], FeatureEncoder]
+
+
+class TrainingSet(Protocol):
+    """Training content images, read lazily: the harness decides where they come from."""
+
+    def __len__(self) -> int: ...
+
+    def batch(self, indices: list[int]) -> torch.Tensor:
+        """Images at ``indices`` as one [B, 3, H, W] tensor in [0, 1]."""
+        ...
+
+
+@dataclass
+class PrepareData:
+    """What `prepare` gets: the style set (all styles the method will be asked for) and, for
+    trained methods, the training content."""
+
+    styles: torch.Tensor
+    training: TrainingSet | None = None
+
+
+@dataclass
+class Guides:
+    """Semantic maps (RGB in [0, 1]) for the content and style images, and whether the harness
+    made them automatically because the suite had none."""
+
+    content: torch.Tensor
+    style: torch.Tensor
+    automatic: bool = False
+
+
+@dataclass
+class Stylized:
+    """A batch of outputs in [0, 1] and, for iterative methods, loss curves per image."""
+
+    images: torch.Tensor
+    curves: dict[str, list[list[float]]] = field(default_factory=dict)
+
+
+class Method(Protocol):
+    """A style-transfer method. Implementations hold no per-batch state between calls."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    paper: ClassVar[str]
+    Config: ClassVar[type[MethodConfig]]
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]]
+    needs: ClassVar[MethodNeeds]
+    #: Feature networks the method borrows through ``context.encoder`` (checked before a run).
+    encoders: ClassVar[tuple[str, ...]]
+
+    def __init__(self, config: MethodConfig, context: MethodContext) -> None: ...
+
+    def prepare(self, data: PrepareData) -> dict[str, list[float]]:
+        """Get ready for this style set (train or load a network); returns training curves."""
+        ...
+
+    def stylize(
+        self,
+        content: torch.Tensor,
+        style: torch.Tensor,
+        guides: Guides | None = None,
+        seeds: Sequence[int] | None = None,
+    ) -> Stylized:
+        """Stylize ``content`` [B,3,H,W] with ``style`` [B,3,H,W]; both in [0, 1].
+
+        ``seeds`` (one per image) make any randomness per image, so a batch gives the same
+        images as stylizing its pairs one by one.
+        """
+        ...
+
+
+def resolve_config(method: type[Method], settings: Mapping[str, Any]) -> MethodConfig:
+    """Build a method's config: preset values first, then the given settings on top."""
+    preset = settings.get("preset", "paper")
+    if preset not in method.presets:
+        raise ValueError(
+            f"{method.name} has no preset {preset!r}; presets: {', '.join(method.presets)}"
+        )
+    merged = {**method.presets[preset], **settings, "preset": preset}
+    return method.Config.model_validate(merged)

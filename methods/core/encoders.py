@@ -1,0 +1,130 @@
+"""VGG feature encoders with named layers (``conv4_2``, ``relu4_2``, ``pool3`` ...).
+
+One encoder serves every loss in stylebench: the optimisation methods, the loss networks of the
+feed-forward methods, and the evaluation metrics. It takes RGB images in [0, 1], applies the
+ImageNet normalisation torchvision's weights expect, and runs only as deep as the deepest layer
+asked for, so asking for ``relu2_2`` never pays for block 5.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Literal
+
+import torch
+from torch import nn
+from torchvision import models
+
+from methods.core.weights import (
+    WeightsIdentity,
+    WeightsSource,
+    resolve_state_dict,
+    state_dict_sha256,
+)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+#: Convolutions per block for each architecture.
+BLOCKS: dict[str, tuple[int, ...]] = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
+
+Pooling = Literal["max", "avg"]
+
+
+def layer_names(arch: str) -> list[str]:
+    """Names of the modules of torchvision's ``<arch>().features``, in order."""
+    names: list[str] = []
+    for block, convs in enumerate(BLOCKS[arch], start=1):
+        for conv in range(1, convs + 1):
+            names += [f"conv{block}_{conv}", f"relu{block}_{conv}"]
+        names.append(f"pool{block}")
+    return names
+
+
+def conv_layers(arch: str) -> list[str]:
+    """The convolution layers of ``arch`` in order (16 for VGG-19)."""
+    return [name for name in layer_names(arch) if name.startswith("conv")]
+
+
+def _build_features(arch: str) -> nn.Sequential:
+    return getattr(models, arch)(weights=None).features
+
+
+def _features_only(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Accept a whole torchvision VGG state dict or just its ``features`` part."""
+    if any(key.startswith("features.") for key in state):
+        return {
+            k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")
+        }
+    return dict(state)
+
+
+def _fits(arch: str, state: Mapping[str, torch.Tensor]) -> bool:
+    expected = _build_features(arch).state_dict()
+    features = _features_only(state)
+    return features.keys() == expected.keys() and all(
+        features[k].shape == expected[k].shape for k in expected
+    )
+
+
+class FeatureEncoder(nn.Module):
+    """A frozen VGG trunk that returns the activations of named layers."""
+
+    def __init__(self, arch: str, features: nn.Sequential, identity: WeightsIdentity) -> None:
+        super().__init__()
+        self.arch = arch
+        self.identity = identity
+        self.names = layer_names(arch)
+        self.layers = features
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.requires_grad_(False)
+        self.eval()
+
+    def with_pooling(self, pooling: Pooling) -> FeatureEncoder:
+        """A copy sharing these weights whose pooling layers are max (default) or average."""
+        if pooling == "max":
+            return self
+        layers = nn.Sequential(
+            *(
+                nn.AvgPool2d(kernel_size=2, stride=2) if isinstance(m, nn.MaxPool2d) else m
+                for m in self.layers
+            )
+        )
+        return FeatureEncoder(self.arch, layers, self.identity).to(self.mean.device)
+
+    def index(self, name: str) -> int:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise KeyError(
+                f"{self.arch} has no layer {name!r}; layers are named like conv4_2, relu4_2, pool4"
+            ) from None
+
+    def forward(self, images: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:
+        wanted = {self.index(name): name for name in layers}
+        out: dict[str, torch.Tensor] = {}
+        x = (images - self.mean) / self.std
+        for i, module in enumerate(self.layers[: max(wanted) + 1]):
+            x = module(x)
+            if i in wanted:
+                out[wanted[i]] = x
+        return out
+
+
+def load_vgg(arch: str, source: WeightsSource) -> FeatureEncoder:
+    """Build a VGG-16 or VGG-19 feature encoder with weights from ``source``."""
+    if arch not in BLOCKS:
+        raise KeyError(f"unknown encoder {arch!r}; choose one of {sorted(BLOCKS)}")
+    state, described = resolve_state_dict(
+        arch,
+        source,
+        random_init=lambda: _build_features(arch).state_dict(),
+        matches=lambda s: _fits(arch, s),
+    )
+    features = _build_features(arch)
+    features.load_state_dict(_features_only(state), strict=True)
+    identity = WeightsIdentity(
+        network=arch, source=described, sha256=state_dict_sha256(features.state_dict())
+    )
+    return FeatureEncoder(arch, features, identity)

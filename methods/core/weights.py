@@ -1,0 +1,179 @@
+"""Where backbone weights come from, and a fingerprint that says exactly which ones were used.
+
+Every network a benchmark relies on (VGG for the losses, later AlexNet for LPIPS and Inception
+for FID) gets its weights through `resolve_state_dict`, from one of three sources:
+
+- ``pretrained``: the ImageNet weights torchvision publishes, downloaded once into torch's hub
+  cache (``$TORCH_HOME/hub/checkpoints``) and verified against the hash in their file name;
+- ``random``: a seeded initialisation, for running the pipeline where no weights can be had;
+- a local path: a checkpoint file, or a folder holding files named as in the hub cache.
+
+Whatever the source, `state_dict_sha256` names the result, so records can say which weights
+produced a number and never pass random weights off as pretrained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.error import URLError
+
+import torch
+
+#: Files torchvision publishes for the backbones stylebench uses (its own names and hashes).
+PRETRAINED_URLS: dict[str, str] = {
+    "vgg16": "https://download.pytorch.org/models/vgg16-397923af.pth",
+    "vgg19": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+}
+
+
+class WeightsUnavailable(RuntimeError):
+    """Weights that were asked for cannot be had; the message says what to do instead."""
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """How to obtain weights: ``pretrained``, ``random`` (with its seed) or a local ``path``."""
+
+    kind: str
+    seed: int = 0
+    path: Path | None = None
+
+    @classmethod
+    def parse(cls, text: str, seed: int = 0) -> WeightsSource:
+        """Read the CLI / suite form: ``pretrained``, ``random`` or a file or folder path."""
+        if text in ("pretrained", "random"):
+            return cls(kind=text, seed=seed)
+        path = Path(text).expanduser()
+        if not path.exists():
+            raise WeightsUnavailable(
+                f"weights path {text!r} does not exist: pass 'pretrained', 'random', "
+                "or a checkpoint file / folder of checkpoints"
+            )
+        return cls(kind="path", seed=seed, path=path.resolve())
+
+    @property
+    def is_random(self) -> bool:
+        return self.kind == "random"
+
+    def describe(self) -> str:
+        if self.kind == "random":
+            return f"random(seed={self.seed})"
+        if self.kind == "path":
+            return f"file:{self.path}"
+        return "pretrained"
+
+
+@dataclass(frozen=True)
+class WeightsIdentity:
+    """The recorded identity of one network's weights."""
+
+    network: str
+    source: str
+    sha256: str
+
+    @property
+    def is_random(self) -> bool:
+        return self.source.startswith("random")
+
+    def as_dict(self) -> dict[str, str | bool]:
+        return {
+            "network": self.network,
+            "source": self.source,
+            "sha256": self.sha256,
+            "random": self.is_random,
+        }
+
+
+def state_dict_sha256(state_dict: Mapping[str, torch.Tensor]) -> str:
+    """Hash names, dtypes, shapes and values, so equal weights hash equally whatever the file."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().to("cpu").contiguous()
+        digest.update(name.encode())
+        digest.update(str(tensor.dtype).encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def hub_cache_dir() -> Path:
+    """The folder torch (and torchvision) cache downloaded checkpoints in."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def _download_pretrained(network: str) -> dict[str, torch.Tensor]:
+    url = PRETRAINED_URLS[network]
+    file_name = url.rsplit("/", 1)[-1]
+    cached = hub_cache_dir() / file_name
+    try:
+        return torch.hub.load_state_dict_from_url(
+            url, map_location="cpu", check_hash=True, weights_only=True, progress=True
+        )
+    except (URLError, OSError, RuntimeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise WeightsUnavailable(
+            f"pretrained {network} weights are not cached at {cached} and could not be "
+            f"downloaded ({reason}); run once with network access, copy the file there, "
+            "or pass --weights random (seeded, clearly labelled) or --weights PATH"
+        ) from exc
+
+
+def _load_file(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise WeightsUnavailable(
+            f"cannot read weights file {path}: {exc}; it must be a state dict saved with torch.save"
+        ) from exc
+    if not isinstance(loaded, Mapping) or not all(
+        isinstance(v, torch.Tensor) for v in loaded.values()
+    ):
+        raise WeightsUnavailable(f"weights file {path} does not hold a state dict of tensors")
+    return dict(loaded)
+
+
+def _from_path(network: str, path: Path, matches: Callable[[Mapping], bool]) -> dict:
+    if path.is_dir():
+        file_name = PRETRAINED_URLS[network].rsplit("/", 1)[-1]
+        candidate = path / file_name
+        if not candidate.is_file():
+            raise WeightsUnavailable(
+                f"weights folder {path} has no {file_name} for {network}; put torchvision's "
+                "checkpoint there under that name"
+            )
+        state = _load_file(candidate)
+    else:
+        state = _load_file(path)
+    if not matches(state):
+        raise WeightsUnavailable(
+            f"weights file {path} does not fit {network}; pass a folder holding one checkpoint "
+            "per network (named as in torch's hub cache)"
+        )
+    return state
+
+
+def resolve_state_dict(
+    network: str,
+    source: WeightsSource,
+    random_init: Callable[[], Mapping[str, torch.Tensor]],
+    matches: Callable[[Mapping], bool],
+) -> tuple[dict[str, torch.Tensor], str]:
+    """Return ``(state_dict, source description)`` for ``network`` from ``source``.
+
+    ``random_init`` builds the seeded random weights (called under a forked RNG so it leaves the
+    caller's random state alone); ``matches`` tells whether a loaded file fits the network.
+    """
+    if source.kind == "random":
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(source.seed)
+            return dict(random_init()), source.describe()
+    if source.kind == "path":
+        assert source.path is not None
+        return _from_path(network, source.path, matches), source.describe()
+    state = _download_pretrained(network)
+    if not matches(state):
+        raise WeightsUnavailable(f"the cached {network} checkpoint does not fit the network")
+    return state, f"pretrained:{PRETRAINED_URLS[network].rsplit('/', 1)[-1]}"

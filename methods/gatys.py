@@ -1,0 +1,148 @@
+"""Gatys, Ecker & Bethge (CVPR 2016), "Image Style Transfer Using Convolutional Neural Networks".
+
+The image itself is optimised so that its VGG-19 features match the content image at ``relu4_2``
+and its Gram matrices match the style image at ``relu1_1 .. relu5_1``.
+
+Presets:
+- ``paper``: the paper's formulation. Content loss 1/2 sum (F - P)^2; per-layer style loss
+  E_l = sum (G - A)^2 / (4 N^2 M^2) (a Gram normalised by H*W, mean over N^2, times 1/4), each
+  of the five layers weighted 1/5, alpha/beta = 1e-3, average pooling (the paper's suggestion for
+  synthesis), white-noise initialisation, L-BFGS.
+- ``reference``: jcjohnson/neural-style defaults. content_weight 5 at relu4_2 (MSE),
+  style_weight 100 on each layer (MSE of Grams normalised by C*H*W), tv_weight 1e-3, max
+  pooling, initialised at the mean colour with tiny noise (its ``-init random``), L-BFGS for
+  1,000 evaluations. Differences that remain: torchvision's VGG-19 (RGB, ImageNet mean/std, [0, 1])
+  instead of the Caffe model (BGR, 0-255), so loss magnitudes are not comparable to the Lua code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar, Literal
+
+import torch
+from pydantic import Field, model_validator
+
+from methods.base import Guides, MethodConfig, MethodContext, MethodNeeds, PrepareData, Stylized
+from methods.core.encoders import IMAGENET_MEAN, Pooling
+from methods.core.losses import GramNorm
+from methods.core.optimize import Optimizer, optimize_images
+from methods.core.perceptual import ContentReduction, PerceptualLoss, PerceptualSpec
+
+STYLE_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+
+Init = Literal["content", "noise", "mean"]
+
+
+class GatysConfig(MethodConfig):
+    """Settings of the Gatys method (defaults: the ``paper`` preset)."""
+
+    content_layers: list[str] = Field(default_factory=lambda: ["relu4_2"])
+    content_weight: float = 1.0
+    content_reduction: ContentReduction = "half_sum"
+    style_layers: list[str] = Field(default_factory=lambda: list(STYLE_LAYERS))
+    style_layer_weights: list[float] | None = None
+    style_weight: float = 1e3
+    style_loss_scale: float = 0.25
+    gram_norm: GramNorm = "hw"
+    tv_weight: float = 0.0
+    pooling: Pooling = "avg"
+    init: Init = "noise"
+    optimizer: Optimizer = "lbfgs"
+    steps: int = Field(500, gt=0)
+    lr: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _layer_weights_match(self) -> GatysConfig:
+        if self.style_layer_weights is not None and len(self.style_layer_weights) != len(
+            self.style_layers
+        ):
+            raise ValueError("style_layer_weights needs one weight per style layer")
+        return self
+
+    def layer_weights(self) -> list[float]:
+        """Per-style-layer weights; equal weights summing to one when not given."""
+        if self.style_layer_weights is not None:
+            return list(self.style_layer_weights)
+        return [1.0 / len(self.style_layers)] * len(self.style_layers)
+
+
+def initial_images(init: Init, content: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
+    """The starting point of the optimisation; image i depends only on ``seeds[i]``."""
+    if init == "content":
+        return content.clone()
+    images = []
+    for seed in seeds:
+        generator = torch.Generator().manual_seed(seed)
+        shape = content.shape[1:]
+        if init == "noise":
+            images.append(torch.rand(shape, generator=generator))
+        else:
+            mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+            images.append(mean + 0.001 / 256 * torch.randn(shape, generator=generator))
+    return torch.stack(images).to(content.device, content.dtype)
+
+
+class Gatys:
+    """Neural style transfer by optimising the image's pixels."""
+
+    name: ClassVar[str] = "gatys"
+    summary: ClassVar[str] = "image optimisation, VGG-19 content + Gram style loss"
+    paper: ClassVar[str] = "Gatys, Ecker & Bethge, CVPR 2016"
+    Config: ClassVar[type[GatysConfig]] = GatysConfig
+    presets: ClassVar[dict[str, dict]] = {
+        "paper": {},
+        "reference": {
+            "content_weight": 5.0,
+            "content_reduction": "mse",
+            "style_weight": 100.0,
+            "style_layer_weights": [1.0] * 5,
+            "style_loss_scale": 1.0,
+            "gram_norm": "chw",
+            "tv_weight": 1e-3,
+            "pooling": "max",
+            "init": "mean",
+            "steps": 1000,
+        },
+    }
+    needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair")
+    encoders: ClassVar[tuple[str, ...]] = ("vgg19",)
+
+    def __init__(self, config: GatysConfig, context: MethodContext) -> None:
+        self.config = config
+        self.context = context
+        encoder = context.encoder("vgg19").with_pooling(config.pooling)
+        spec = PerceptualSpec(
+            content_layers=config.content_layers,
+            content_weights=[config.content_weight] * len(config.content_layers),
+            content_reduction=config.content_reduction,
+            style_layers=config.style_layers,
+            style_weights=[
+                config.style_weight * config.style_loss_scale * w for w in config.layer_weights()
+            ],
+            gram_norm=config.gram_norm,
+            tv_weight=config.tv_weight,
+        )
+        self.loss = PerceptualLoss(encoder, spec)
+
+    def prepare(self, data: PrepareData) -> dict[str, list[float]]:
+        """Nothing to prepare: Gatys optimises each image from scratch."""
+        return {}
+
+    def stylize(
+        self,
+        content: torch.Tensor,
+        style: torch.Tensor,
+        guides: Guides | None = None,
+        seeds: Sequence[int] | None = None,
+    ) -> Stylized:
+        seeds = list(seeds) if seeds is not None else [self.context.seed] * content.shape[0]
+        targets = self.loss.targets(content, style)
+        result = optimize_images(
+            initial_images(self.config.init, content, seeds),
+            lambda images: self.loss(images, targets),
+            steps=self.config.steps,
+            optimizer=self.config.optimizer,
+            lr=self.config.lr,
+        )
+        return Stylized(images=result.images, curves=result.curves)

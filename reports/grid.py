@@ -1,0 +1,33 @@
+"""A PNG contact sheet of a run: one row per (content, style) pair, one column per method."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+TILE = 96
+
+
+def write_grid(record: dict, run_dir: Path) -> Path | None:
+    """Write ``grid.png`` (content | style | each method's output); missing outputs stay grey."""
+    suite = record["suite"]
+    methods = list(record["methods"])
+    outputs = {
+        (c["method"], c["content"], c["style"]): c["output"] for c in record["cells"] if c["output"]
+    }
+    pairs = [(c, s) for c in suite["content"] for s in suite["style"]]
+    if not pairs:
+        return None
+    sheet = Image.new("RGB", (TILE * (2 + len(methods)), TILE * len(pairs)), (128, 128, 128))
+    for row, (content, style) in enumerate(pairs):
+        tiles = [content["input"], style["input"]] + [
+            outputs.get((m, content["key"], style["key"])) for m in methods
+        ]
+        for col, rel in enumerate(tiles):
+            if rel and (run_dir / rel).is_file():
+                with Image.open(run_dir / rel) as tile:
+                    sheet.paste(tile.convert("RGB").resize((TILE, TILE)), (col * TILE, row * TILE))
+    path = run_dir / "grid.png"
+    sheet.save(path)
+    return path

@@ -1,0 +1,108 @@
+"""The self-contained HTML report of one run, rendered from its record alone.
+
+Images are embedded as data URIs and there are no external scripts, styles or fonts, so the file
+opens offline and can be mailed around. Every string that comes from users (file names, suite
+names, settings, errors) goes through Jinja's autoescaping.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from reports.grid import write_grid
+from reports.tables import best_per_metric, leaderboard
+
+_ENV = Environment(
+    loader=PackageLoader("reports", "templates"),
+    autoescape=select_autoescape(["html", "j2"], default=True),
+)
+
+
+#: The report's only script: click an image to enlarge it (allowed by hash in the page's CSP).
+SCRIPT = """
+const zoom = document.getElementById("zoom");
+document.querySelectorAll(".grid img").forEach((img) => {
+  img.addEventListener("click", () => { zoom.querySelector("img").src = img.src; zoom.classList.add("open"); });
+});
+zoom.addEventListener("click", () => zoom.classList.remove("open"));
+"""
+
+
+def _data_uri(path: Path) -> str:
+    if not path.is_file():
+        return ""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def _fmt(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def render_report(record: dict, run_dir: Path) -> str:
+    """The report of ``record`` as one HTML string (images read from ``run_dir``)."""
+    table = leaderboard(record)
+    metrics = record["metrics"]
+    best = best_per_metric(table, metrics)
+    rows = [
+        {
+            "method": method,
+            "paper": record["methods"][method]["paper"],
+            "scores": [
+                {"text": _fmt(table.at[method, m]), "best": best.get(m) == method} for m in metrics
+            ],
+            "n": int(table.at[method, "n"]),
+            "failed": int(table.at[method, "failed"]),
+        }
+        for method in table.index
+    ]
+    cells = {(c["method"], c["content"], c["style"]): c for c in record["cells"]}
+    suite = record["suite"]
+    names = {r["key"]: r["name"] for r in suite["content"] + suite["style"]}
+    inputs = {r["key"]: _data_uri(run_dir / r["input"]) for r in suite["content"] + suite["style"]}
+    grid = []
+    for content in suite["content"]:
+        for style in suite["style"]:
+            outputs = []
+            for method in record["methods"]:
+                cell = cells.get((method, content["key"], style["key"]))
+                outputs.append(
+                    {
+                        "method": method,
+                        "src": _data_uri(run_dir / cell["output"])
+                        if cell and cell["output"]
+                        else "",
+                        "error": cell["error"] if cell else "not run",
+                    }
+                )
+            grid.append({"content": content["key"], "style": style["key"], "outputs": outputs})
+    failures = [c for c in record["cells"] if c["status"] != "ok"]
+    return _ENV.get_template("report.html.j2").render(
+        record=record,
+        metrics=metrics,
+        rows=rows,
+        grid=grid,
+        names=names,
+        inputs=inputs,
+        failures=failures,
+        script=SCRIPT,
+        script_hash="sha256-" + base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode(),
+    )
+
+
+def write_report(record: dict, run_dir: Path) -> Path:
+    """Write ``report.html`` (and ``grid.png``) into the run folder; returns the report path."""
+    write_grid(record, run_dir)
+    path = run_dir / "report.html"
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(render_report(record, run_dir), encoding="utf-8")
+    tmp.replace(path)
+    return path

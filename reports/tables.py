@@ -1,0 +1,43 @@
+"""Tables computed from a run record (pandas only: reports never import torch)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def cell_scores(record: dict) -> pd.DataFrame:
+    """One row per successful cell, one column per per-image metric."""
+    rows = [
+        {"method": c["method"], "content": c["content"], "style": c["style"], **c["scores"]}
+        for c in record["cells"]
+        if c["status"] == "ok"
+    ]
+    return pd.DataFrame(rows, columns=["method", "content", "style", *record["metrics"]])
+
+
+def leaderboard(record: dict) -> pd.DataFrame:
+    """Mean of each metric per method (rows in the record's method order), with N per cell."""
+    scores = cell_scores(record)
+    per_image = [m for m, info in record["metrics"].items() if info["per"] == "image"]
+    table = (
+        scores.groupby("method")[per_image].mean()
+        if len(scores)
+        else pd.DataFrame(columns=per_image)
+    )
+    table = table.reindex(list(record["methods"]))
+    for name, info in record["metrics"].items():
+        if info["per"] == "method":
+            table[name] = [record["methods"][m].get(name) for m in table.index]
+    table["n"] = [record["methods"][m]["cells_ok"] for m in table.index]
+    table["failed"] = [record["methods"][m]["cells_failed"] for m in table.index]
+    return table
+
+
+def best_per_metric(table: pd.DataFrame, metrics: dict) -> dict[str, str]:
+    """The winning method for each metric, honouring each metric's direction."""
+    best = {}
+    for name, info in metrics.items():
+        column = table[name].dropna() if name in table else pd.Series(dtype=float)
+        if len(column):
+            best[name] = column.idxmax() if info["higher_is_better"] else column.idxmin()
+    return best
