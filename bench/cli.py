@@ -11,7 +11,7 @@ import functools
 import subprocess
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -136,7 +136,7 @@ def run(
         raise typer.Exit(3)
 
 
-class Listing(str, Enum):
+class Listing(StrEnum):
     methods = "methods"
     metrics = "metrics"
     suites = "suites"

@@ -41,7 +41,7 @@ def _data_uri(path: Path) -> str:
 
 def _fmt(value: object) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
+        return "-"
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
