@@ -17,7 +17,7 @@ class CellProgress:
     """Cells done / failed / total with an ETA."""
 
     def __init__(self, total: int, already_done: int = 0, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True)
+        self.console = console or Console(stderr=True, soft_wrap=True, highlight=False)
         self.total = total
         self.done = already_done
         self.failed = 0

@@ -47,7 +47,9 @@ def conv_layers(arch: str) -> list[str]:
 
 
 def _build_features(arch: str) -> nn.Sequential:
-    return getattr(models, arch)(weights=None).features
+    """A freshly initialised trunk; its init draws from a forked RNG, leaving the caller's alone."""
+    with torch.random.fork_rng(devices=[]):
+        return getattr(models, arch)(weights=None).features
 
 
 def _features_only(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -1,0 +1,60 @@
+"""Bad input gets one clear message and a non-zero exit, never a traceback."""
+
+import pytest
+from typer.testing import CliRunner
+
+from bench.cli import app
+from tests.conftest import write_tiny_suite
+
+runner = CliRunner()
+
+
+def bench(*args: str):
+    return runner.invoke(app, list(args))
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["run", "--suite", "smokey"], "unknown suite 'smokey': did you mean 'smoke'"),
+        (["run", "--methods", "gatsy"], "unknown method 'gatsy': did you mean 'gatys'"),
+        (["run", "--suite", "/no/such/folder"], "does not exist"),
+        (["run", "--set", "gatys.stepz=3"], r"methods.gatys.stepz"),
+        (["run", "--weights", "/no/such.pth"], "weights path '/no/such.pth' does not exist"),
+        (["validate", "smoke", "--set", "metrics=[fid_xx]"], "unknown metric 'fid_xx'"),
+    ],
+)
+def test_bad_input_is_a_clear_error(args, message, tmp_path):
+    result = bench(*args, "--out", str(tmp_path)) if args[0] == "run" else bench(*args)
+    assert result.exit_code == 2, result.output
+    assert "error:" in result.output
+    assert "Traceback" not in result.output
+    import re
+
+    assert re.search(message, result.output.replace("\n", " ")), result.output
+
+
+def test_folder_without_style_folder(tmp_path):
+    (tmp_path / "content").mkdir()
+    result = bench("validate", str(tmp_path))
+    assert result.exit_code == 2 and "has no style/ folder" in result.output
+
+
+def test_validate_reports_unreadable_images_by_name(tmp_path):
+    for sub in ("content", "style"):
+        (tmp_path / sub).mkdir()
+    (tmp_path / "content" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    (tmp_path / "style" / "empty.png").write_bytes(b"")
+    result = bench("validate", str(tmp_path), "--set", "image_size=32")
+    assert result.exit_code == 2
+    assert "broken.jpg" in result.output and "empty.png" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_listings_and_validate(tmp_path):
+    for what, expected in (("methods", "gatys"), ("metrics", "content_loss"), ("suites", "smoke")):
+        result = bench("ls", what)
+        assert result.exit_code == 0 and expected in result.output
+    result = bench("validate", str(write_tiny_suite(tmp_path)))
+    assert result.exit_code == 0 and "2 cells" in result.output and "OK" in result.output
+    assert bench("--help").exit_code == 0 and bench("run", "--help").exit_code == 0

@@ -1,0 +1,36 @@
+"""Journal and record files: durable, atomic, torn-line tolerant."""
+
+import json
+
+import pytest
+
+from bench.records import RecordError, append_journal, read_journal, read_record, write_json_atomic
+
+
+def test_journal_last_entry_wins_and_a_torn_tail_is_ignored(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    append_journal(path, {"id": "a", "status": "failed"})
+    append_journal(path, {"id": "b", "status": "ok"})
+    append_journal(path, {"id": "a", "status": "ok"})
+    with path.open("a") as handle:
+        handle.write('{"id": "c", "sta')
+    entries = read_journal(path)
+    assert entries == {"a": {"id": "a", "status": "ok"}, "b": {"id": "b", "status": "ok"}}
+
+
+def test_corruption_in_the_middle_is_an_error(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    path.write_text('{"id": "a"}\nnot json\n{"id": "b"}\n')
+    with pytest.raises(RecordError, match="line 2 is corrupt"):
+        read_journal(path)
+
+
+def test_records_are_written_atomically_and_checked(tmp_path):
+    write_json_atomic(tmp_path / "record.json", {"schema": "stylebench.run/1", "x": 1})
+    assert read_record(tmp_path)["x"] == 1
+    assert list(tmp_path.iterdir()) == [tmp_path / "record.json"]
+    (tmp_path / "record.json").write_text(json.dumps({"schema": "other"}))
+    with pytest.raises(RecordError, match="schema"):
+        read_record(tmp_path)
+    with pytest.raises(RecordError, match="no run record"):
+        read_record(tmp_path / "nowhere")

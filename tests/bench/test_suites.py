@@ -1,0 +1,99 @@
+"""Suites: built-in, YAML and folder suites, overrides, and errors that name the key."""
+
+import shutil
+
+import pytest
+import yaml
+
+from bench.errors import BenchError
+from bench.plan import cell_seed, make_plan
+from bench.registry import UnknownName
+from bench.suites import procedural
+from bench.suites.load import load_suite
+from tests.conftest import write_tiny_suite
+
+
+def test_smoke_is_procedural_deterministic_and_random_weights(tmp_path):
+    suite = load_suite("smoke")
+    assert suite.spec.weights == "random" and suite.source == "builtin:smoke"
+    again = procedural.generate("scenes", 2, tmp_path)
+    assert [p.read_bytes() for p in again] == [r.path.read_bytes() for r in suite.content]
+    assert suite.content[0].sha256 != suite.content[1].sha256
+
+
+def test_folder_suite_uses_content_and_style_and_every_method(shared_images):
+    suite = load_suite(str(shared_images), ["image_size=32"])
+    assert len(suite.content) == 11 and len(suite.style) == 11
+    assert suite.spec.image_size == 32
+    plan = make_plan(suite)
+    assert "gatys" in plan.methods and len(plan.cells) == 11 * 11 * len(plan.methods)
+
+
+def test_overrides_reach_method_settings_and_change_the_config_hash(tmp_path):
+    path = write_tiny_suite(tmp_path)
+    base = make_plan(load_suite(str(path)))
+    changed = make_plan(load_suite(str(path), ["gatys.steps=5", "seed=3"]))
+    assert changed.methods["gatys"].steps == 5 and changed.suite.spec.seed == 3
+    assert base.config_hash != changed.config_hash
+    assert base.config_hash == make_plan(load_suite(str(path))).config_hash
+
+
+def test_keys_are_unique_and_file_name_safe(tmp_path):
+    for folder in ("content", "style"):
+        (tmp_path / folder).mkdir()
+    shutil.copy(
+        procedural.generate("scenes", 1, tmp_path / "gen")[0], tmp_path / "content" / "a b.png"
+    )
+    shutil.copy(
+        procedural.generate("scenes", 1, tmp_path / "gen")[0], tmp_path / "content" / "a b.jpg"
+    )
+    shutil.copy(
+        procedural.generate("paintings", 1, tmp_path / "gen")[0], tmp_path / "style" / "<x>.png"
+    )
+    suite = load_suite(str(tmp_path))
+    assert [r.key for r in suite.content] == ["c-a_b", "c-a_b-2"]
+    assert suite.style[0].key == "s-x" and suite.style[0].name == "<x>.png"
+
+
+def test_cell_seeds_do_not_depend_on_order():
+    assert cell_seed(0, "gatys/a/b") == cell_seed(0, "gatys/a/b") != cell_seed(1, "gatys/a/b")
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"imagesize": 3}, "imagesize: Extra inputs are not permitted"),
+        ({"image_size": 2}, "image_size: Input should be greater than or equal to 16"),
+        ({"content": {"folder": "x", "files": ["y"]}}, "exactly one of"),
+        ({"content": {"folder": "nowhere"}}, "content.folder: .*nowhere is not a folder"),
+        ({"style": {"files": ["missing.png"]}}, "style.files: .*missing.png does not exist"),
+    ],
+)
+def test_invalid_suites_name_the_key(tmp_path, change, message):
+    path = write_tiny_suite(tmp_path)
+    spec = yaml.safe_load(path.read_text())
+    spec.update(change)
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(BenchError, match=message):
+        load_suite(str(path))
+
+
+def test_unknown_names_suggest_the_closest():
+    with pytest.raises(UnknownName, match="did you mean 'smoke'"):
+        load_suite("smok")
+    with pytest.raises(UnknownName, match="unknown method 'gatis': did you mean 'gatys'"):
+        make_plan(load_suite("smoke"), ["gatis"])
+
+
+def test_bad_method_settings_name_the_key(tmp_path):
+    path = write_tiny_suite(tmp_path, methods={"gatys": {"steps": -1}})
+    with pytest.raises(BenchError, match=r"methods\.gatys\.steps"):
+        make_plan(load_suite(str(path)))
+    path = write_tiny_suite(tmp_path, metrics=["content_los"])
+    with pytest.raises(UnknownName, match="did you mean 'content_loss'"):
+        make_plan(load_suite(str(path)))
+
+
+def test_bad_overrides(tmp_path):
+    with pytest.raises(BenchError, match="expected key=value"):
+        load_suite("smoke", ["image_size"])

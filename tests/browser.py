@@ -1,0 +1,54 @@
+"""Open pages in Debian's headless Chromium through Playwright (installed by tests/run.sh)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@dataclass
+class PageVisit:
+    console_errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    facts: dict = field(default_factory=dict)
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.fail("chromium is not installed: run the tests with 'bash tests/run.sh'")
+    return path
+
+
+def visit(url: str, script: str, screenshot: Path | None = None) -> PageVisit:
+    """Load ``url``, run ``script`` (a JS expression) in it, and report what happened."""
+    from playwright.sync_api import sync_playwright
+
+    result = PageVisit()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=FLAGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("console", lambda m: m.type == "error" and result.console_errors.append(m.text))
+        page.on("pageerror", lambda e: result.console_errors.append(str(e)))
+        page.on("dialog", lambda d: (result.dialogs.append(d.message), d.dismiss()))
+        page.on("request", lambda r: result.requests.append(r.url))
+        page.goto(url, wait_until="load")
+        page.wait_for_timeout(300)
+        result.facts = page.evaluate(script)
+        if screenshot is not None:
+            page.screenshot(path=str(screenshot), full_page=True)
+        browser.close()
+    return result

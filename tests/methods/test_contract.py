@@ -1,0 +1,41 @@
+"""Every registered method honours the Method contract at 32 px."""
+
+import pytest
+import torch
+
+from bench.registry import METHODS
+from bench.suites.load import load_suite
+from methods.base import MethodConfig, PrepareData, resolve_config
+
+SMOKE = load_suite("smoke").spec
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_method_returns_images_in_unit_range_of_the_input_shape(name, context):
+    cls = METHODS.get(name)
+    settings = dict(SMOKE.methods.get(name) or {})
+    config = resolve_config(cls, settings)
+    assert isinstance(config, MethodConfig)
+    assert cls.needs.style in ("pair", "domain")
+    method = cls(config, context)
+    styles = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    method.prepare(PrepareData(styles=styles))
+    content = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    result = method.stylize(content, styles[:1], seeds=[7])
+    assert result.images.shape == content.shape
+    assert result.images.dtype == torch.float32
+    assert result.images.min() >= 0.0 and result.images.max() <= 1.0
+    assert torch.isfinite(result.images).all()
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_every_method_is_in_the_smoke_suite_with_a_valid_config(name):
+    assert name in SMOKE.methods, f"add {name} with a tiny budget to bench/suites/smoke.yaml"
+    for preset in METHODS.get(name).presets:
+        resolve_config(METHODS.get(name), {"preset": preset})
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_unknown_config_keys_are_errors(name):
+    with pytest.raises(ValueError, match="stepz|Extra inputs"):
+        resolve_config(METHODS.get(name), {"stepz": 3})

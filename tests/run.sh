@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install what the tests need (uv, the locked environment with the test tools, Debian's
+# chromium for the browser tests), then lint and run the whole test suite.
+# Extra arguments go to pytest, e.g. `bash tests/run.sh -k gatys`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if command -v uv >/dev/null 2>&1; then
+  uv=(uv)
+else
+  python3 -m pip install --quiet uv
+  uv=(python3 -m uv)
+fi
+
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+"${uv[@]}" sync --locked --group test
+"${uv[@]}" run --locked --group test ruff check .
+"${uv[@]}" run --locked --group test ruff format --check .
+exec "${uv[@]}" run --locked --group test pytest "$@"

@@ -1,0 +1,132 @@
+"""The real ``bench`` CLI on tiny suites, with real Ray and a real MLflow sqlite store."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from bench.suites import procedural
+from tests.browser import visit
+from tests.conftest import write_tiny_suite
+
+BENCH = str(Path(sys.executable).with_name("bench"))
+
+
+def bench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [BENCH, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_run_records_tracks_reports_and_resumes(tmp_path):
+    suite = write_tiny_suite(tmp_path)
+    out = tmp_path / "out"
+    first = bench("run", "--suite", str(suite), "--out", str(out), "--workers", "2", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "Traceback" not in first.stderr
+    assert "RANDOM WEIGHTS" in first.stdout
+    assert "[2/2]" in first.stderr  # progress, one line per cell off a terminal
+    run_dir = next(out.glob("tiny-*"))
+    record = json.loads((run_dir / "record.json").read_text())
+    assert f"Report:       {run_dir / 'report.html'}" in first.stdout
+    assert "bench ui" in first.stdout and f"sqlite:///{out / 'mlflow.db'}" in first.stdout
+
+    # The record carries everything a report or comparison needs.
+    assert record["status"] == "complete" and len(record["cells"]) == 2
+    assert record["weights"]["random"] is True
+    assert {w["network"] for w in record["weights"]["networks"]} == {"vgg19"}
+    assert len(record["weights"]["networks"][0]["sha256"]) == 64
+    assert record["environment"]["packages"]["torch"] and record["environment"]["git_commit"]
+    assert record["suite"]["file_list_hash"] and record["config_hash"]
+    for cell in record["cells"]:
+        assert cell["status"] == "ok" and (run_dir / cell["output"]).is_file()
+        assert set(cell["scores"]) == {"content_loss", "style_loss", "latency", "peak_memory"}
+        assert len(cell["curves"]["total"]) == 3
+    assert record["methods"]["gatys"]["prepare_time"] is not None
+
+    # MLflow: one experiment per suite, a parent run, a child run per method.
+    client = MlflowClient(tracking_uri=record["tracking"]["uri"])
+    experiment = client.get_experiment_by_name("stylebench/tiny")
+    runs = client.search_runs([experiment.experiment_id])
+    parent = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent[0].info.run_id]
+    assert len(parent) == 1 and [c.data.tags["stylebench.method"] for c in children] == ["gatys"]
+    child = children[0]
+    assert child.data.params["method.steps"] == "3"
+    assert child.data.tags["stylebench.random_weights"] == "true"
+    means = [c["scores"]["style_loss"] for c in record["cells"]]
+    assert child.data.metrics["style_loss"] == pytest.approx(sum(means) / 2)
+    curve_key = f"curve/{record['cells'][0]['content']}/{record['cells'][0]['style']}/total"
+    assert len(client.get_metric_history(child.info.run_id, curve_key)) == 3
+    parent_files = {f.path for f in client.list_artifacts(parent[0].info.run_id)}
+    assert {"report.html", "grid.png", "record.json", "inputs"} <= parent_files
+    assert [f.path for f in client.list_artifacts(child.info.run_id)] == ["outputs"]
+
+    # The report: self-contained, rendered in a real browser, images showing.
+    page = visit(
+        (run_dir / "report.html").as_uri(),
+        """({outputs: [...document.querySelectorAll('.grid img.output')].map(i => i.naturalWidth),
+             banner: !!document.getElementById('random-weights'),
+             methods: [...document.querySelectorAll('.leaderboard tbody td:first-child')].map(t => t.textContent)})""",
+    )
+    assert page.console_errors == [] and page.dialogs == []
+    assert all(url.startswith(("file:", "data:")) for url in page.requests)
+    assert (
+        page.facts["outputs"] == [32, 32]
+        and page.facts["banner"]
+        and page.facts["methods"] == ["gatys"]
+    )
+
+    # Rerunning the same config into the same folder computes nothing and duplicates nothing.
+    journal = (run_dir / "journal.jsonl").read_text()
+    second = bench("run", "--suite", str(suite), "--out", str(out), cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert (run_dir / "journal.jsonl").read_text() == journal
+    live = client.search_runs([experiment.experiment_id])
+    assert len(live) == 2
+
+
+def test_one_broken_image_fails_only_its_cells(tmp_path):
+    for sub in ("content", "style"):
+        (tmp_path / "suite" / sub).mkdir(parents=True)
+    shutil.copy(
+        procedural.generate("scenes", 1, tmp_path)[0], tmp_path / "suite" / "content" / "good.png"
+    )
+    (tmp_path / "suite" / "content" / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    shutil.copy(
+        procedural.generate("paintings", 1, tmp_path)[0], tmp_path / "suite" / "style" / "art.png"
+    )
+    result = bench(
+        "run",
+        "--suite",
+        str(tmp_path / "suite"),
+        "--methods",
+        "gatys",
+        "--weights",
+        "random",
+        "--set",
+        "image_size=32",
+        "--set",
+        "gatys.steps=2",
+        "--out",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "1 cell(s) failed" in result.stderr and "Traceback" not in result.stderr
+    record = json.loads(next((tmp_path / "out").glob("suite-*/record.json")).read_text())
+    by_status = {c["content"]: c for c in record["cells"]}
+    assert by_status["c-good"]["status"] == "ok"
+    assert (
+        by_status["c-broken"]["status"] == "failed"
+        and "broken.jpg" in by_status["c-broken"]["error"]
+    )
+    assert record["status"] == "partial"
