@@ -67,6 +67,7 @@ def write_tiny_suite(folder: Path, methods: dict | None = None, **extra) -> Path
         "methods": methods or {"gatys": {"steps": 3}},
         **extra,
     }
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "tiny.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path

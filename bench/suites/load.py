@@ -39,12 +39,27 @@ class Suite:
     source: str
     content: tuple[ImageRef, ...]
     style: tuple[ImageRef, ...]
+    reference: tuple[ImageRef, ...] = ()
+    training_content: tuple[ImageRef, ...] = ()
+    training_style: tuple[ImageRef, ...] = ()
+
+    @property
+    def reference_set(self) -> tuple[ImageRef, ...]:
+        """The FID/KID reference set: the suite's ``reference`` images, else its style images."""
+        return self.reference or self.style
 
     @property
     def file_list_hash(self) -> str:
         """Hash of every image's role, name and content: equal hashes mean identical inputs."""
         digest = hashlib.sha256()
-        for role, refs in (("content", self.content), ("style", self.style)):
+        roles = (
+            ("content", self.content),
+            ("style", self.style),
+            ("reference", self.reference),
+            ("training_content", self.training_content),
+            ("training_style", self.training_style),
+        )
+        for role, refs in roles:
             for ref in refs:
                 digest.update(f"{role}\0{ref.name}\0{ref.sha256}\n".encode())
         return digest.hexdigest()
@@ -65,10 +80,13 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem).strip("._-") or "image"
 
 
+KEY_PREFIX = {"content": "c", "style": "s", "reference": "r", "tcontent": "tc", "tstyle": "ts"}
+
+
 def _refs(paths: list[Path], role: str, taken: set[str]) -> tuple[ImageRef, ...]:
     refs = []
     for path in paths:
-        key = base = f"{role[0]}-{_slug(path.name)}"
+        key = base = f"{KEY_PREFIX[role]}-{_slug(path.name)}"
         n = 2
         while key in taken:
             key, n = f"{base}-{n}", n + 1
@@ -80,7 +98,9 @@ def _refs(paths: list[Path], role: str, taken: set[str]) -> tuple[ImageRef, ...]
 def _resolve_set(images: ImageSet, base: Path, where: str) -> list[Path]:
     if images.generate is not None:
         assert images.count is not None
-        return procedural.generate(images.generate, images.count, cache_dir() / "procedural")
+        return procedural.generate(
+            images.generate, images.count, cache_dir() / "procedural", first=images.first
+        )
     if images.folder is not None:
         folder = (base / images.folder).resolve()
         if not folder.is_dir():
@@ -180,4 +200,27 @@ def load_suite(ref: str, overrides: list[str] | None = None) -> Suite:
     base = path.parent
     content = _refs(_resolve_set(spec.content, base, "content"), "content", taken)
     style = _refs(_resolve_set(spec.style, base, "style"), "style", taken)
-    return Suite(spec=spec, source=source, content=content, style=style)
+    reference = (
+        _refs(_resolve_set(spec.reference, base, "reference"), "reference", taken)
+        if spec.reference
+        else ()
+    )
+    training_content: tuple[ImageRef, ...] = ()
+    training_style: tuple[ImageRef, ...] = ()
+    if spec.training:
+        training_content = _refs(
+            _resolve_set(spec.training.content, base, "training.content"), "tcontent", taken
+        )
+        if spec.training.style:
+            training_style = _refs(
+                _resolve_set(spec.training.style, base, "training.style"), "tstyle", taken
+            )
+    return Suite(
+        spec=spec,
+        source=source,
+        content=content,
+        style=style,
+        reference=reference,
+        training_content=training_content,
+        training_style=training_style,
+    )

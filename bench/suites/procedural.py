@@ -93,11 +93,11 @@ def painting(index: int, size: int = BASE_SIZE) -> Image.Image:
 GENERATORS = {"scenes": scene, "paintings": painting}
 
 
-def generate(kind: str, count: int, folder: Path) -> list[Path]:
-    """Write ``count`` images of ``kind`` into ``folder`` (once) and return their paths."""
+def generate(kind: str, count: int, folder: Path, first: int = 0) -> list[Path]:
+    """Write images ``first .. first+count-1`` of ``kind`` into ``folder`` (once); their paths."""
     draw = GENERATORS[kind]
     paths = []
-    for index in range(count):
+    for index in range(first, first + count):
         path = folder / f"{kind}-v{GENERATOR_VERSION}" / f"{kind[:-1]}_{index:02d}.png"
         if not path.is_file():
             write_png(np.asarray(draw(index)), path)

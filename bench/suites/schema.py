@@ -16,6 +16,7 @@ class ImageSet(BaseModel):
     folder: str | None = None
     generate: Literal["scenes", "paintings"] | None = None
     count: int | None = Field(None, ge=1, le=1000)
+    first: int = Field(0, ge=0, description="index of the first generated image")
 
     @model_validator(mode="after")
     def _one_source(self) -> ImageSet:
@@ -25,6 +26,16 @@ class ImageSet(BaseModel):
         if (self.generate is None) != (self.count is None):
             raise ValueError("'count' goes with 'generate' (and only with it)")
         return self
+
+
+class TrainingSpec(BaseModel):
+    """Training split for trained methods: content photos (and optionally extra style images,
+    e.g. the style domain for CycleGAN)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content: ImageSet
+    style: ImageSet | None = None
 
 
 class SuiteSpec(BaseModel):
@@ -40,5 +51,9 @@ class SuiteSpec(BaseModel):
     weights: str = "pretrained"
     content: ImageSet
     style: ImageSet
+    reference: ImageSet | None = Field(
+        None, description="reference set for FID/KID (default: the style images)"
+    )
+    training: TrainingSpec | None = None
     methods: dict[str, dict[str, Any]] = Field(default_factory=dict)
     metrics: list[str] | None = None

@@ -97,3 +97,18 @@ def test_bad_method_settings_name_the_key(tmp_path):
 def test_bad_overrides(tmp_path):
     with pytest.raises(BenchError, match="expected key=value"):
         load_suite("smoke", ["image_size"])
+
+
+def test_reference_and_training_splits_resolve_and_enter_the_file_hash(tmp_path):
+    plain = write_tiny_suite(tmp_path / "a")
+    split = write_tiny_suite(
+        tmp_path / "b",
+        reference={"generate": "paintings", "count": 3, "first": 10},
+        training={"content": {"generate": "scenes", "count": 4, "first": 100}},
+    )
+    a, b = load_suite(str(plain)), load_suite(str(split))
+    assert a.reference_set == a.style and a.training_content == ()
+    assert len(b.reference_set) == 3 and b.reference_set[0].name == "painting_10.png"
+    assert [r.key for r in b.training_content][:2] == ["tc-scene_100", "tc-scene_101"]
+    assert not {r.sha256 for r in b.training_content} & {r.sha256 for r in b.content}
+    assert a.file_list_hash != b.file_list_hash
