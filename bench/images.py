@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from bench.errors import BenchError
 
@@ -76,13 +76,19 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return images.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def write_png(array: np.ndarray, path: Path) -> None:
-    """Write an [H, W, 3] uint8 array as PNG atomically: readers never see half a file."""
+def write_png(array: np.ndarray, path: Path, text: dict[str, str] | None = None) -> None:
+    """Write an [H, W, 3] uint8 array as PNG atomically: readers never see half a file.
+
+    ``text`` goes into PNG text chunks (e.g. which weights made the image).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.png")
     os.close(fd)
+    info = PngImagePlugin.PngInfo()
+    for key, value in (text or {}).items():
+        info.add_text(key, value)
     try:
-        Image.fromarray(array).save(tmp, format="PNG")
+        Image.fromarray(array).save(tmp, format="PNG", pnginfo=info)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -226,13 +226,18 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
     done = {cid: e for cid, e in read_journal(journal).items() if e["status"] == "ok"}
     todo = [c for c in plan.cells if c.id not in done]
 
+    provenance = {
+        "stylebench:run": run_id,
+        "stylebench:weights": weights.describe(),
+        "stylebench:random-weights": "yes: not a quality result" if weights.is_random else "no",
+    }
     with CellProgress(total=len(plan.cells), already_done=len(done)) as progress:
 
         def record_result(result: CellResult) -> None:
             output = None
             if result.status == "ok" and result.output is not None:
                 output = f"images/{result.cell_id}.png"
-                write_png(result.output, run_dir / output)
+                write_png(result.output, run_dir / output, provenance)
             append_journal(journal, _cell_entry(plan, result.cell_id, result, output))
             detail = result.error or f"{result.scores.get('latency', float('nan')):.2f}s"
             progress.advance(result.cell_id, result.status == "ok", detail)

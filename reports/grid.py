@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageDraw
 
 TILE = 96
+BANNER = 28
 
 
 def write_grid(record: dict, run_dir: Path) -> Path | None:
@@ -19,7 +20,14 @@ def write_grid(record: dict, run_dir: Path) -> Path | None:
     pairs = [(c, s) for c in suite["content"] for s in suite["style"]]
     if not pairs:
         return None
-    sheet = Image.new("RGB", (TILE * (2 + len(methods)), TILE * len(pairs)), (128, 128, 128))
+    random = record["weights"]["random"]
+    top = BANNER if random else 0
+    width = TILE * (2 + len(methods))
+    sheet = Image.new("RGB", (width, top + TILE * len(pairs)), (128, 128, 128))
+    if random:
+        draw = ImageDraw.Draw(sheet)
+        draw.rectangle((0, 0, width, BANNER), fill=(176, 0, 32))
+        draw.text((6, 8), "RANDOM WEIGHTS - not a quality result", fill=(255, 255, 255))
     for row, (content, style) in enumerate(pairs):
         tiles = [content["input"], style["input"]] + [
             outputs.get((m, content["key"], style["key"])) for m in methods
@@ -27,7 +35,9 @@ def write_grid(record: dict, run_dir: Path) -> Path | None:
         for col, rel in enumerate(tiles):
             if rel and (run_dir / rel).is_file():
                 with Image.open(run_dir / rel) as tile:
-                    sheet.paste(tile.convert("RGB").resize((TILE, TILE)), (col * TILE, row * TILE))
+                    sheet.paste(
+                        tile.convert("RGB").resize((TILE, TILE)), (col * TILE, top + row * TILE)
+                    )
     path = run_dir / "grid.png"
     sheet.save(path)
     return path

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
+from PIL import Image
 
 from bench.suites import procedural
 from tests.browser import visit
@@ -46,8 +47,12 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
     assert len(record["weights"]["networks"][0]["sha256"]) == 64
     assert record["environment"]["packages"]["torch"] and record["environment"]["git_commit"]
     assert record["suite"]["file_list_hash"] and record["config_hash"]
+    with Image.open(run_dir / "grid.png") as grid:
+        assert grid.getpixel((2, 2)) == (176, 0, 32)  # the RANDOM WEIGHTS banner
     for cell in record["cells"]:
         assert cell["status"] == "ok" and (run_dir / cell["output"]).is_file()
+        with Image.open(run_dir / cell["output"]) as output:
+            assert output.text["stylebench:random-weights"].startswith("yes")
         assert set(cell["scores"]) == {"content_loss", "style_loss", "latency", "peak_memory"}
         assert len(cell["curves"]["total"]) == 3
     assert record["methods"]["gatys"]["prepare_time"] is not None

@@ -1,0 +1,131 @@
+"""Synthetic run records (and their images) for report tests: the truth is known by construction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+METRICS = {
+    "content_loss": {
+        "name": "content_loss",
+        "higher_is_better": False,
+        "per": "image",
+        "unit": "",
+        "description": "c",
+        "needs": ["content"],
+    },
+    "latency": {
+        "name": "latency",
+        "higher_is_better": False,
+        "per": "image",
+        "unit": "s",
+        "description": "t",
+        "needs": [],
+    },
+}
+
+
+def _png(path: Path, value: int) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((16, 16, 3), value, np.uint8)).save(path)
+    return path.name
+
+
+def synthetic_record(
+    run_dir: Path,
+    content_names: list[str],
+    style_names: list[str],
+    methods: dict[str, float],
+    random: bool = True,
+) -> dict:
+    """A record whose method ``m`` scores ``methods[m]`` (+ tiny per-cell offsets) everywhere."""
+    content = [
+        {"key": f"c-{i}", "name": n, "sha256": "0" * 64, "input": f"inputs/content/c-{i}.png"}
+        for i, n in enumerate(content_names)
+    ]
+    style = [
+        {"key": f"s-{i}", "name": n, "sha256": "0" * 64, "input": f"inputs/style/s-{i}.png"}
+        for i, n in enumerate(style_names)
+    ]
+    for ref in content + style:
+        _png(run_dir / ref["input"], 90)
+    cells = []
+    for m, (method, value) in enumerate(methods.items()):
+        for i, c in enumerate(content):
+            for j, s in enumerate(style):
+                output = f"images/{method}/{c['key']}/{s['key']}.png"
+                _png(run_dir / output, 40 + 20 * m)
+                cells.append(
+                    {
+                        "id": f"{method}/{c['key']}/{s['key']}",
+                        "method": method,
+                        "content": c["key"],
+                        "style": s["key"],
+                        "seed": 0,
+                        "status": "ok",
+                        "output": output,
+                        "scores": {"content_loss": value + 0.001 * (i + j), "latency": 0.5},
+                        "curves": {"total": [3.0, 2.0, 1.0]},
+                        "prepare_time": 0.0,
+                        "error": None,
+                        "traceback": None,
+                        "device": "cpu",
+                        "worker": "w",
+                        "weights": [],
+                    }
+                )
+    return {
+        "schema": "stylebench.run/1",
+        "run_id": "suite-abc",
+        "run_key": "k",
+        "status": "complete",
+        "started": "t0",
+        "finished": "t1",
+        "config": {},
+        "config_hash": "h",
+        "suite": {
+            "name": "suite",
+            "version": 1,
+            "description": "",
+            "source": "here",
+            "image_size": 16,
+            "seed": 0,
+            "file_list_hash": "f",
+            "preprocess": "p",
+            "content": content,
+            "style": style,
+        },
+        "environment": {
+            "git_commit": "abc",
+            "packages": {"torch": "x"},
+            "host": "h",
+            "platform": "p",
+            "devices": ["cpu"],
+        },
+        "weights": {
+            "source": "random(seed=0)" if random else "pretrained",
+            "random": random,
+            "networks": [],
+        },
+        "evaluation": {
+            "network": "vgg19",
+            "content": {"layers": ["relu4_2"]},
+            "style": {"layers": ["relu1_1"]},
+        },
+        "metrics": METRICS,
+        "methods": {
+            name: {
+                "config": {"steps": 1},
+                "summary": "s",
+                "paper": "p",
+                "needs": {},
+                "prepare_time": 0.0,
+                "cells_ok": len(content) * len(style),
+                "cells_failed": 0,
+            }
+            for name in methods
+        },
+        "cells": cells,
+    }
