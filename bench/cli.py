@@ -100,12 +100,18 @@ def run(
         int | None,
         typer.Option(min=1, help="Number of workers (default: one per GPU, else per CPU core)."),
     ] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Run folder to resume: runs only its missing cells.")
+    ] = None,
 ) -> None:
     """Run a suite: stylize every (method, content, style) cell, score it, track it, report it."""
-    from bench.runner import RunOptions, run_benchmark
+    from bench.runner import RunOptions, options_for_resume, run_benchmark
 
-    outcome = run_benchmark(
-        RunOptions(
+    if resume is not None:
+        options = options_for_resume(resume, tracking_uri)
+        options.ray_address, options.workers = ray_address, workers
+    else:
+        options = RunOptions(
             suite=suite,
             methods=_split(methods),
             out=out_dir,
@@ -115,7 +121,7 @@ def run(
             overrides=overrides or [],
             workers=workers,
         )
-    )
+    outcome = run_benchmark(options)
     record = outcome.record
     if record["weights"]["random"]:
         out.print(
@@ -129,11 +135,33 @@ def run(
     out.print(
         f"MLflow UI:    bench ui --tracking-uri '{outcome.tracking_uri}'  (then open http://127.0.0.1:5000)"
     )
+    if outcome.tracking_error:
+        err.print(
+            f"[bold yellow]warning:[/] {outcome.tracking_error}. Every result is safe in the run "
+            f"folder; upload it with: bench sync {outcome.run_dir}"
+        )
     if outcome.failed:
         err.print(
             f"[bold red]{outcome.failed} cell(s) failed[/]; their errors are in the report and record."
         )
         raise typer.Exit(3)
+    if outcome.tracking_error:
+        raise typer.Exit(4)
+
+
+@app.command()
+@user_errors
+def sync(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder (or its record.json) to upload.")],
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="Store to upload to (default: the run's).")
+    ] = None,
+) -> None:
+    """Upload to MLflow what a run has not logged yet (after a server outage); exactly once."""
+    from bench.runner import sync_run
+
+    ids = sync_run(run_dir, tracking_uri)
+    out.print(f"synced {run_dir} to {ids['uri']} (parent run {ids['parent_run_id']})")
 
 
 class Listing(StrEnum):

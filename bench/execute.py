@@ -87,8 +87,14 @@ def run_cells(
     on_result: Callable[[CellResult], None],
     address: str | None = None,
     workers: int | None = None,
+    max_attempts: int = 3,
 ) -> Placement:
-    """Run ``cells`` on Ray workers, calling ``on_result`` on the driver as each one finishes."""
+    """Run ``cells`` on Ray workers, calling ``on_result`` on the driver as each one finishes.
+
+    A worker process that dies (killed, out of memory) is replaced, and its cell is tried again
+    on another worker, up to ``max_attempts`` times in all; then the cell is recorded as failed.
+    An exception inside a cell is not retried: the worker reports it as the cell's failure.
+    """
     started = connect(address)
     try:
         place = placement(len(cells), workers)
@@ -97,11 +103,18 @@ def run_cells(
             num_cpus=place.cpus_per_worker, num_gpus=place.gpus_per_worker
         )
         images_ref = ray.put(images)
-        actors = [actor_cls.remote(settings, images_ref) for _ in range(place.workers)]
-        queue, idle, pending = deque(cells), list(actors), {}
+
+        def new_actor():
+            return actor_cls.remote(settings, images_ref)
+
+        idle = [new_actor() for _ in range(place.workers)]
+        queue: deque[Cell] = deque(cells)
+        attempts: dict[str, int] = {}
+        pending: dict = {}
         while queue or pending:
             while queue and idle:
                 actor, cell = idle.pop(), queue.popleft()
+                attempts[cell.id] = attempts.get(cell.id, 0) + 1
                 pending[actor.run.remote(cell, styles)] = (actor, cell)
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
@@ -110,14 +123,19 @@ def run_cells(
                     result = ray.get(ref)
                     idle.append(actor)
                 except (RayActorError, RayTaskError) as exc:
+                    ray.kill(actor)
+                    idle.append(new_actor())
+                    if attempts[cell.id] < max_attempts:
+                        queue.appendleft(cell)
+                        continue
+                    reason = str(exc).splitlines()[0][:300]
                     result = CellResult(
-                        cell_id=cell.id, status="failed", error=f"worker died: {exc}"
+                        cell_id=cell.id,
+                        status="failed",
+                        error=f"worker died {attempts[cell.id]} times running this cell: {reason}",
                     )
-                    actors.remove(actor)
-                    if not actors:
-                        raise ExecutionError("every worker died; see the errors above") from exc
                 on_result(result)
-        for actor in actors:
+        for actor in idle:
             ray.kill(actor)
         return place
     finally:

@@ -2,7 +2,8 @@
 
 Built-ins are named by import path and loaded only when asked for, so ``bench ls`` stays fast
 and importing the CLI does not import torch. Third-party packages add methods through the
-``stylebench.methods`` entry-point group.
+``stylebench.methods`` entry-point group, or a suite names one directly by import path
+(``my_package.module:MyMethod``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class Registry(Generic[T]):
         if name in self._loaded:
             return self._loaded[name]
         paths = self._all_paths()
+        if name not in paths and ":" in name:
+            paths[name] = name
         if name not in paths:
             close = difflib.get_close_matches(name, paths, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""

@@ -9,6 +9,7 @@ folder resumes: cells already in the journal are not computed again.
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 import socket
 from dataclasses import asdict, dataclass, field
@@ -53,6 +54,7 @@ class RunOutcome:
     report: Path
     tracking_uri: str
     record: dict[str, Any]
+    tracking_error: str | None = None
 
     @property
     def failed(self) -> int:
@@ -128,6 +130,7 @@ def _method_summaries(plan: Plan, cells: list[dict[str, Any]]) -> dict[str, Any]
             "paper": cls.paper,
             "needs": asdict(cls.needs),
             "prepare_time": max(prepare) if prepare else None,
+            "cells_planned": sum(1 for c in plan.cells if c.method == name),
             "cells_ok": sum(1 for c in mine if c["status"] == "ok"),
             "cells_failed": sum(1 for c in mine if c["status"] != "ok"),
         }
@@ -204,9 +207,28 @@ def build_record(
     }
 
 
+INVOCATION = "invocation.json"
+
+
+def options_for_resume(run: Path, tracking_uri: str | None) -> RunOptions:
+    """The options a run folder was made with, to run its missing cells again."""
+    path = run / INVOCATION
+    if not path.is_file():
+        raise BenchError(f"{run} is not a run folder made by 'bench run' (no {INVOCATION})")
+    saved = json.loads(path.read_text())
+    return RunOptions(
+        suite=saved["suite"],
+        methods=saved["methods"],
+        out=run.resolve().parent,
+        tracking_uri=tracking_uri or saved["tracking_uri"],
+        weights=saved["weights"],
+        overrides=saved["overrides"],
+    )
+
+
 def run_benchmark(options: RunOptions) -> RunOutcome:
     """Run a suite and return where its record, report and MLflow runs are."""
-    from bench.tracking import default_tracking_uri, log_run, preflight
+    from bench.tracking import Tracker, default_tracking_uri, preflight, record_header
     from reports.html import write_report
 
     overrides = [*options.overrides, *([f"weights={options.weights}"] if options.weights else [])]
@@ -222,10 +244,23 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
     run_dir = out / run_id
     started = datetime.now(UTC).isoformat()
     images, bad_images = _load_inputs(plan, run_dir)
+    write_json_atomic(
+        run_dir / INVOCATION,
+        {
+            "suite": str(Path(options.suite).resolve())
+            if Path(options.suite).exists()
+            else options.suite,
+            "methods": options.methods,
+            "weights": options.weights,
+            "overrides": options.overrides,
+            "tracking_uri": tracking_uri,
+        },
+    )
     journal = run_dir / "journal.jsonl"
     done = {cid: e for cid, e in read_journal(journal).items() if e["status"] == "ok"}
     todo = [c for c in plan.cells if c.id not in done]
-
+    tracker = Tracker(tracking_uri, run_dir)
+    tracker.start(record_header(build_record(plan, run_id, key, commit, weights, [], started)))
     provenance = {
         "stylebench:run": run_id,
         "stylebench:weights": weights.describe(),
@@ -238,7 +273,9 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
             if result.status == "ok" and result.output is not None:
                 output = f"images/{result.cell_id}.png"
                 write_png(result.output, run_dir / output, provenance)
-            append_journal(journal, _cell_entry(plan, result.cell_id, result, output))
+            entry = _cell_entry(plan, result.cell_id, result, output)
+            append_journal(journal, entry)
+            tracker.log_cell(entry)
             detail = result.error or f"{result.scores.get('latency', float('nan')):.2f}s"
             progress.advance(result.cell_id, result.status == "ok", detail)
 
@@ -271,6 +308,32 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
     record = build_record(plan, run_id, key, commit, weights, cells, started)
     write_json_atomic(run_dir / "record.json", record)
     report = write_report(record, run_dir)
-    record["tracking"] = log_run(record, run_dir, tracking_uri)
+    tracker.finish(record)
+    record["tracking"] = tracker.ids
     write_json_atomic(run_dir / "record.json", record)
-    return RunOutcome(run_dir=run_dir, report=report, tracking_uri=tracking_uri, record=record)
+    return RunOutcome(
+        run_dir=run_dir,
+        report=report,
+        tracking_uri=tracking_uri,
+        record=record,
+        tracking_error=tracker.error,
+    )
+
+
+def sync_run(run: Path, tracking_uri: str | None) -> dict[str, Any]:
+    """Log to MLflow whatever of a finished run's record is not there yet (exactly once)."""
+    from bench.records import read_record
+    from bench.tracking import Tracker, preflight
+
+    record = read_record(run)
+    run_dir = run if run.is_dir() else run.parent
+    uri = tracking_uri or (record.get("tracking") or {}).get("uri")
+    if not uri:
+        raise BenchError(f"{run} has no tracking URI on record; pass --tracking-uri")
+    preflight(uri)
+    tracker = Tracker(uri, run_dir)
+    if not tracker.finish(record):
+        raise BenchError(f"{tracker.error}; results are safe in {run_dir / 'journal.jsonl'}")
+    record["tracking"] = tracker.ids
+    write_json_atomic(run_dir / "record.json", record)
+    return tracker.ids

@@ -3,19 +3,28 @@
 The only module that imports MLflow. The default store is an embedded sqlite file in the output
 folder; ``--tracking-uri`` / ``MLFLOW_TRACKING_URI`` point at any tracking server instead. Metric
 and param names are the same for every method so the UI's compare view lines them up.
+
+Logging is incremental and exactly-once: each cell is logged the moment it finishes, and a ledger
+in the run folder (``tracking.json``) remembers what has been logged, so resuming a run or
+``bench sync`` after the server went away logs only what is missing. If the server fails
+mid-run, the run goes on (the journal keeps everything) and says to run ``bench sync``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from bench.errors import BenchError
+from bench.records import write_json_atomic
 
 BATCH = 900
+PARAM_BATCH = 90
 
 
 class TrackingError(BenchError):
@@ -34,8 +43,6 @@ def preflight(uri: str) -> None:
         if parsed.scheme == "sqlite":
             Path(parsed.path).parent.mkdir(parents=True, exist_ok=True)
         return
-    import urllib.request
-
     try:
         with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5) as response:
             if response.status != 200:
@@ -56,114 +63,220 @@ def flatten(data: Any, prefix: str = "") -> dict[str, str]:
     return {prefix: str(data)[:6000]}
 
 
-def _artifact_location(uri: str, record: dict) -> str | None:
-    scheme = urlparse(uri).scheme
-    if scheme in ("http", "https", "databricks"):
-        return None
-    return (Path(urlparse(uri).path).parent / "mlartifacts" / record["suite"]["name"]).as_uri()
-
-
-def _mean(values: list[float]) -> float | None:
+def _finite_mean(values: list[float | None]) -> float | None:
     finite = [v for v in values if v is not None and math.isfinite(v)]
     return sum(finite) / len(finite) if finite else None
 
 
-def _log_metrics(client: Any, run_id: str, values: list[tuple[str, float, int]]) -> None:
-    from mlflow.entities import Metric
+class Tracker:
+    """Logs one run to MLflow, each thing exactly once, remembering progress in a ledger."""
 
-    metrics = [Metric(key=k, value=v, timestamp=0, step=s) for k, v, s in values]
-    for start in range(0, len(metrics), BATCH):
-        client.log_batch(run_id, metrics=metrics[start : start + BATCH])
+    def __init__(self, uri: str, run_dir: Path) -> None:
+        self.uri = uri
+        self.run_dir = run_dir
+        self.ledger_path = run_dir / "tracking.json"
+        self.ledger: dict[str, Any] = {"uri": uri, "cells": [], "methods_done": [], "children": {}}
+        if self.ledger_path.is_file():
+            previous = json.loads(self.ledger_path.read_text())
+            if previous.get("uri") == uri:
+                self.ledger = previous
+        self.error: str | None = None
+        self._client: Any = None
 
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from mlflow.tracking import MlflowClient
 
-def _log_params(client: Any, run_id: str, params: dict[str, str]) -> None:
-    from mlflow.entities import Param
+            self._client = MlflowClient(tracking_uri=self.uri)
+        return self._client
 
-    items = [Param(k, v) for k, v in params.items()]
-    for start in range(0, len(items), 90):
-        client.log_batch(run_id, params=items[start : start + 90])
+    @property
+    def ids(self) -> dict[str, Any]:
+        """What the record keeps about the MLflow side."""
+        return {
+            "uri": self.uri,
+            "experiment_id": self.ledger.get("experiment_id"),
+            "parent_run_id": self.ledger.get("parent"),
+            "children": dict(self.ledger["children"]),
+            "complete": self.ledger.get("finished", False),
+        }
 
+    def _save(self) -> None:
+        write_json_atomic(self.ledger_path, self.ledger)
 
-def _tags(record: dict) -> dict[str, str]:
-    return {
-        "stylebench.run_id": record["run_id"],
-        "stylebench.suite": record["suite"]["name"],
-        "stylebench.suite_version": str(record["suite"]["version"]),
-        "stylebench.weights": record["weights"]["source"],
-        "stylebench.random_weights": str(record["weights"]["random"]).lower(),
-        "stylebench.status": record["status"],
-        "mlflow.source.git.commit": record["environment"]["git_commit"],
-    }
+    def _guard(self, action: str, fn: Any, *args: Any) -> bool:
+        """Run an MLflow action; on failure remember the error and stop tracking this session."""
+        if self.error is not None:
+            return False
+        try:
+            fn(*args)
+            return True
+        except Exception as exc:
+            self.error = f"MLflow {action} failed ({type(exc).__name__}: {str(exc)[:200]})"
+            return False
 
+    def _artifact_location(self, suite: str) -> str | None:
+        parsed = urlparse(self.uri)
+        if parsed.scheme != "sqlite":
+            return None
+        return (Path(parsed.path).parent / "mlartifacts" / suite).as_uri()
 
-def log_run(record: dict, run_dir: Path, uri: str) -> dict[str, Any]:
-    """Log a finished run; returns the MLflow ids (stored in the record)."""
-    from mlflow.tracking import MlflowClient
+    def _log_batch(
+        self,
+        run_id: str,
+        metrics: list[tuple[str, float, int]] = (),
+        params: dict[str, str] | None = None,
+    ) -> None:
+        from mlflow.entities import Metric, Param
 
-    client = MlflowClient(tracking_uri=uri)
-    name = f"stylebench/{record['suite']['name']}"
-    experiment = client.get_experiment_by_name(name)
-    experiment_id = (
-        experiment.experiment_id
-        if experiment
-        else client.create_experiment(name, artifact_location=_artifact_location(uri, record))
-    )
-    previous = client.search_runs(
-        [experiment_id], filter_string=f"tags.`stylebench.run_id` = '{record['run_id']}'"
-    )
-    for run in previous:
-        client.delete_run(run.info.run_id)
-    tags = _tags(record)
-    suite_params = flatten(
-        {"suite": record["config"]["suite"], "weights": record["weights"]["source"]}
-    )
-    parent = client.create_run(experiment_id, run_name=record["run_id"], tags=tags)
-    parent_id = parent.info.run_id
-    _log_params(client, parent_id, {**suite_params, "config_hash": record["config_hash"]})
-    children = {}
-    for method, summary in record["methods"].items():
-        child = client.create_run(
-            experiment_id,
-            run_name=f"{method}",
-            tags={**tags, "mlflow.parentRunId": parent_id, "stylebench.method": method},
-        )
-        child_id = child.info.run_id
-        children[method] = child_id
-        _log_params(
-            client,
-            child_id,
-            {**suite_params, "method": method, **flatten(summary["config"], "method")},
-        )
-        cells = [c for c in record["cells"] if c["method"] == method]
-        values: list[tuple[str, float, int]] = []
-        for metric in record["metrics"]:
-            mean = _mean([c["scores"].get(metric) for c in cells if c["status"] == "ok"])
-            if mean is not None:
-                values.append((metric, mean, 0))
-        if summary["prepare_time"] is not None:
-            values.append(("prepare_time", summary["prepare_time"], 0))
-        values += [
-            ("cells_ok", summary["cells_ok"], 0),
-            ("cells_failed", summary["cells_failed"], 0),
+        items = [
+            Metric(key=k, value=v, timestamp=0, step=s) for k, v, s in metrics if math.isfinite(v)
         ]
-        for cell in cells:
-            for term, curve in (cell.get("curves") or {}).items():
-                key = f"curve/{cell['content']}/{cell['style']}/{term}"
-                values += [(key, v, step) for step, v in enumerate(curve) if math.isfinite(v)]
-        _log_metrics(client, child_id, values)
-        images = run_dir / "images" / method
-        if images.is_dir():
-            client.log_artifacts(child_id, str(images), artifact_path="outputs")
-        client.set_terminated(child_id, "FINISHED" if summary["cells_failed"] == 0 else "FAILED")
-    for file in ("report.html", "grid.png", "record.json"):
-        if (run_dir / file).is_file():
-            client.log_artifact(parent_id, str(run_dir / file))
-    if (run_dir / "inputs").is_dir():
-        client.log_artifacts(parent_id, str(run_dir / "inputs"), artifact_path="inputs")
-    client.set_terminated(parent_id, "FINISHED" if record["status"] == "complete" else "FAILED")
+        for start in range(0, len(items), BATCH):
+            self.client.log_batch(run_id, metrics=items[start : start + BATCH])
+        plist = [Param(k, v) for k, v in (params or {}).items()]
+        for start in range(0, len(plist), PARAM_BATCH):
+            self.client.log_batch(run_id, params=plist[start : start + PARAM_BATCH])
+
+    def start(self, header: dict[str, Any]) -> bool:
+        """Create (or find again) the experiment, parent run and one child run per method."""
+        return self._guard("start", self._start, header)
+
+    def _start(self, header: dict[str, Any]) -> None:
+        client = self.client
+        if "parent" not in self.ledger:
+            name = f"stylebench/{header['suite']}"
+            experiment = client.get_experiment_by_name(name)
+            experiment_id = (
+                experiment.experiment_id
+                if experiment
+                else client.create_experiment(
+                    name, artifact_location=self._artifact_location(header["suite"])
+                )
+            )
+            parent = client.create_run(
+                experiment_id, run_name=header["run_id"], tags=header["tags"]
+            )
+            self._log_batch(parent.info.run_id, params=header["params"])
+            self.ledger.update(experiment_id=experiment_id, parent=parent.info.run_id)
+            self._save()
+        else:
+            client.update_run(self.ledger["parent"], status="RUNNING")
+        for method, params in header["methods"].items():
+            if method in self.ledger["children"]:
+                continue
+            child = client.create_run(
+                self.ledger["experiment_id"],
+                run_name=method,
+                tags={
+                    **header["tags"],
+                    "mlflow.parentRunId": self.ledger["parent"],
+                    "stylebench.method": method,
+                },
+            )
+            self._log_batch(
+                child.info.run_id, params={**header["params"], "method": method, **params}
+            )
+            self.ledger["children"][method] = child.info.run_id
+            self._save()
+
+    def log_cell(self, entry: dict[str, Any]) -> bool:
+        """Log one finished cell (its loss curves and output image), unless it already was."""
+        if entry["id"] in self.ledger["cells"] or "parent" not in self.ledger:
+            return True
+        return self._guard("log cell", self._log_cell, entry)
+
+    def _log_cell(self, entry: dict[str, Any]) -> None:
+        child = self.ledger["children"][entry["method"]]
+        metrics = [
+            (f"curve/{entry['content']}/{entry['style']}/{term}", value, step)
+            for term, curve in (entry.get("curves") or {}).items()
+            for step, value in enumerate(curve)
+        ]
+        self._log_batch(child, metrics)
+        if entry.get("output"):
+            folder = str(Path("outputs") / entry["content"])
+            self.client.log_artifact(
+                child, str(self.run_dir / entry["output"]), artifact_path=folder
+            )
+        self.ledger["cells"].append(entry["id"])
+        self._save()
+
+    def finish(self, record: dict[str, Any]) -> bool:
+        """Log every cell still missing, per-method summaries, the report and record; close runs."""
+        if "parent" not in self.ledger and not self.start(record_header(record)):
+            return False
+        for entry in record["cells"]:
+            if not self.log_cell(entry):
+                return False
+        return self._guard("finish", self._finish, record)
+
+    def _finish(self, record: dict[str, Any]) -> None:
+        client = self.client
+        complete = record["status"] == "complete"
+        for method, summary in record["methods"].items():
+            if method in self.ledger["methods_done"]:
+                continue
+            child = self.ledger["children"][method]
+            cells = [c for c in record["cells"] if c["method"] == method]
+            finished = len(cells) == summary["cells_planned"]
+            if not finished:
+                continue
+            metrics = [(name, value, 0) for name, value in method_metrics(record, method).items()]
+            self._log_batch(child, metrics)
+            client.set_terminated(child, "FINISHED" if summary["cells_failed"] == 0 else "FAILED")
+            self.ledger["methods_done"].append(method)
+            self._save()
+        parent = self.ledger["parent"]
+        for file in ("report.html", "grid.png", "record.json"):
+            if (self.run_dir / file).is_file():
+                client.log_artifact(parent, str(self.run_dir / file))
+        if not self.ledger.get("inputs_logged") and (self.run_dir / "inputs").is_dir():
+            client.log_artifacts(parent, str(self.run_dir / "inputs"), artifact_path="inputs")
+            self.ledger["inputs_logged"] = True
+        all_done = len(self.ledger["methods_done"]) == len(record["methods"])
+        client.set_terminated(
+            parent, "FINISHED" if complete else ("FAILED" if all_done else "KILLED")
+        )
+        self.ledger["finished"] = all_done
+        self._save()
+
+
+def method_metrics(record: dict[str, Any], method: str) -> dict[str, float]:
+    """The per-method numbers logged to MLflow: means of per-image metrics, method metrics, counts."""
+    summary = record["methods"][method]
+    ok = [c for c in record["cells"] if c["method"] == method and c["status"] == "ok"]
+    values: dict[str, float] = {}
+    for name, info in record["metrics"].items():
+        if info["per"] == "image":
+            mean = _finite_mean([c["scores"].get(name) for c in ok])
+            if mean is not None:
+                values[name] = mean
+        elif summary.get(name) is not None:
+            values[name] = float(summary[name])
+    values["cells_ok"] = float(summary["cells_ok"])
+    values["cells_failed"] = float(summary["cells_failed"])
+    return values
+
+
+def record_header(record: dict[str, Any]) -> dict[str, Any]:
+    """What the parent and child runs are created with, from a record (or a run's plan)."""
     return {
-        "uri": uri,
-        "experiment_id": experiment_id,
-        "parent_run_id": parent_id,
-        "children": children,
+        "suite": record["suite"]["name"],
+        "run_id": record["run_id"],
+        "tags": {
+            "stylebench.run_id": record["run_id"],
+            "stylebench.suite": record["suite"]["name"],
+            "stylebench.suite_version": str(record["suite"]["version"]),
+            "stylebench.weights": record["weights"]["source"],
+            "stylebench.random_weights": str(record["weights"]["random"]).lower(),
+            "mlflow.source.git.commit": record["environment"]["git_commit"],
+        },
+        "params": {
+            **flatten({"suite": record["config"]["suite"]}),
+            "weights": record["weights"]["source"],
+            "config_hash": record["config_hash"],
+        },
+        "methods": {m: flatten(s["config"], "method") for m, s in record["methods"].items()},
     }
