@@ -53,7 +53,9 @@ def connect(address: str | None) -> bool:
     address = address or os.environ.get("RAY_ADDRESS") or None
     try:
         ray.init(
-            address=address,
+            # "local" always starts a fresh instance: without it Ray would silently join the last
+            # cluster started with `ray start` on this machine, even a dead one.
+            address=address or "local",
             include_dashboard=False,
             log_to_driver=True,
             logging_level="WARNING",

@@ -261,6 +261,7 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
     todo = [c for c in plan.cells if c.id not in done]
     tracker = Tracker(tracking_uri, run_dir)
     tracker.start(record_header(build_record(plan, run_id, key, commit, weights, [], started)))
+    tracker.monitor_system()
     provenance = {
         "stylebench:run": run_id,
         "stylebench:weights": weights.describe(),

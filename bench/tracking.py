@@ -82,6 +82,7 @@ class Tracker:
                 self.ledger = previous
         self.error: str | None = None
         self._client: Any = None
+        self._system: Any = None
 
     @property
     def client(self) -> Any:
@@ -181,6 +182,25 @@ class Tracker:
             self.ledger["children"][method] = child.info.run_id
             self._save()
 
+    def monitor_system(self, interval_s: float = 10.0) -> None:
+        """Sample CPU, memory (and GPU, with pynvml) of this machine into the parent run."""
+        if self.error is not None or "parent" not in self.ledger:
+            return
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+        self._system = SystemMetricsMonitor(
+            self.ledger["parent"],
+            sampling_interval=interval_s,
+            resume_logging=True,
+            tracking_uri=self.uri,
+        )
+        self._guard("system metrics", self._system.start)
+
+    def stop_system(self) -> None:
+        if self._system is not None:
+            self._guard("system metrics", self._system.finish)
+            self._system = None
+
     def log_cell(self, entry: dict[str, Any]) -> bool:
         """Log one finished cell (its loss curves and output image), unless it already was."""
         if entry["id"] in self.ledger["cells"] or "parent" not in self.ledger:
@@ -205,6 +225,7 @@ class Tracker:
 
     def finish(self, record: dict[str, Any]) -> bool:
         """Log every cell still missing, per-method summaries, the report and record; close runs."""
+        self.stop_system()
         if "parent" not in self.ledger and not self.start(record_header(record)):
             return False
         for entry in record["cells"]:

@@ -33,6 +33,21 @@ def chromium_path() -> str:
     return path
 
 
+def page_text_after(url: str, wait_for: list[str], timeout_s: float = 90) -> str:
+    """Open a live app (e.g. the MLflow UI) and return its text once every ``wait_for`` shows."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url, wait_until="domcontentloaded")
+        for text in wait_for:
+            page.get_by_text(text, exact=False).first.wait_for(timeout=timeout_s * 1000)
+        body = page.inner_text("body")
+        browser.close()
+    return body
+
+
 def visit(url: str, script: str, screenshot: Path | None = None) -> PageVisit:
     """Load ``url``, run ``script`` (a JS expression) in it, and report what happened."""
     from playwright.sync_api import sync_playwright

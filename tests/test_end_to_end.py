@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +15,9 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from bench.suites import procedural
-from tests.browser import visit
+from tests.browser import page_text_after, visit
 from tests.conftest import write_tiny_suite
+from tests.servers import free_port, wait_for_http
 
 BENCH = str(Path(sys.executable).with_name("bench"))
 
@@ -89,6 +91,25 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
         and page.facts["banner"]
         and page.facts["methods"] == ["gatys"]
     )
+
+    # The MLflow UI, started by `bench ui`, shows the method's child run and its metrics.
+    port = free_port()
+    ui = subprocess.Popen(
+        [BENCH, "ui", "--tracking-uri", record["tracking"]["uri"], "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health")
+        experiment_page = f"http://127.0.0.1:{port}/#/experiments/{experiment.experiment_id}"
+        assert record["run_id"] in page_text_after(experiment_page, [record["run_id"]])
+        text = page_text_after(f"{experiment_page}/runs/{child.info.run_id}", ["content_loss"])
+        assert "style_loss" in text and "gatys" in text
+    finally:
+        os.killpg(ui.pid, signal.SIGTERM)
+        ui.wait(timeout=30)
 
     # Rerunning the same config into the same folder computes nothing and duplicates nothing.
     journal = (run_dir / "journal.jsonl").read_text()

@@ -191,3 +191,7 @@ def test_joins_an_existing_ray_cluster_and_leaves_it_running(tmp_path):
         assert head.alive()
     finally:
         head.stop()
+    # The dead cluster is still recorded as "current" on this machine; a run with no address
+    # must start its own local instance rather than try to join it.
+    alone = bench("run", "--suite", str(suite), "--out", str(tmp_path / "alone"), cwd=tmp_path)
+    assert alone.returncode == 0, alone.stdout + alone.stderr
