@@ -8,6 +8,7 @@ traceback.
 from __future__ import annotations
 
 import functools
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -275,8 +276,12 @@ def ui(
         host,
         "--port",
         str(port),
+        "--workers",
+        "1",
     ]
-    raise typer.Exit(subprocess.call(command))
+    # A personal viewer: one worker and no background job runners start in a fraction of the time.
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    raise typer.Exit(subprocess.call(command, env=env))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_http(url: str, timeout_s: float = 120) -> None:
+def wait_for_http(url: str, timeout_s: float = 240) -> None:
     """Wait until ``url`` answers 200, or fail the test."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -43,7 +43,7 @@ class MlflowServer:
         self.uri = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout_s: float = 120) -> MlflowServer:
+    def start(self, timeout_s: float = 240) -> MlflowServer:
         command = [
             str(BIN / "mlflow"),
             "server",

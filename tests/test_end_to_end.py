@@ -103,10 +103,10 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health")
-        experiment_page = f"http://127.0.0.1:{port}/#/experiments/{experiment.experiment_id}"
-        assert record["run_id"] in page_text_after(experiment_page, [record["run_id"]])
-        text = page_text_after(f"{experiment_page}/runs/{child.info.run_id}", ["content_loss"])
-        assert "style_loss" in text and "gatys" in text
+        runs_page = f"http://127.0.0.1:{port}/#/experiments/{experiment.experiment_id}/runs"
+        assert record["run_id"] in page_text_after(runs_page, [record["run_id"]])
+        text = page_text_after(f"{runs_page}/{child.info.run_id}", ["Metrics ("])
+        assert "gatys" in text and "content_loss" in text and "style_loss" in text
     finally:
         os.killpg(ui.pid, signal.SIGTERM)
         ui.wait(timeout=30)
