@@ -17,6 +17,7 @@ from torch import nn
 from methods.core.encoders import FeatureEncoder
 from methods.core.losses import (
     GramNorm,
+    cross_gram,
     gram_matrix,
     half_sum_squared_error,
     mean_squared_error,
@@ -28,7 +29,11 @@ ContentReduction = Literal["mse", "half_sum"]
 
 @dataclass(frozen=True)
 class PerceptualSpec:
-    """Which layers, with which weights and normalisations, make up the loss."""
+    """Which layers, with which weights and normalisations, make up the loss.
+
+    Style term i compares the Gram matrix of ``style_layers[i]``, or, where ``style_partners``
+    names a second layer, the cross-layer Gram of the two (`cross_gram`).
+    """
 
     content_layers: Sequence[str]
     content_weights: Sequence[float]
@@ -38,16 +43,36 @@ class PerceptualSpec:
     gram_norm: GramNorm = "chw"
     gram_shift: float = 0.0
     tv_weight: float = 0.0
+    style_partners: Sequence[str | None] | None = None
 
     def __post_init__(self) -> None:
         if len(self.content_layers) != len(self.content_weights):
             raise ValueError("content_layers and content_weights must have the same length")
         if len(self.style_layers) != len(self.style_weights):
             raise ValueError("style_layers and style_weights must have the same length")
+        if self.style_partners is not None and len(self.style_partners) != len(self.style_layers):
+            raise ValueError("style_partners needs one entry (a layer or None) per style layer")
+
+    @property
+    def style_terms(self) -> list[tuple[str, str, str | None]]:
+        """``(key, layer, partner)`` per style term; the key names its target Gram."""
+        partners = self.style_partners or [None] * len(self.style_layers)
+        return [
+            (layer if partner is None else f"{layer}*{partner}", layer, partner)
+            for layer, partner in zip(self.style_layers, partners, strict=True)
+        ]
+
+    @property
+    def style_feature_layers(self) -> list[str]:
+        return list(
+            dict.fromkeys(
+                name for _, layer, partner in self.style_terms for name in (layer, partner) if name
+            )
+        )
 
     @property
     def layers(self) -> list[str]:
-        return list(dict.fromkeys([*self.content_layers, *self.style_layers]))
+        return list(dict.fromkeys([*self.content_layers, *self.style_feature_layers]))
 
 
 @dataclass
@@ -72,11 +97,17 @@ class PerceptualLoss(nn.Module):
 
     def style_targets(self, style: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():
-            features = self.encoder(style, self.spec.style_layers)
-            return {
-                name: gram_matrix(f, self.spec.gram_norm, self.spec.gram_shift)
-                for name, f in features.items()
-            }
+            return self.grams(self.encoder(style, self.spec.style_feature_layers))
+
+    def grams(self, features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The Gram matrix of every style term, by its key."""
+        spec = self.spec
+        return {
+            key: gram_matrix(features[layer], spec.gram_norm, spec.gram_shift)
+            if partner is None
+            else cross_gram(features[layer], features[partner], spec.gram_norm, spec.gram_shift)
+            for key, layer, partner in spec.style_terms
+        }
 
     def targets(self, content: torch.Tensor | None, style: torch.Tensor | None) -> Targets:
         return Targets(
@@ -89,7 +120,7 @@ class PerceptualLoss(nn.Module):
         spec = self.spec
         layers = [
             *(spec.content_layers if targets.content else ()),
-            *(spec.style_layers if targets.style else ()),
+            *(spec.style_feature_layers if targets.style else ()),
         ]
         features = self.encoder(images, layers)
         reduce = (
@@ -102,10 +133,10 @@ class PerceptualLoss(nn.Module):
                     features[name], targets.content[name]
                 )
         if targets.style:
-            for name, weight in zip(spec.style_layers, spec.style_weights, strict=True):
-                gram = gram_matrix(features[name], spec.gram_norm, spec.gram_shift)
+            grams = self.grams(features)
+            for (key, _, _), weight in zip(spec.style_terms, spec.style_weights, strict=True):
                 terms["style"] = terms["style"] + weight * mean_squared_error(
-                    gram, targets.style[name]
+                    grams[key], targets.style[key]
                 )
         if spec.tv_weight:
             terms["tv"] = spec.tv_weight * total_variation(images)
