@@ -27,7 +27,7 @@ weights activations have another scale, so s = -1 centres them only roughly.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import model_validator
 
@@ -71,25 +71,30 @@ class ImprovedGatysConfig(GatysConfig):
     gram_shift: float = -1.0
     correlations: Correlations = "chain"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _all_layers_sets_the_layers(cls, data: Any) -> Any:
+        """With ``all_layers`` the layer lists are all 16 layers (and say so in the record)."""
+        if isinstance(data, dict) and data.get("all_layers", True):
+            chosen = [
+                k
+                for k in ("style_layers", "content_layers")
+                if data.get(k, ALL_LAYERS) != ALL_LAYERS
+            ]
+            if chosen:
+                raise ValueError(f"set all_layers: false to choose {' and '.join(chosen)}")
+            data = {**data, "style_layers": list(ALL_LAYERS), "content_layers": list(ALL_LAYERS)}
+        return data
+
     @model_validator(mode="after")
     def _switches_fit(self) -> ImprovedGatysConfig:
-        chosen = {"style_layers", "content_layers"} & self.model_fields_set
-        if self.all_layers and chosen:
-            raise ValueError(f"set all_layers: false to choose {' and '.join(sorted(chosen))}")
         if self.layer_weighting == "exponential" and self.style_layer_weights is not None:
             raise ValueError("style_layer_weights needs layer_weighting: equal")
         if self.style_layer_weights is not None and self.correlations != "layer":
             raise ValueError("style_layer_weights needs correlations: layer")
-        layers = self.used_style_layers()
-        if self.correlations == "chain" and len(layers) < 2:
+        if self.correlations == "chain" and len(self.style_layers) < 2:
             raise ValueError("correlations: chain needs at least two style layers")
         return self
-
-    def used_style_layers(self) -> list[str]:
-        return list(ALL_LAYERS) if self.all_layers else list(self.style_layers)
-
-    def used_content_layers(self) -> list[str]:
-        return list(ALL_LAYERS) if self.all_layers else list(self.content_layers)
 
 
 class ImprovedGatys(Gatys):
@@ -113,8 +118,7 @@ class ImprovedGatys(Gatys):
 
     @staticmethod
     def perceptual_spec(config: ImprovedGatysConfig) -> PerceptualSpec:
-        style_layers = config.used_style_layers()
-        content_layers = config.used_content_layers()
+        style_layers, content_layers = config.style_layers, config.content_layers
         terms = style_terms(style_layers, config.correlations)
         if config.layer_weighting == "exponential":
             depth = {layer: d for d, layer in enumerate(style_layers, start=1)}
