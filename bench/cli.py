@@ -230,7 +230,7 @@ def validate(
     loaded = load_suite(suite, overrides or [])
     plan = make_plan(loaded)
     problems = []
-    for ref in (*loaded.content, *loaded.style):
+    for ref in (*loaded.content, *loaded.style, *loaded.guides.values()):
         try:
             load_image(ref.path, loaded.spec.image_size)
         except ImageError as exc:
@@ -238,8 +238,8 @@ def validate(
     spec = loaded.spec
     out.print(
         f"suite {spec.name} v{spec.version}: {len(loaded.content)} content x {len(loaded.style)} style "
-        f"at {spec.image_size} px, methods {', '.join(plan.methods)}, {len(plan.cells)} cells, "
-        f"metrics {', '.join(plan.metrics)}"
+        f"at {spec.image_size} px, {len(loaded.guides)} semantic maps, methods "
+        f"{', '.join(plan.methods)}, {len(plan.cells)} cells, metrics {', '.join(plan.metrics)}"
     )
     if problems:
         raise BenchError("\n".join(["some images cannot be used:", *problems]))

@@ -61,7 +61,11 @@ class Registry(Generic[T]):
 
 METHODS: Registry[Any] = Registry(
     "method",
-    {"gatys": "methods.gatys:Gatys"},
+    {
+        "gatys": "methods.gatys:Gatys",
+        "improved_gatys": "methods.improved_gatys:ImprovedGatys",
+        "semantic": "methods.semantic:Semantic",
+    },
     group="stylebench.methods",
 )
 

@@ -27,6 +27,7 @@ from bench.plan import Plan, make_plan
 from bench.progress import CellProgress
 from bench.records import SCHEMA, append_journal, read_journal, write_json_atomic
 from bench.registry import METHODS, METRICS
+from bench.suites.guides import guide_key
 from bench.suites.load import load_suite
 from bench.worker import CellResult, WorkerSettings
 from methods.core.encoders import load_vgg
@@ -93,6 +94,16 @@ def _load_inputs(plan: Plan, run_dir: Path) -> tuple[dict[str, np.ndarray], dict
             target = run_dir / "inputs" / role / f"{ref.key}.png"
             if not target.is_file():
                 write_png(array, target)
+    for image_key, ref in plan.suite.guides.items():
+        try:
+            array = to_uint8(load_image(ref.path, size).unsqueeze(0))[0]
+        except ImageError as exc:
+            errors[ref.key] = str(exc)
+            continue
+        images[ref.key] = array
+        target = run_dir / "inputs" / "guides" / f"{image_key}.png"
+        if not target.is_file():
+            write_png(array, target)
     return images, errors
 
 
@@ -114,6 +125,7 @@ def _cell_entry(plan: Plan, cell_id: str, result: CellResult, output: str | None
         "device": result.device,
         "worker": result.worker,
         "weights": result.weights,
+        "notes": result.notes,
         "finished": datetime.now(UTC).isoformat(),
     }
 
@@ -135,6 +147,14 @@ def _method_summaries(plan: Plan, cells: list[dict[str, Any]]) -> dict[str, Any]
             "cells_failed": sum(1 for c in mine if c["status"] != "ok"),
         }
     return summaries
+
+
+def _guide_entry(plan: Plan, image_key: str) -> dict[str, str] | None:
+    """The suite's semantic map of an image (None: a semantic method makes one itself)."""
+    ref = plan.suite.guides.get(image_key)
+    if ref is None:
+        return None
+    return {"name": ref.name, "sha256": ref.sha256, "input": f"inputs/guides/{image_key}.png"}
 
 
 def build_record(
@@ -175,6 +195,7 @@ def build_record(
                     "name": r.name,
                     "sha256": r.sha256,
                     "input": f"inputs/content/{r.key}.png",
+                    "guide": _guide_entry(plan, r.key),
                 }
                 for r in plan.suite.content
             ],
@@ -184,6 +205,7 @@ def build_record(
                     "name": r.name,
                     "sha256": r.sha256,
                     "input": f"inputs/style/{r.key}.png",
+                    "guide": _guide_entry(plan, r.key),
                 }
                 for r in plan.suite.style
             ],
@@ -282,7 +304,10 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
 
         runnable = []
         for cell in todo:
-            broken = [bad_images[k] for k in (cell.content, cell.style) if k in bad_images]
+            keys = [cell.content, cell.style]
+            if METHODS.get(cell.method).needs.guides:
+                keys += [guide_key(cell.content), guide_key(cell.style)]
+            broken = [bad_images[k] for k in keys if k in bad_images]
             if broken:
                 record_result(CellResult(cell_id=cell.id, status="failed", error=broken[0]))
             else:

@@ -20,7 +20,8 @@ from bench.environment import cpu_name
 from bench.images import to_uint8
 from bench.plan import Cell
 from bench.registry import METHODS, METRICS
-from methods.base import MethodContext, PrepareData, resolve_config
+from bench.suites.guides import guide_key
+from methods.base import Guides, MethodContext, PrepareData, resolve_config
 from methods.core.encoders import FeatureEncoder, load_vgg
 from methods.core.weights import WeightsSource
 from metrics.base import ImageMetric
@@ -53,6 +54,7 @@ class CellResult:
     device: str = ""
     worker: str = ""
     weights: list[dict] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 def pick_device() -> torch.device:
@@ -125,12 +127,22 @@ class CellRunner:
                 worker=self.worker,
             )
 
+    def guides(self, cell: Cell) -> Guides:
+        """The suite's semantic maps for a cell's images (None where it has none)."""
+
+        def get(image_key: str) -> torch.Tensor | None:
+            key = guide_key(image_key)
+            return self.tensor(key) if key in self.images else None
+
+        return Guides(content=get(cell.content), style=get(cell.style))
+
     def _run(self, cell: Cell, styles: list[str]) -> CellResult:
         method, prepare_time = self._method(cell.method, styles)
         content, style = self.tensor(cell.content), self.tensor(cell.style)
+        guides = self.guides(cell) if METHODS.get(cell.method).needs.guides else None
 
         def stylize():
-            return method.stylize(content, style, seeds=[cell.seed])
+            return method.stylize(content, style, guides=guides, seeds=[cell.seed])
 
         if self.device.type == "cuda" and cell.method not in self._warm:
             stylize()
@@ -150,6 +162,7 @@ class CellRunner:
             output=to_uint8(output)[0],
             scores={k: v for k, v in scores.items() if k in self.settings.metrics},
             curves={name: values[0] for name, values in result.curves.items()},
+            notes={name: values[0] for name, values in result.notes.items()},
             prepare_time=prepare_time,
             device=self._device_name(),
             worker=self.worker,

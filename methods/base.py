@@ -37,7 +37,8 @@ class MethodNeeds:
     """What a method needs from a suite.
 
     ``style``: ``pair`` (one style image per output), ``domain`` (maps content to the style set as
-    a whole, e.g. CycleGAN). ``training``: needs a training split. ``guides``: semantic maps.
+    a whole, e.g. CycleGAN). ``training``: needs a training split. ``guides``: uses semantic
+    maps (the harness passes those the suite has; the method makes any that are missing).
     """
 
     style: Literal["pair", "domain"] = "pair"
@@ -76,20 +77,22 @@ class PrepareData:
 
 @dataclass
 class Guides:
-    """Semantic maps (RGB in [0, 1]) for the content and style images, and whether the harness
-    made them automatically because the suite had none."""
+    """Semantic maps ([B, K, H, W] in [0, 1], usually RGB: the same colour is the same kind of
+    region in both) for the content and the style images. Either is None where the suite has
+    none; a method that uses guides makes the missing ones itself and says so in its notes."""
 
-    content: torch.Tensor
-    style: torch.Tensor
-    automatic: bool = False
+    content: torch.Tensor | None = None
+    style: torch.Tensor | None = None
 
 
 @dataclass
 class Stylized:
-    """A batch of outputs in [0, 1] and, for iterative methods, loss curves per image."""
+    """A batch of outputs in [0, 1], for iterative methods loss curves per image, and notes per
+    image that the record keeps with the cell (e.g. how semantic maps were made)."""
 
     images: torch.Tensor
     curves: dict[str, list[list[float]]] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
 
 
 class Method(Protocol):

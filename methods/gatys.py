@@ -13,28 +13,32 @@ Presets:
   pooling, initialised at the mean colour with tiny noise (its ``-init random``), L-BFGS for
   1,000 evaluations. Differences that remain: torchvision's VGG-19 (RGB, ImageNet mean/std, [0, 1])
   instead of the Caffe model (BGR, 0-255), so loss magnitudes are not comparable to the Lua code.
+
+Both presets optimise at full size only (``phases: 1``); ``phases: n`` runs the shared
+coarse-to-fine schedule (`methods.core.pyramid`), ``steps`` evaluations per phase.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import torch
 from pydantic import Field, model_validator
 
-from methods.base import Guides, MethodConfig, MethodContext, MethodNeeds, PrepareData, Stylized
-from methods.core.encoders import IMAGENET_MEAN, Pooling
+from methods.base import Guides, MethodContext, MethodNeeds, PrepareData, Stylized
+from methods.core.encoders import Pooling
 from methods.core.losses import GramNorm
-from methods.core.optimize import Optimizer, optimize_images
+from methods.core.optimize import OptimizationConfig
 from methods.core.perceptual import ContentReduction, PerceptualLoss, PerceptualSpec
+from methods.core.pyramid import Size, optimize_coarse_to_fine, resize
 
 STYLE_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+#: The deepest layers sit behind four 2x poolings: smaller phases would leave them empty.
+MIN_SIZE = 16
 
-Init = Literal["content", "noise", "mean"]
 
-
-class GatysConfig(MethodConfig):
+class GatysConfig(OptimizationConfig):
     """Settings of the Gatys method (defaults: the ``paper`` preset)."""
 
     content_layers: list[str] = Field(default_factory=lambda: ["relu4_2"])
@@ -47,10 +51,6 @@ class GatysConfig(MethodConfig):
     gram_norm: GramNorm = "hw"
     tv_weight: float = 0.0
     pooling: Pooling = "avg"
-    init: Init = "noise"
-    optimizer: Optimizer = "lbfgs"
-    steps: int = Field(500, gt=0)
-    lr: float = Field(1.0, gt=0)
 
     @model_validator(mode="after")
     def _layer_weights_match(self) -> GatysConfig:
@@ -67,20 +67,11 @@ class GatysConfig(MethodConfig):
         return [1.0 / len(self.style_layers)] * len(self.style_layers)
 
 
-def initial_images(init: Init, content: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
-    """The starting point of the optimisation; image i depends only on ``seeds[i]``."""
-    if init == "content":
-        return content.clone()
-    images = []
-    for seed in seeds:
-        generator = torch.Generator().manual_seed(seed)
-        shape = content.shape[1:]
-        if init == "noise":
-            images.append(torch.rand(shape, generator=generator))
-        else:
-            mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-            images.append(mean + 0.001 / 256 * torch.randn(shape, generator=generator))
-    return torch.stack(images).to(content.device, content.dtype)
+def scaled_like(images: torch.Tensor, reference: torch.Tensor, size: Size) -> torch.Tensor:
+    """``images`` resized by the factor that takes ``reference`` to ``size`` (style per phase)."""
+    factor = size[0] / reference.shape[-2]
+    height, width = images.shape[-2:]
+    return resize(images, (max(1, round(height * factor)), max(1, round(width * factor))))
 
 
 class Gatys:
@@ -112,7 +103,12 @@ class Gatys:
         self.config = config
         self.context = context
         encoder = context.encoder("vgg19").with_pooling(config.pooling)
-        spec = PerceptualSpec(
+        self.loss = PerceptualLoss(encoder, self.perceptual_spec(config))
+
+    @staticmethod
+    def perceptual_spec(config: GatysConfig) -> PerceptualSpec:
+        """The loss this config asks for, in the shared `PerceptualSpec` terms."""
+        return PerceptualSpec(
             content_layers=config.content_layers,
             content_weights=[config.content_weight] * len(config.content_layers),
             content_reduction=config.content_reduction,
@@ -123,7 +119,6 @@ class Gatys:
             gram_norm=config.gram_norm,
             tv_weight=config.tv_weight,
         )
-        self.loss = PerceptualLoss(encoder, spec)
 
     def prepare(self, data: PrepareData) -> dict[str, list[float]]:
         """Nothing to prepare: Gatys optimises each image from scratch."""
@@ -137,12 +132,10 @@ class Gatys:
         seeds: Sequence[int] | None = None,
     ) -> Stylized:
         seeds = list(seeds) if seeds is not None else [self.context.seed] * content.shape[0]
-        targets = self.loss.targets(content, style)
-        result = optimize_images(
-            initial_images(self.config.init, content, seeds),
-            lambda images: self.loss(images, targets),
-            steps=self.config.steps,
-            optimizer=self.config.optimizer,
-            lr=self.config.lr,
-        )
+
+        def loss_at(size: Size):
+            targets = self.loss.targets(resize(content, size), scaled_like(style, content, size))
+            return lambda images: self.loss(images, targets)
+
+        result = optimize_coarse_to_fine(self.config, content, seeds, loss_at, MIN_SIZE)
         return Stylized(images=result.images, curves=result.curves)

@@ -156,3 +156,31 @@ def test_one_broken_image_fails_only_its_cells(tmp_path):
         and "broken.jpg" in by_status["c-broken"]["error"]
     )
     assert record["status"] == "partial"
+
+
+def test_semantic_uses_a_folder_suites_maps_through_ray(tmp_path):
+    from PIL import Image
+
+    suite = tmp_path / "doodles"
+    for role, kind in (("content", "scenes"), ("style", "paintings")):
+        (suite / role).mkdir(parents=True)
+        shutil.copy(procedural.generate(kind, 1, tmp_path)[0], suite / role / f"{role}.png")
+    (suite / "semantic").mkdir()
+    size = Image.open(suite / "content" / "content.png").size
+    halves = Image.new("RGB", size, (255, 0, 0))
+    halves.paste((0, 0, 255), (size[0] // 2, 0, size[0], size[1]))
+    halves.save(suite / "semantic" / "content_sem.png")  # style.png has no map: automatic
+    result = bench(
+        "run", "--suite", str(suite), "--methods", "semantic", "--weights", "random",
+        "--set", "image_size=32", "--set", "semantic.steps=2", "--set", "semantic.phases=1",
+        "--out", str(tmp_path / "out"), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_dir = next((tmp_path / "out").glob("doodles-*"))
+    record = json.loads((run_dir / "record.json").read_text())
+    guide = record["suite"]["content"][0]["guide"]
+    assert guide["name"] == "content_sem.png" and (run_dir / guide["input"]).is_file()
+    assert record["suite"]["style"][0]["guide"] is None
+    (cell,) = record["cells"]
+    assert cell["status"] == "ok"
+    assert cell["notes"]["guides"].startswith("content map provided; automatic style map")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from bench.images import list_images
 from bench.paths import cache_dir
 from bench.registry import METHODS, SUITES
 from bench.suites import procedural
+from bench.suites.guides import guide_key, match_guides
 from bench.suites.schema import ImageSet, SuiteSpec
 
 
@@ -42,6 +43,8 @@ class Suite:
     reference: tuple[ImageRef, ...] = ()
     training_content: tuple[ImageRef, ...] = ()
     training_style: tuple[ImageRef, ...] = ()
+    #: Semantic map of each content/style image that has one, by the image's key.
+    guides: dict[str, ImageRef] = field(default_factory=dict)
 
     @property
     def reference_set(self) -> tuple[ImageRef, ...]:
@@ -62,6 +65,8 @@ class Suite:
         for role, refs in roles:
             for ref in refs:
                 digest.update(f"{role}\0{ref.name}\0{ref.sha256}\n".encode())
+        for key, ref in sorted(self.guides.items()):
+            digest.update(f"guide\0{self.image(key).name}\0{ref.name}\0{ref.sha256}\n".encode())
         return digest.hexdigest()
 
     def image(self, key: str) -> ImageRef:
@@ -157,7 +162,7 @@ def _folder_suite(folder: Path) -> dict[str, Any]:
             raise SuiteError(
                 f"folder suite {folder} has no {sub}/ folder: a folder suite holds content/ and style/"
             )
-    return {
+    raw: dict[str, Any] = {
         "name": _slug(folder.name) or "folder",
         "version": 0,
         "description": f"images in {folder}",
@@ -166,6 +171,9 @@ def _folder_suite(folder: Path) -> dict[str, Any]:
         "style": {"folder": "style"},
         "methods": {name: {} for name in METHODS.names()},
     }
+    if (folder / "semantic").is_dir():
+        raw["guides"] = {"folder": "semantic"}
+    return raw
 
 
 def load_suite(ref: str, overrides: list[str] | None = None) -> Suite:
@@ -215,6 +223,13 @@ def load_suite(ref: str, overrides: list[str] | None = None) -> Suite:
             training_style = _refs(
                 _resolve_set(spec.training.style, base, "training.style"), "tstyle", taken
             )
+    guides: dict[str, ImageRef] = {}
+    if spec.guides:
+        images = [(ref.key, ref.name, ref.path) for ref in (*content, *style)]
+        for key, map_path in match_guides(spec.guides, base, images).items():
+            guides[key] = ImageRef(
+                key=guide_key(key), name=map_path.name, path=map_path, sha256=_file_sha256(map_path)
+            )
     return Suite(
         spec=spec,
         source=source,
@@ -223,4 +238,5 @@ def load_suite(ref: str, overrides: list[str] | None = None) -> Suite:
         reference=reference,
         training_content=training_content,
         training_style=training_style,
+        guides=guides,
     )

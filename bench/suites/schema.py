@@ -38,6 +38,19 @@ class TrainingSpec(BaseModel):
     style: ImageSet | None = None
 
 
+class GuideSpec(BaseModel):
+    """Where a suite's semantic maps are and which image each belongs to (see README, Suites)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    folder: str = Field(description="folder holding the maps, relative to the suite file")
+    suffix: str = Field("_sem", description="a map of <stem>.jpg is <stem><suffix>.png")
+    files: dict[str, str] = Field(
+        default_factory=dict,
+        description="content/style image file name -> its map's file name in the folder",
+    )
+
+
 class SuiteSpec(BaseModel):
     """A versioned benchmark suite. Bump ``version`` whenever anything in it changes."""
 
@@ -55,5 +68,8 @@ class SuiteSpec(BaseModel):
         None, description="reference set for FID/KID (default: the style images)"
     )
     training: TrainingSpec | None = None
+    guides: GuideSpec | None = Field(
+        None, description="semantic maps for content and style images (semantic methods)"
+    )
     methods: dict[str, dict[str, Any]] = Field(default_factory=dict)
     metrics: list[str] | None = None

@@ -6,9 +6,11 @@ optimisation of independent pairs gives each pair exactly the loss it would get 
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 
 GramNorm = Literal["chw", "hw", "none"]
 
@@ -31,6 +33,32 @@ def gram_matrix(features: torch.Tensor, norm: GramNorm = "chw", shift: float = 0
     return gram
 
 
+def cross_gram(
+    a: torch.Tensor, b: torch.Tensor, norm: GramNorm = "chw", shift: float = 0.0
+) -> torch.Tensor:
+    """Correlations ``(F^a + s)[up(F^b + s)]^T`` of two layers' features, ``[B, Ca, Cb]``.
+
+    Novak & Nikulin's cross-layer Gram: the smaller map is upsampled (nearest neighbour) to the
+    larger one's size, so each position of the larger map meets the feature it lies in. ``norm``
+    divides by the larger map's H*W (``hw``), by that times sqrt(Ca*Cb) (``chw``, which is C*H*W
+    when the layers are the same) or not at all. ``cross_gram(f, f)`` equals ``gram_matrix(f)``.
+    """
+    size = max(a.shape[-2:], b.shape[-2:], key=lambda s: s[0] * s[1])
+    if tuple(a.shape[-2:]) != tuple(size):
+        a = F.interpolate(a, size=size, mode="nearest")
+    if tuple(b.shape[-2:]) != tuple(size):
+        b = F.interpolate(b, size=size, mode="nearest")
+    batch, ca, h, w = a.shape
+    flat_a = a.reshape(batch, ca, h * w) + shift
+    flat_b = b.reshape(batch, b.shape[1], h * w) + shift
+    gram = torch.bmm(flat_a, flat_b.transpose(1, 2))
+    if norm == "chw":
+        gram = gram / (math.sqrt(ca * b.shape[1]) * h * w)
+    elif norm == "hw":
+        gram = gram / (h * w)
+    return gram
+
+
 def mean_squared_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Mean of squared differences over every dimension but the batch."""
     return (a - b).pow(2).flatten(1).mean(dim=1)
@@ -39,6 +67,14 @@ def mean_squared_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def half_sum_squared_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``0.5 * sum((a - b)^2)`` per image: the content loss as written in Gatys et al."""
     return 0.5 * (a - b).pow(2).flatten(1).sum(dim=1)
+
+
+def smoothness(images: torch.Tensor, exponent: float = 1.25) -> torch.Tensor:
+    """Mean over pixels of ``(dx^2 + dy^2)^exponent`` per image: neural-doodle's smoothness prior."""
+    corner = images[..., :-1, :-1]
+    dx = images[..., :-1, 1:] - corner
+    dy = images[..., 1:, :-1] - corner
+    return (dx.pow(2) + dy.pow(2)).pow(exponent).flatten(1).mean(1)
 
 
 def total_variation(images: torch.Tensor, power: float = 2.0) -> torch.Tensor:

@@ -7,13 +7,51 @@ a reason instead of producing a black image.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
+from pydantic import Field
+
+from methods.base import MethodConfig
+from methods.core.encoders import IMAGENET_MEAN
+from methods.core.lbfgs import BatchLBFGS
 
 Optimizer = Literal["lbfgs", "adam"]
+#: ``noise``: uniform in [0, 1]; ``doodle_noise``: uniform in [16, 240] / 255 (neural-doodle's
+#: ``--seed noise``); ``mean``: ImageNet mean colour plus tiny noise (jcjohnson/neural-style's
+#: ``-init random``); ``content``: the content image.
+Init = Literal["content", "noise", "doodle_noise", "mean"]
+
+
+class OptimizationConfig(MethodConfig):
+    """Settings every image-optimisation method shares (defaults: Gatys' paper preset)."""
+
+    init: Init = "noise"
+    optimizer: Optimizer = "lbfgs"
+    steps: int = Field(500, gt=0, description="loss evaluations per phase")
+    lr: float = Field(1.0, gt=0)
+    lbfgs_history: int = Field(100, ge=1, description="L-BFGS curvature pairs kept per image")
+    phases: int = Field(1, ge=1, le=6, description="coarse-to-fine phases; 1 = full size only")
+
+
+def initial_images(init: Init, content: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
+    """The starting point of the optimisation; image i depends only on ``seeds[i]``."""
+    if init == "content":
+        return content.clone()
+    images = []
+    for seed in seeds:
+        generator = torch.Generator().manual_seed(seed)
+        shape = content.shape[1:]
+        if init == "noise":
+            images.append(torch.rand(shape, generator=generator))
+        elif init == "doodle_noise":
+            images.append((16 + 224 * torch.rand(shape, generator=generator)) / 255)
+        else:
+            mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+            images.append(mean + 0.001 / 256 * torch.randn(shape, generator=generator))
+    return torch.stack(images).to(content.device, content.dtype)
 
 
 class DivergenceError(RuntimeError):
@@ -43,8 +81,10 @@ def optimize_images(
 
     ``loss_fn`` returns named per-image loss terms (each ``[B]``), one of them ``total``. The sum
     over the batch keeps the pairs independent: each image's gradient is that of its own loss.
-    With L-BFGS, ``steps`` counts loss evaluations, as jcjohnson/neural-style and the PyTorch
-    tutorial do; tolerances are off so it never stops early.
+    Both optimisers keep per-image state (Adam is element-wise; `BatchLBFGS` keeps one history
+    and step size per image), so a batch gives each image the result it would get alone, up to
+    float rounding. With L-BFGS, ``steps`` counts loss evaluations, as jcjohnson/neural-style
+    and the PyTorch tutorial do, and it never stops early.
     """
     images = init.detach().clone().requires_grad_(True)
     curves: dict[str, list[list[float]]] = {}
@@ -62,23 +102,14 @@ def optimize_images(
         return total.sum()
 
     if optimizer == "lbfgs":
-        opt = torch.optim.LBFGS(
-            [images],
-            lr=lr,
-            max_iter=steps,
-            max_eval=steps,
-            history_size=lbfgs_history,
-            tolerance_grad=-1,
-            tolerance_change=-1,
-        )
 
         def closure() -> torch.Tensor:
-            opt.zero_grad(set_to_none=True)
+            images.grad = None
             loss = evaluate()
             loss.backward()
             return loss
 
-        opt.step(closure)
+        BatchLBFGS(images, lr=lr, history_size=lbfgs_history).run(closure, max_eval=steps)
     elif optimizer == "adam":
         opt = torch.optim.Adam([images], lr=lr)
         for _ in range(steps):

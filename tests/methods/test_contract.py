@@ -39,3 +39,12 @@ def test_every_method_is_in_the_smoke_suite_with_a_valid_config(name):
 def test_unknown_config_keys_are_errors(name):
     with pytest.raises(ValueError, match="stepz|Extra inputs"):
         resolve_config(METHODS.get(name), {"stepz": 3})
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_resolved_configs_survive_the_trip_to_the_worker(name):
+    """Workers rebuild configs from their JSON dump: every preset must come back unchanged."""
+    cls = METHODS.get(name)
+    for preset in cls.presets:
+        config = resolve_config(cls, {"preset": preset})
+        assert resolve_config(cls, config.model_dump(mode="json")) == config

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from methods.base import resolve_config
-from methods.core.optimize import DivergenceError, optimize_images
-from methods.gatys import Gatys, initial_images
+from methods.core.optimize import DivergenceError, initial_images, optimize_images
+from methods.gatys import Gatys
 
 
 def images(seed: int, n: int = 1) -> torch.Tensor:

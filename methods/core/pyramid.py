@@ -1,0 +1,105 @@
+"""Coarse-to-fine optimisation over an image pyramid, shared by the optimisation methods.
+
+Phase ``i`` of ``n`` works at scale ``1 / 2^(n-1-i)`` (neural-doodle's schedule) and starts from
+the previous phase's result, upsampled. Coarse phases are cheap and settle the large structures
+that a full-size optimisation from noise finds slowly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from methods.core.optimize import (
+    LossFn,
+    OptimizationConfig,
+    OptimizationResult,
+    initial_images,
+    optimize_images,
+)
+
+Size = tuple[int, int]
+
+
+def phase_sizes(size: Size, phases: int, min_size: int = 1) -> list[Size]:
+    """Image sizes of each phase, coarsest first; the last is ``size`` itself."""
+    if phases < 1:
+        raise ValueError("phases must be at least 1")
+    sizes = [
+        (max(1, round(size[0] / 2**k)), max(1, round(size[1] / 2**k)))
+        for k in range(phases - 1, -1, -1)
+    ]
+    if min(sizes[0]) < min_size:
+        raise ValueError(
+            f"{phases} phases make the coarsest image {sizes[0][0]}x{sizes[0][1]} px, smaller "
+            f"than the {min_size} px this method needs; use fewer phases or larger images"
+        )
+    return sizes
+
+
+def resize(images: torch.Tensor, size: Size) -> torch.Tensor:
+    """Bilinear resize of [B, C, H, W] images (antialiased when shrinking)."""
+    if tuple(images.shape[-2:]) == tuple(size):
+        return images
+    shrink = size[0] < images.shape[-2] or size[1] < images.shape[-1]
+    return F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=shrink)
+
+
+def coarse_to_fine(
+    size: Size,
+    phases: int,
+    init: Callable[[Size], torch.Tensor],
+    run_phase: Callable[[torch.Tensor], OptimizationResult],
+    min_size: int = 1,
+) -> OptimizationResult:
+    """Optimise phase by phase; ``run_phase(start)`` optimises at ``start``'s size.
+
+    ``init(size)`` gives the first phase's starting images. Curves of all phases are joined, so
+    a curve has one value per loss evaluation of the whole schedule.
+    """
+    sizes = phase_sizes(size, phases, min_size)
+    start = init(sizes[0])
+    curves: dict[str, list[list[float]]] = {}
+    result = OptimizationResult(images=start)
+    for i, phase_size in enumerate(sizes):
+        if i:
+            start = resize(result.images, phase_size).clamp(0, 1)
+        result = run_phase(start)
+        for name, per_image in result.curves.items():
+            joined = curves.setdefault(name, [[] for _ in per_image])
+            for values, more in zip(joined, per_image, strict=True):
+                values.extend(more)
+    return OptimizationResult(images=result.images, curves=curves)
+
+
+def optimize_coarse_to_fine(
+    config: OptimizationConfig,
+    content: torch.Tensor,
+    seeds: Sequence[int],
+    loss_at: Callable[[Size], LossFn],
+    min_size: int = 1,
+) -> OptimizationResult:
+    """The optimisation methods' stylize: ``config.phases`` phases of ``config.steps`` each.
+
+    ``loss_at(size)`` builds the loss against targets computed at that phase's size (the method
+    resizes its inputs with `resize`); the first phase starts from ``config.init``.
+    """
+
+    def init(size: Size) -> torch.Tensor:
+        return initial_images(config.init, resize(content, size), seeds)
+
+    def run_phase(start: torch.Tensor) -> OptimizationResult:
+        size = (start.shape[-2], start.shape[-1])
+        return optimize_images(
+            start,
+            loss_at(size),
+            steps=config.steps,
+            optimizer=config.optimizer,
+            lr=config.lr,
+            lbfgs_history=config.lbfgs_history,
+        )
+
+    size = (content.shape[-2], content.shape[-1])
+    return coarse_to_fine(size, config.phases, init, run_phase, min_size)
