@@ -98,7 +98,7 @@ def pick(items: list[Any], first: int, every: int, count: int | None) -> list[An
     return items[first::every][:count]
 
 
-class _Resolver:
+class ImageResolver:
     """Turns the image sets of one suite into files, with errors naming the suite and the key."""
 
     def __init__(self, source: str, base: Path, data_dir: Path | None) -> None:
@@ -296,7 +296,7 @@ def load_suite(ref: str, overrides: list[str] | None = None, data_dir: Path | No
     """
     read = read_spec(ref, overrides)
     spec = read.spec
-    resolver = _Resolver(read.source, read.base, data_dir)
+    resolver = ImageResolver(read.source, read.base, data_dir)
     taken: set[str] = set()
     roles = {
         "content": "content",
