@@ -10,12 +10,15 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from bench.errors import BenchError
+
+if TYPE_CHECKING:
+    import torch
 
 #: Images larger than this are refused before decoding (decompression-bomb guard).
 MAX_PIXELS = 64_000_000
@@ -114,12 +117,16 @@ def resize_square(image: Image.Image, size: int) -> Image.Image:
 
 def load_image(path: Path, size: int) -> torch.Tensor:
     """``path`` as a [3, size, size] float tensor in [0, 1] (see `PREPROCESS`)."""
+    import torch  # here, so that listing and checking files (bench data, suites) stays light
+
     array = np.asarray(resize_square(open_rgb(path), size), dtype=np.uint8)
     return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div(255)
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """[B, 3, H, W] in [0, 1] to [B, H, W, 3] uint8, rounding to nearest."""
+    import torch
+
     return images.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
