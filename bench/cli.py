@@ -225,6 +225,13 @@ def validate(
         f"at {spec.image_size} px, methods {', '.join(plan.methods)}, {len(plan.cells)} cells, "
         f"metrics {', '.join(plan.metrics)}"
     )
+    if loaded.reference or loaded.training_content:
+        out.print(
+            f"reference set {len(loaded.reference_set)} images; training "
+            f"{len(loaded.training_content)} content, {len(loaded.training_style)} style images"
+        )
+    for name, identity in loaded.datasets.items():
+        out.print(f"dataset {name}: file list sha256 {identity['files_sha256']}")
     if problems:
         raise BenchError("\n".join(["some images cannot be used:", *problems]))
     out.print("[green]OK[/]")

@@ -182,14 +182,16 @@ def fetch(name: str, data_dir: Path | None = None, console: Console | None = Non
         return verify(name, data_dir)
     console = console or Console(stderr=True, soft_wrap=True, highlight=False)
     archive = root / ".downloads" / f"{spec.name}.zip"
-    console.print(f"downloading {spec.name} (about {spec.approx_mb} MB) from {spec.url}")
-    try:
-        with ByteProgress(archive.name, console) as bar:
-            download(spec.url, archive, on_progress=bar.update)
-    except DownloadError as exc:
-        raise DataError(
-            f"{spec.name} is not in {root} and could not be downloaded ({exc}): {what_to_run(spec)}"
-        ) from None
+    if not archive.is_file():  # else a complete download whose extraction was interrupted
+        console.print(f"downloading {spec.name} (about {spec.approx_mb} MB) from {spec.url}")
+        try:
+            with ByteProgress(archive.name, console) as bar:
+                download(spec.url, archive, on_progress=bar.update)
+        except DownloadError as exc:
+            raise DataError(
+                f"{spec.name} is not in {root} and could not be downloaded ({exc}): "
+                f"{what_to_run(spec)}"
+            ) from None
     sha256 = _check_archive(spec, archive, console)
     staging = root / f".{spec.name}.extracting"
     shutil.rmtree(staging, ignore_errors=True)

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from bench.data.store import ensure
+from bench.data.store import DatasetCopy, ensure
 from bench.errors import BenchError
 from bench.hashing import file_sha256
 from bench.images import list_images
@@ -106,6 +106,7 @@ class ImageResolver:
         self.base = base
         self.data_dir = data_dir
         self.datasets: dict[str, dict[str, Any]] = {}
+        self.copies: dict[str, DatasetCopy] = {}
 
     def error(self, where: str, message: str) -> SuiteError:
         return SuiteError(f"suite {self.source}: {where}: {message}")
@@ -155,7 +156,9 @@ class ImageResolver:
 
     def dataset(self, images: ImageSet, where: str) -> list[tuple[str, Path]]:
         assert images.dataset is not None
-        copy = ensure(images.dataset, self.data_dir)
+        if images.dataset not in self.copies:
+            self.copies[images.dataset] = ensure(images.dataset, self.data_dir)
+        copy = self.copies[images.dataset]
         self.datasets[copy.spec.name] = copy.identity()
         for split in images.splits:
             if split not in copy.spec.splits:

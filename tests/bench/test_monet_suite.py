@@ -7,14 +7,19 @@ from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from bench.cli import app
 from bench.data.catalog import DATASETS
 from bench.data.store import verify
 from bench.errors import BenchError
 from bench.plan import make_plan
+from bench.runner import build_record
 from bench.suites import MONET
 from bench.suites.load import load_suite
 from bench.suites.pin import pin_suite
+from methods.core.weights import WeightsSource
+from tests.bench.data.conftest import tiny_jpeg
 
 
 def names(split: str, indices) -> list[str]:
@@ -23,13 +28,15 @@ def names(split: str, indices) -> list[str]:
 
 @pytest.fixture(scope="module")
 def monet_root(tmp_path_factory) -> Path:
-    """Placeholder files with monet2photo's real counts (suites hash files, never decode them)."""
+    """A copy with monet2photo's real counts: one tiny JPEG, made unique by trailing bytes
+    (decoders stop at the end-of-image marker)."""
     root = tmp_path_factory.mktemp("data")
+    jpeg = tiny_jpeg(0)
     for split, count in DATASETS["monet2photo"].splits.items():
         folder = root / "monet2photo" / split
         folder.mkdir(parents=True)
         for index in range(count):
-            (folder / f"{index:05d}.jpg").write_bytes(f"{split} {index}".encode())
+            (folder / f"{index:05d}.jpg").write_bytes(jpeg + f"{split} {index}".encode())
     verify("monet2photo", root)
     return root
 
@@ -58,6 +65,17 @@ def test_monet_picks_its_images_by_the_documented_rule(monet_root):
     )
     plan = make_plan(suite)
     assert plan.methods["gatys"].steps == 500 and len(plan.cells) == 10 * 5 * len(plan.methods)
+    record = build_record(plan, "id", "key", "commit", WeightsSource.parse("random"), [], "now")
+    assert record["suite"]["datasets"] == suite.datasets and record["suite"]["version"] == 1
+    assert [c["name"] for c in record["suite"]["content"]] == [r.name for r in suite.content]
+
+
+def test_validate_reports_the_sets_and_the_dataset(monet_root):
+    result = CliRunner().invoke(app, ["validate", "monet", "--data-dir", str(monet_root)])
+    assert result.exit_code == 0, result.output
+    assert "suite monet v1: 10 content x 5 style at 256 px" in result.output
+    assert "reference set 121 images; training 6287 content, 1072 style images" in result.output
+    assert "dataset monet2photo: file list sha256" in result.output
 
 
 def test_the_reference_can_be_test_and_train_paintings(monet_root):

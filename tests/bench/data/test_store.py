@@ -129,3 +129,14 @@ def test_an_existing_copy_is_verified_and_gets_a_manifest(tiny_monet, tmp_path):
     assert copy.identity()["archive_sha256"] is None
     with pytest.raises(DataError, match="looks like monet2photo: pass its parent"):
         verify("monet2photo", data_dir=mine / "monet2photo")
+
+
+def test_a_complete_download_is_reused_after_an_interrupted_extraction(tiny_monet, tmp_path):
+    archive = tiny_monet.files.pop("/monet2photo.zip")
+    (tmp_path / "data" / ".downloads").mkdir(parents=True)
+    (tmp_path / "data" / ".downloads" / "monet2photo.zip").write_bytes(archive)
+    (tmp_path / "data" / ".monet2photo.extracting" / "monet2photo").mkdir(parents=True)
+    copy = fetch("monet2photo", console=quiet())
+    assert tiny_monet.requests == []
+    assert copy.manifest["source"]["archive_sha256"] == hashlib.sha256(archive).hexdigest()
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [".downloads", "monet2photo"]
