@@ -173,8 +173,9 @@ class ImageResolver:
             picked = pick(listing, images.first, every, images.count)
             rule = f"first={images.first}, every={every}, count={images.count or 'all'}"
             if not picked or (images.count and len(picked) < images.count):
+                splits = "+".join(images.splits)
                 raise self.error(
-                    where, f"{rule} picks {len(picked)} of the {len(listing)} images in {where}"
+                    where, f"{rule} picks {len(picked)} of the {len(listing)} images in {splits}"
                 )
             if images.files is not None and [n for n, _ in picked] != pinned:
                 raise self.error(

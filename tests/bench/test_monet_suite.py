@@ -92,7 +92,10 @@ def test_the_reference_can_be_test_and_train_paintings(monet_root):
     [
         ("content.split=testC", r"content.split: 'testC' is not a split of monet2photo"),
         ("style.dataset=monet", "unknown dataset 'monet'"),
-        ("content.count=20", r"content: first=0, every=75, count=20 picks 11 of the 751"),
+        (
+            "content.count=20",
+            r"content: first=0, every=75, count=20 picks 11 of the 751 images in testB",
+        ),
         ("content.files=[nope.jpg]", r"content.files: the pinned names are not the ones"),
         ("reference.every=0", r"reference.every: Input should be greater than or equal to 1"),
         ("reference.split=[]", r"'split' names at least one split"),
