@@ -14,13 +14,16 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from bench.errors import BenchError
+
+if TYPE_CHECKING:
+    from bench.data.store import DatasetCopy
 
 app = typer.Typer(
     name="bench",
@@ -70,6 +73,13 @@ SetOpt = Annotated[
         "--set", help="Override a suite key: image_size=128, gatys.steps=300 (repeatable)."
     ),
 ]
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Folder holding datasets (e.g. monet2photo/); default $STYLEBENCH_DATA or the user cache.",
+    ),
+]
 
 
 @app.command()
@@ -104,6 +114,7 @@ def run(
     resume: Annotated[
         Path | None, typer.Option(help="Run folder to resume: runs only its missing cells.")
     ] = None,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Run a suite: stylize every (method, content, style) cell, score it, track it, report it."""
     from bench.runner import RunOptions, options_for_resume, run_benchmark
@@ -121,6 +132,7 @@ def run(
             weights=weights,
             overrides=overrides or [],
             workers=workers,
+            data_dir=data_dir,
         )
     outcome = run_benchmark(options)
     record = outcome.record
@@ -221,13 +233,14 @@ def list_registered(
 def validate(
     suite: Annotated[str, typer.Argument(help="Built-in suite name, YAML file, or folder.")],
     overrides: SetOpt = None,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Check a suite without running it: keys, files, every image, methods and their settings."""
     from bench.images import ImageError, load_image
     from bench.plan import make_plan
     from bench.suites.load import load_suite
 
-    loaded = load_suite(suite, overrides or [])
+    loaded = load_suite(suite, overrides or [], data_dir)
     plan = make_plan(loaded)
     problems = []
     for ref in (*loaded.content, *loaded.style, *loaded.guides.values()):
@@ -241,6 +254,13 @@ def validate(
         f"at {spec.image_size} px, {len(loaded.guides)} semantic maps, methods "
         f"{', '.join(plan.methods)}, {len(plan.cells)} cells, metrics {', '.join(plan.metrics)}"
     )
+    if loaded.reference or loaded.training_content:
+        out.print(
+            f"reference set {len(loaded.reference_set)} images; training "
+            f"{len(loaded.training_content)} content, {len(loaded.training_style)} style images"
+        )
+    for name, identity in loaded.datasets.items():
+        out.print(f"dataset {name}: file list sha256 {identity['files_sha256']}")
     if problems:
         raise BenchError("\n".join(["some images cannot be used:", *problems]))
     out.print("[green]OK[/]")
@@ -282,6 +302,88 @@ def ui(
     # A personal viewer: one worker and no background job runners start in a fraction of the time.
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     raise typer.Exit(subprocess.call(command, env=env))
+
+
+data_app = typer.Typer(
+    help="Datasets: download once, verify, and pin suites to the files they use.",
+    no_args_is_help=True,
+)
+app.add_typer(data_app, name="data")
+DataName = Annotated[
+    str, typer.Argument(help="A dataset (monet2photo) or a suite that uses one (monet).")
+]
+
+
+def _dataset_names(name: str) -> list[str]:
+    """A dataset's name, or the datasets a suite (built-in name or YAML) reads."""
+    from bench.data.catalog import DATASETS, get_dataset
+    from bench.registry import SUITES
+    from bench.suites.load import read_spec
+
+    if name in DATASETS or not (name in SUITES.names() or Path(name).is_file()):
+        return [get_dataset(name).name]
+    spec = read_spec(name).spec
+    used = sorted({s.dataset for s in spec.image_sets().values() if s.dataset})
+    if not used:
+        raise BenchError(f"suite {name} reads no dataset; known datasets: {', '.join(DATASETS)}")
+    return used
+
+
+def _show(copy: DatasetCopy, action: str) -> None:
+    manifest = copy.manifest
+    table = Table(show_edge=False)
+    for column in ("split", "images", "files sha256"):
+        table.add_column(column)
+    for split, entry in manifest["splits"].items():
+        table.add_row(split, f"{entry['count']:,}", entry["files_sha256"][:16])
+    out.print(table)
+    source = manifest.get("source") or {}
+    out.print(f"{copy.spec.name} {action}: {copy.folder}")
+    out.print(f"file list sha256: {manifest['files_sha256']}")
+    archive = source.get("archive_sha256")
+    pinned = "pinned" if copy.spec.archive_sha256 else "recorded, not pinned"
+    out.print(
+        f"archive sha256:   {archive} ({pinned})"
+        if archive
+        else "archive sha256:   - (copy not downloaded by stylebench)"
+    )
+
+
+@data_app.command("fetch")
+@user_errors
+def data_fetch(name: DataName, data_dir: DataDirOpt = None) -> None:
+    """Download, check and extract a dataset once (an existing copy is verified instead)."""
+    from bench.data.store import fetch
+
+    for dataset in _dataset_names(name):
+        _show(fetch(dataset, data_dir, console=err), "ready")
+
+
+@data_app.command("verify")
+@user_errors
+def data_verify(name: DataName, data_dir: DataDirOpt = None) -> None:
+    """Check a copy's structure and counts, hash every image, compare with its manifest."""
+    from bench.data.store import verify
+
+    for dataset in _dataset_names(name):
+        _show(verify(dataset, data_dir), "verified")
+
+
+@data_app.command("pin")
+@user_errors
+def data_pin(
+    suite: Annotated[str, typer.Argument(help="Built-in suite name or YAML file.")],
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Write the file names a suite's selection rules pick into the suite file."""
+    from bench.suites.pin import pin_suite
+
+    pinned = pin_suite(suite, data_dir)
+    for where, names in pinned.sets.items():
+        state = "pinned" if where in pinned.changed else "already pinned"
+        out.print(f"{where}: {len(names)} names {state}")
+    if pinned.changed:
+        out.print(f"wrote {pinned.path} (version {pinned.version}); commit it")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,17 @@
-"""Progress of a run: a live bar on a terminal, one line per cell otherwise (CI logs)."""
+"""Progress bars: cells of a run, bytes of a download (live on a terminal, plain lines in logs)."""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
+    TransferSpeedColumn,
 )
 
 
@@ -50,3 +52,30 @@ class CellProgress:
             self.console.print(
                 f"[{self.done}/{self.total}] {cell_id} {status} {detail}", highlight=False
             )
+
+
+class ByteProgress:
+    """Bytes downloaded of a file, with speed and ETA; ``update`` fits `bench.data.download`."""
+
+    def __init__(self, label: str, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True, soft_wrap=True, highlight=False)
+        self._progress = Progress(
+            TextColumn(f"[bold]{label}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self._task = self._progress.add_task(label, total=None)
+
+    def __enter__(self) -> ByteProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def update(self, done: int, total: int | None) -> None:
+        self._progress.update(self._task, completed=done, total=total)

@@ -81,4 +81,6 @@ METRICS: Registry[Any] = Registry(
     group="stylebench.metrics",
 )
 
-SUITES: Registry[Any] = Registry("suite", {"smoke": "bench.suites:SMOKE"})
+SUITES: Registry[Any] = Registry(
+    "suite", {"smoke": "bench.suites:SMOKE", "monet": "bench.suites:MONET"}
+)

@@ -47,6 +47,7 @@ class RunOptions:
     weights: str | None = None
     overrides: list[str] = field(default_factory=list)
     workers: int | None = None
+    data_dir: Path | None = None
 
 
 @dataclass
@@ -188,6 +189,7 @@ def build_record(
             "image_size": spec.image_size,
             "seed": spec.seed,
             "file_list_hash": plan.suite.file_list_hash,
+            "datasets": plan.suite.datasets,
             "preprocess": PREPROCESS,
             "content": [
                 {
@@ -254,7 +256,7 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
     from reports.html import write_report
 
     overrides = [*options.overrides, *([f"weights={options.weights}"] if options.weights else [])]
-    suite = load_suite(options.suite, overrides)
+    suite = load_suite(options.suite, overrides, options.data_dir)
     plan = make_plan(suite, options.methods)
     out = options.out.resolve()
     tracking_uri = options.tracking_uri or default_tracking_uri(out)

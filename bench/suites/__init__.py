@@ -3,3 +3,4 @@
 from pathlib import Path
 
 SMOKE = Path(__file__).with_name("smoke.yaml")
+MONET = Path(__file__).with_name("monet.yaml")

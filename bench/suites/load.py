@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from bench.data.store import DatasetCopy, ensure
 from bench.errors import BenchError
+from bench.hashing import file_sha256
 from bench.images import list_images
 from bench.paths import cache_dir
 from bench.registry import METHODS, SUITES
@@ -45,6 +48,8 @@ class Suite:
     training_style: tuple[ImageRef, ...] = ()
     #: Semantic map of each content/style image that has one, by the image's key.
     guides: dict[str, ImageRef] = field(default_factory=dict)
+    #: Identity of every dataset the suite reads (see `bench.data.store.DatasetCopy.identity`).
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def reference_set(self) -> tuple[ImageRef, ...]:
@@ -73,14 +78,6 @@ class Suite:
         return next(ref for ref in (*self.content, *self.style) if ref.key == key)
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem).strip("._-") or "image"
 
@@ -88,39 +85,123 @@ def _slug(name: str) -> str:
 KEY_PREFIX = {"content": "c", "style": "s", "reference": "r", "tcontent": "tc", "tstyle": "ts"}
 
 
-def _refs(paths: list[Path], role: str, taken: set[str]) -> tuple[ImageRef, ...]:
+def _refs(images: list[tuple[str, Path]], role: str, taken: set[str]) -> tuple[ImageRef, ...]:
+    """(name, path) pairs to refs with unique, file-name-safe keys and content hashes."""
     refs = []
-    for path in paths:
-        key = base = f"{KEY_PREFIX[role]}-{_slug(path.name)}"
+    for name, path in images:
+        key = base = f"{KEY_PREFIX[role]}-{_slug(name)}"
         n = 2
         while key in taken:
             key, n = f"{base}-{n}", n + 1
         taken.add(key)
-        refs.append(ImageRef(key=key, name=path.name, path=path, sha256=_file_sha256(path)))
+        refs.append(ImageRef(key=key, name=name, path=path, sha256=file_sha256(path)))
     return tuple(refs)
 
 
-def _resolve_set(images: ImageSet, base: Path, where: str) -> list[Path]:
-    if images.generate is not None:
-        assert images.count is not None
-        return procedural.generate(
-            images.generate, images.count, cache_dir() / "procedural", first=images.first
-        )
-    if images.folder is not None:
-        folder = (base / images.folder).resolve()
-        if not folder.is_dir():
-            raise SuiteError(f"{where}.folder: {folder} is not a folder")
-        paths = list_images(folder)
-        if not paths:
-            raise SuiteError(f"{where}.folder: {folder} holds no images (.jpg, .png, ...)")
-        return paths
-    paths = [(base / f).resolve() for f in images.files or []]
-    for path in paths:
-        if not path.is_file():
-            raise SuiteError(f"{where}.files: {path} does not exist")
-    if not paths:
-        raise SuiteError(f"{where}.files is empty")
-    return paths
+def pick(items: list[Any], first: int, every: int, count: int | None) -> list[Any]:
+    """The selection rule of dataset sets: ``items[first::every]``, at most ``count`` of them."""
+    return items[first::every][:count]
+
+
+class ImageResolver:
+    """Turns the image sets of one suite into files, with errors naming the suite and the key."""
+
+    def __init__(self, source: str, base: Path, data_dir: Path | None) -> None:
+        self.source = source
+        self.base = base
+        self.data_dir = data_dir
+        self.datasets: dict[str, dict[str, Any]] = {}
+        self.copies: dict[str, DatasetCopy] = {}
+
+    def error(self, where: str, message: str) -> SuiteError:
+        return SuiteError(f"suite {self.source}: {where}: {message}")
+
+    def path(self, text: str, where: str) -> Path:
+        """Absolute (or ``~``) paths as written; relative ones inside the suite's folder only."""
+        path = Path(text).expanduser()
+        if path.is_absolute():
+            return path.resolve()
+        normal = Path(os.path.normpath(path))
+        if normal.parts[:1] == ("..",):
+            raise self.error(
+                where,
+                f"{text!r} climbs out of the suite's folder {self.base}; "
+                "write an absolute path to use images elsewhere",
+            )
+        return (self.base / normal).resolve()
+
+    def images(self, images: ImageSet, where: str) -> list[tuple[str, Path]]:
+        """The (name, path) pairs of one set, in order."""
+        if images.generate is not None:
+            assert images.count is not None
+            paths = procedural.generate(
+                images.generate, images.count, cache_dir() / "procedural", first=images.first
+            )
+            return [(p.name, p) for p in paths]
+        if images.dataset is not None:
+            return self.dataset(images, where)
+        if images.folder is not None:
+            folder = self.path(images.folder, f"{where}.folder")
+            if not folder.is_dir():
+                raise self.error(f"{where}.folder", f"{folder} is not a folder")
+            paths = list_images(folder)
+            if not paths:
+                raise self.error(f"{where}.folder", f"{folder} holds no images (.jpg, .png, ...)")
+            return [(p.name, p) for p in paths]
+        files = images.files or []
+        if not files:
+            raise self.error(f"{where}.files", "is empty")
+        paths = [self.path(f, f"{where}.files") for f in files]
+        for path in paths:
+            if not path.is_file():
+                raise self.error(f"{where}.files", f"{path} does not exist")
+        if len(set(paths)) != len(paths):
+            raise self.error(f"{where}.files", "lists a file twice")
+        return [(p.name, p) for p in paths]
+
+    def dataset(self, images: ImageSet, where: str) -> list[tuple[str, Path]]:
+        assert images.dataset is not None
+        if images.dataset not in self.copies:
+            self.copies[images.dataset] = ensure(images.dataset, self.data_dir)
+        copy = self.copies[images.dataset]
+        self.datasets[copy.spec.name] = copy.identity()
+        for split in images.splits:
+            if split not in copy.spec.splits:
+                known = ", ".join(copy.spec.splits)
+                raise self.error(
+                    f"{where}.split", f"{split!r} is not a split of {copy.spec.name} ({known})"
+                )
+        listing = [(f"{s}/{p.name}", p) for s in images.splits for p in copy.split_files(s)]
+        pinned = [f"{images.splits[0]}/{name}" for name in images.files or []]
+        if images.selects:
+            every = images.every or 1
+            picked = pick(listing, images.first, every, images.count)
+            rule = f"first={images.first}, every={every}, count={images.count or 'all'}"
+            if not picked or (images.count and len(picked) < images.count):
+                splits = "+".join(images.splits)
+                raise self.error(
+                    where, f"{rule} picks {len(picked)} of the {len(listing)} images in {splits}"
+                )
+            if images.files is not None and [n for n, _ in picked] != pinned:
+                raise self.error(
+                    f"{where}.files",
+                    f"the pinned names are not the ones {rule} picks from this copy of "
+                    f"{copy.spec.name} ({copy.folder}): check it with `bench data verify "
+                    f"{copy.spec.name}`; if the dataset itself changed, re-pin the suite "
+                    "(`bench data pin`) and bump its version",
+                )
+            return picked
+        if images.files is not None:
+            by_name = dict(listing)
+            if len(set(pinned)) != len(pinned):
+                raise self.error(f"{where}.files", "lists a file twice")
+            missing = [name for name in pinned if name not in by_name]
+            if missing:
+                raise self.error(
+                    f"{where}.files", f"{missing[0]} is not an image of {copy.spec.name}"
+                )
+            return [(name, by_name[name]) for name in pinned]
+        return listing
 
 
 def parse_overrides(items: list[str]) -> list[tuple[list[str], Any]]:
@@ -176,22 +257,33 @@ def _folder_suite(folder: Path) -> dict[str, Any]:
     return raw
 
 
-def load_suite(ref: str, overrides: list[str] | None = None) -> Suite:
-    """Load a built-in suite by name, a YAML suite file, or a folder with content/ and style/."""
+@dataclass(frozen=True)
+class SuiteSource:
+    """A validated suite spec, where it came from, and the folder its paths are relative to."""
+
+    spec: SuiteSpec
+    source: str
+    base: Path
+    path: Path | None
+    """The YAML file, or None for a folder suite."""
+
+
+def read_spec(ref: str, overrides: list[str] | None = None) -> SuiteSource:
+    """Read and validate a suite (built-in name, YAML file or folder) without touching images."""
     path = Path(ref).expanduser()
+    yaml_path: Path | None
     if ref in SUITES.names():
-        path, source = SUITES.get(ref), f"builtin:{ref}"
-        raw = yaml.safe_load(path.read_text())
+        yaml_path, source = SUITES.get(ref), f"builtin:{ref}"
+        raw = yaml.safe_load(yaml_path.read_text())
     elif path.is_dir():
-        path, source = path.resolve(), str(path.resolve())
-        raw = _folder_suite(path)
-        path = path / "suite.yaml"
+        source = str(path.resolve())
+        raw, yaml_path = _folder_suite(path.resolve()), None
     elif path.is_file():
-        path, source = path.resolve(), str(path.resolve())
+        yaml_path, source = path.resolve(), str(path.resolve())
         try:
-            raw = yaml.safe_load(path.read_text())
+            raw = yaml.safe_load(yaml_path.read_text())
         except yaml.YAMLError as exc:
-            raise SuiteError(f"suite {path} is not valid YAML: {exc}") from exc
+            raise SuiteError(f"suite {yaml_path} is not valid YAML: {exc}") from exc
     elif "/" in ref or ref.endswith((".yaml", ".yml")):
         raise SuiteError(f"suite {ref!r} does not exist: pass a suite name, YAML file or folder")
     else:
@@ -204,39 +296,46 @@ def load_suite(ref: str, overrides: list[str] | None = None) -> Suite:
         spec = SuiteSpec.model_validate(raw)
     except ValidationError as exc:
         raise SuiteError(_validation_message(source, exc)) from None
+    base = yaml_path.parent if yaml_path else path.resolve()
+    return SuiteSource(spec=spec, source=source, base=base, path=yaml_path)
+
+
+def load_suite(ref: str, overrides: list[str] | None = None, data_dir: Path | None = None) -> Suite:
+    """Load a built-in suite by name, a YAML suite file, or a folder with content/ and style/.
+
+    Dataset images come from ``data_dir`` (default: ``$STYLEBENCH_DATA`` or the user cache),
+    downloaded there on first use.
+    """
+    read = read_spec(ref, overrides)
+    spec = read.spec
+    resolver = ImageResolver(read.source, read.base, data_dir)
     taken: set[str] = set()
-    base = path.parent
-    content = _refs(_resolve_set(spec.content, base, "content"), "content", taken)
-    style = _refs(_resolve_set(spec.style, base, "style"), "style", taken)
-    reference = (
-        _refs(_resolve_set(spec.reference, base, "reference"), "reference", taken)
-        if spec.reference
-        else ()
-    )
-    training_content: tuple[ImageRef, ...] = ()
-    training_style: tuple[ImageRef, ...] = ()
-    if spec.training:
-        training_content = _refs(
-            _resolve_set(spec.training.content, base, "training.content"), "tcontent", taken
-        )
-        if spec.training.style:
-            training_style = _refs(
-                _resolve_set(spec.training.style, base, "training.style"), "tstyle", taken
-            )
+    roles = {
+        "content": "content",
+        "style": "style",
+        "reference": "reference",
+        "training.content": "tcontent",
+        "training.style": "tstyle",
+    }
+    refs = {
+        where: _refs(resolver.images(images, where), roles[where], taken)
+        for where, images in spec.image_sets().items()
+    }
     guides: dict[str, ImageRef] = {}
     if spec.guides:
-        images = [(ref.key, ref.name, ref.path) for ref in (*content, *style)]
-        for key, map_path in match_guides(spec.guides, base, images).items():
+        images = [(ref.key, ref.name, ref.path) for ref in (*refs["content"], *refs["style"])]
+        for key, map_path in match_guides(spec.guides, read.base, images).items():
             guides[key] = ImageRef(
-                key=guide_key(key), name=map_path.name, path=map_path, sha256=_file_sha256(map_path)
+                key=guide_key(key), name=map_path.name, path=map_path, sha256=file_sha256(map_path)
             )
     return Suite(
         spec=spec,
-        source=source,
-        content=content,
-        style=style,
-        reference=reference,
-        training_content=training_content,
-        training_style=training_style,
+        source=read.source,
+        content=refs["content"],
+        style=refs["style"],
+        reference=refs.get("reference", ()),
+        training_content=refs.get("training.content", ()),
+        training_style=refs.get("training.style", ()),
         guides=guides,
+        datasets=resolver.datasets,
     )

@@ -8,24 +8,58 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ImageSet(BaseModel):
-    """A set of images: listed files, a folder, or procedurally generated (built-in suites)."""
+    """A set of images: listed files, a folder, a dataset's split, or generated (built-in suites).
+
+    A dataset set takes a split's images sorted by file name (Unicode code point order), starting
+    at ``first`` and taking every ``every``-th, at most ``count`` of them (default: all). ``files``
+    beside ``dataset`` pins the names that rule picks, so a suite can list them explicitly.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     files: list[str] | None = None
     folder: str | None = None
     generate: Literal["scenes", "paintings"] | None = None
-    count: int | None = Field(None, ge=1, le=1000)
-    first: int = Field(0, ge=0, description="index of the first generated image")
+    dataset: str | None = Field(None, description="a dataset of the catalogue, e.g. monet2photo")
+    split: str | list[str] | None = Field(None, description="the dataset's split(s), e.g. testA")
+    count: int | None = Field(None, ge=1)
+    first: int = Field(0, ge=0, description="index of the first generated or picked image")
+    every: int | None = Field(None, ge=1, description="take every n-th image of a dataset split")
 
     @model_validator(mode="after")
     def _one_source(self) -> ImageSet:
-        given = [k for k in ("files", "folder", "generate") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of 'files', 'folder' or 'generate'")
-        if (self.generate is None) != (self.count is None):
-            raise ValueError("'count' goes with 'generate' (and only with it)")
+        given = [k for k in ("folder", "generate", "dataset") if getattr(self, k) is not None]
+        files_alone_or_pinned = self.files is None or given in ([], ["dataset"])
+        if len(given) > 1 or not (given or self.files is not None) or not files_alone_or_pinned:
+            raise ValueError(
+                "give exactly one of 'files', 'folder', 'generate' or 'dataset' "
+                "('files' may also go with 'dataset' to pin the names it picks)"
+            )
+        if (self.dataset is None) != (self.split is None):
+            raise ValueError("'split' goes with 'dataset' (and only with it)")
+        if self.generate is not None and not (self.count and self.count <= 1000):
+            raise ValueError("'generate' needs 'count' (1 to 1000)")
+        picks = self.generate is not None or self.dataset is not None
+        if not picks and (self.count is not None or "first" in self.model_fields_set):
+            raise ValueError("'count' and 'first' go with 'generate' or 'dataset'")
+        if self.every is not None and self.dataset is None:
+            raise ValueError("'every' goes with 'dataset'")
+        if self.dataset is not None and not self.splits:
+            raise ValueError("'split' names at least one split")
+        if self.dataset is not None and self.files is not None and len(self.splits) != 1:
+            raise ValueError("'files' picks names from one 'split'")
         return self
+
+    @property
+    def splits(self) -> list[str]:
+        """The dataset splits, in the order given."""
+        return [self.split] if isinstance(self.split, str) else list(self.split or [])
+
+    @property
+    def selects(self) -> bool:
+        """Whether a dataset set picks a subset by rule (rather than taking whole splits)."""
+        given = self.model_fields_set
+        return self.dataset is not None and bool({"first", "every", "count"} & given)
 
 
 class TrainingSpec(BaseModel):
@@ -73,3 +107,14 @@ class SuiteSpec(BaseModel):
     )
     methods: dict[str, dict[str, Any]] = Field(default_factory=dict)
     metrics: list[str] | None = None
+
+    def image_sets(self) -> dict[str, ImageSet]:
+        """Every image set of the suite by its key path (``content``, ``training.style``, ...)."""
+        sets = {"content": self.content, "style": self.style}
+        if self.reference is not None:
+            sets["reference"] = self.reference
+        if self.training is not None:
+            sets["training.content"] = self.training.content
+            if self.training.style is not None:
+                sets["training.style"] = self.training.style
+        return sets

@@ -112,3 +112,71 @@ def test_reference_and_training_splits_resolve_and_enter_the_file_hash(tmp_path)
     assert [r.key for r in b.training_content][:2] == ["tc-scene_100", "tc-scene_101"]
     assert not {r.sha256 for r in b.training_content} & {r.sha256 for r in b.content}
     assert a.file_list_hash != b.file_list_hash
+
+
+def _user_suite(folder, **sets):
+    """A YAML suite in ``folder`` with two procedural images copied beside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind in ("scenes", "paintings"):
+        shutil.copy(procedural.generate(kind, 1, folder / "gen")[0], folder / f"{kind}.png")
+    spec = {
+        "name": "mine",
+        "version": 1,
+        "image_size": 32,
+        "weights": "random",
+        "content": {"files": ["scenes.png"]},
+        "style": {"files": ["paintings.png"]},
+        "methods": {"gatys": {"steps": 2}},
+        **sets,
+    }
+    path = folder / "suite.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_user_suite_paths_resolve_against_the_yaml_and_may_not_climb_out(tmp_path):
+    outside = procedural.generate("paintings", 1, tmp_path / "elsewhere")[0]
+    path = _user_suite(
+        tmp_path / "suite",
+        style={"files": ["paintings.png", "gen/../scenes.png", str(outside)]},
+        reference={"folder": "gen/paintings-v1"},
+        training={"content": {"folder": "gen/scenes-v1"}, "style": {"files": ["paintings.png"]}},
+    )
+    suite = load_suite(str(path))
+    assert [r.path for r in suite.style] == [
+        tmp_path / "suite" / "paintings.png",
+        tmp_path / "suite" / "scenes.png",
+        outside,
+    ]
+    assert suite.reference_set[0].name == "painting_00.png"
+    assert len(suite.training_content) == 1 and len(suite.training_style) == 1
+    for escape in (
+        {"style": {"files": ["../elsewhere/paintings-v1/painting_00.png"]}},
+        {"style": {"files": ["gen/../../x.png"]}},
+        {"reference": {"folder": ".."}},
+        {"training": {"content": {"folder": "../elsewhere"}}},
+    ):
+        escaping = _user_suite(tmp_path / "suite", **escape)
+        with pytest.raises(BenchError, match="climbs out of the suite's folder") as caught:
+            load_suite(str(escaping))
+        assert str(escaping) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "sets,message",
+    [
+        ({"content": {"files": ["scenes.png"], "recursive": True}}, "content.recursive: Extra"),
+        ({"training": {"contents": {"folder": "gen"}}}, "training.contents: Extra inputs"),
+        ({"reference": {"folder": "nowhere"}}, r"reference.folder: .*nowhere is not a folder"),
+        ({"style": {"files": ["paintings.png", "./paintings.png"]}}, "lists a file twice"),
+        ({"style": {"files": []}}, "style.files: is empty"),
+        ({"content": {"files": ["a.png"], "every": 2}}, "'every' goes with 'dataset'"),
+        ({"content": {"folder": "gen", "first": 1}}, "'count' and 'first' go with"),
+        ({"content": {"folder": "gen", "split": "testA"}}, "'split' goes with 'dataset'"),
+    ],
+)
+def test_user_suite_errors_name_the_file_and_the_key(tmp_path, sets, message):
+    path = _user_suite(tmp_path, **sets)
+    with pytest.raises(BenchError, match=message) as caught:
+        load_suite(str(path))
+    assert str(path) in str(caught.value)

@@ -1,0 +1,1 @@
+"""Datasets: a pinned catalogue, download with resume, safe extraction, verification, manifests."""

@@ -1,0 +1,162 @@
+"""The built-in monet suite against a monet2photo-shaped copy with the real split counts."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from bench.cli import app
+from bench.data.catalog import DATASETS
+from bench.data.store import verify
+from bench.errors import BenchError
+from bench.plan import make_plan
+from bench.runner import build_record
+from bench.suites import MONET
+from bench.suites.load import load_suite
+from bench.suites.pin import pin_suite
+from methods.core.weights import WeightsSource
+from tests.bench.data.conftest import tiny_jpeg
+
+
+def names(split: str, indices) -> list[str]:
+    return [f"{split}/{i:05d}.jpg" for i in indices]
+
+
+@pytest.fixture(scope="module")
+def monet_root(tmp_path_factory) -> Path:
+    """A copy with monet2photo's real counts: one tiny JPEG, made unique by trailing bytes
+    (decoders stop at the end-of-image marker)."""
+    root = tmp_path_factory.mktemp("data")
+    jpeg = tiny_jpeg(0)
+    for split, count in DATASETS["monet2photo"].splits.items():
+        folder = root / "monet2photo" / split
+        folder.mkdir(parents=True)
+        for index in range(count):
+            (folder / f"{index:05d}.jpg").write_bytes(jpeg + f"{split} {index}".encode())
+    verify("monet2photo", root)
+    return root
+
+
+def test_monet_picks_its_images_by_the_documented_rule(monet_root):
+    suite = load_suite("monet", data_dir=monet_root)
+    assert [r.name for r in suite.content] == names("testB", range(0, 751, 75))[:10]
+    assert [r.name for r in suite.style] == names("trainA", range(0, 1072, 214))[:5]
+    assert [r.name for r in suite.reference_set] == names("testA", range(121))
+    assert len(suite.training_content) == 6287 and len(suite.training_style) == 1072
+    assert suite.training_content[0].name == "trainB/00000.jpg"
+    assert suite.content[0].key == "c-00000" and suite.style[0].key == "s-00000"
+    identity = suite.datasets["monet2photo"]
+    manifest = verify("monet2photo", monet_root).manifest
+    assert identity == {
+        "files_sha256": manifest["files_sha256"],
+        "archive_sha256": None,
+        "url": None,
+    }
+    spec = suite.spec
+    assert (spec.name, spec.version, spec.image_size, spec.weights) == (
+        "monet",
+        1,
+        256,
+        "pretrained",
+    )
+    plan = make_plan(suite)
+    assert plan.methods["gatys"].steps == 500 and len(plan.cells) == 10 * 5 * len(plan.methods)
+    record = build_record(plan, "id", "key", "commit", WeightsSource.parse("random"), [], "now")
+    assert record["suite"]["datasets"] == suite.datasets and record["suite"]["version"] == 1
+    assert [c["name"] for c in record["suite"]["content"]] == [r.name for r in suite.content]
+
+
+def test_validate_reports_the_sets_and_the_dataset(monet_root):
+    result = CliRunner().invoke(app, ["validate", "monet", "--data-dir", str(monet_root)])
+    assert result.exit_code == 0, result.output
+    assert "suite monet v1: 10 content x 5 style at 256 px" in result.output
+    assert "reference set 121 images; training 6287 content, 1072 style images" in result.output
+    assert "dataset monet2photo: file list sha256" in result.output
+
+
+def test_the_reference_can_be_test_and_train_paintings(monet_root):
+    both = load_suite("monet", ["reference.split=[testA,trainA]"], data_dir=monet_root)
+    assert len(both.reference_set) == 121 + 1072
+    assert both.reference_set[121].name == "trainA/00000.jpg"
+    assert len({r.key for r in both.reference_set}) == 1193
+    plain = load_suite("monet", data_dir=monet_root)
+    assert both.file_list_hash != plain.file_list_hash
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("content.split=testC", r"content.split: 'testC' is not a split of monet2photo"),
+        ("style.dataset=monet", "unknown dataset 'monet'"),
+        (
+            "content.count=20",
+            r"content: first=0, every=75, count=20 picks 11 of the 751 images in testB",
+        ),
+        ("content.files=[nope.jpg]", r"content.files: the pinned names are not the ones"),
+        ("reference.every=0", r"reference.every: Input should be greater than or equal to 1"),
+        ("reference.split=[]", r"'split' names at least one split"),
+        ("content.folder=x", r"give exactly one of"),
+    ],
+)
+def test_dataset_set_errors_name_the_key(monet_root, override, message):
+    with pytest.raises(BenchError, match=message):
+        load_suite("monet", [override], data_dir=monet_root)
+
+
+def test_listed_names_must_exist_in_the_split(monet_root, tmp_path):
+    suite = {
+        **yaml.safe_load(MONET.read_text()),
+        "content": {"dataset": "monet2photo", "split": "testB", "files": ["00003.jpg"]},
+    }
+    path = tmp_path / "listed.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    assert [r.name for r in load_suite(str(path), data_dir=monet_root).content] == [
+        "testB/00003.jpg"
+    ]
+    suite["content"]["files"] = ["00003.jpg", "missing.jpg"]
+    path.write_text(yaml.safe_dump(suite))
+    with pytest.raises(BenchError, match="content.files: testB/missing.jpg is not an image"):
+        load_suite(str(path), data_dir=monet_root)
+
+
+def test_pin_lists_the_names_and_guards_them(monet_root, tmp_path):
+    suite = tmp_path / "monet.yaml"
+    shutil.copy(MONET, suite)
+    pinned = pin_suite(str(suite), data_dir=monet_root)
+    assert pinned.changed == ["content", "style"] and pinned.version == 1
+    text = suite.read_text()
+    assert "# The headline suite" in text and '- "00075.jpg"' in text  # comments stay
+    loaded = load_suite(str(suite), data_dir=monet_root)
+    assert loaded.spec.content.files == [f"{i:05d}.jpg" for i in range(0, 751, 75)][:10]
+    assert [r.name for r in loaded.style] == names("trainA", range(0, 1072, 214))[:5]
+    assert pin_suite(str(suite), data_dir=monet_root).changed == []
+    assert suite.read_text() == text
+
+    # Another copy whose sorted listing differs: the pinned names are refused, not replaced.
+    other = tmp_path / "other"
+    shutil.copytree(monet_root, other)
+    (other / "monet2photo" / "testB" / "00000.jpg").rename(
+        other / "monet2photo" / "testB" / "99999.jpg"
+    )
+    (other / "monet2photo" / "stylebench-manifest.json").unlink()
+    with pytest.raises(BenchError, match="content.files: the pinned names are not the ones"):
+        load_suite(str(suite), data_dir=other)
+    repinned = pin_suite(str(suite), data_dir=other)
+    assert repinned.changed == ["content"] and repinned.version == 2
+    assert yaml.safe_load(suite.read_text())["version"] == 2
+    assert load_suite(str(suite), data_dir=other).content[0].name == "testB/00001.jpg"
+
+
+def test_pin_refuses_suites_it_cannot_edit(monet_root, tmp_path):
+    suite = tmp_path / "flow.yaml"
+    raw = yaml.safe_load(MONET.read_text())
+    suite.write_text(yaml.safe_dump(raw, default_flow_style=True))
+    with pytest.raises(BenchError, match="must be written as a block mapping"):
+        pin_suite(str(suite), data_dir=monet_root)
+    assert yaml.safe_load(suite.read_text()) == raw
+    with pytest.raises(BenchError, match="folder suite"):
+        pin_suite(str(tmp_path), data_dir=monet_root)
