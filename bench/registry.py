@@ -67,6 +67,8 @@ METRICS: Registry[Any] = Registry(
     {
         "content_loss": "metrics.perceptual:ContentLoss",
         "style_loss": "metrics.perceptual:StyleLoss",
+        "lpips": "metrics.perceptual_distance:LPIPS",
+        "lpips_vgg": "metrics.perceptual_distance:LPIPSVGG",
         "latency": "metrics.runtime:Latency",
         "peak_memory": "metrics.runtime:PeakMemoryUse",
         "prepare_time": "metrics.runtime:PrepareTime",

@@ -71,6 +71,9 @@ def _check_weights(plan: Plan) -> WeightsSource:
         archs = {EVALUATION_NETWORK} | {a for m in plan.methods for a in METHODS.get(m).encoders}
         for arch in sorted(archs):
             load_vgg(arch, source)
+        if not source.is_random:
+            for name in plan.metrics:
+                METRICS.get(name).preflight(source)
     except WeightsUnavailable as exc:
         raise BenchError(str(exc)) from None
     return source

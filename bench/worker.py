@@ -18,12 +18,13 @@ import torch
 
 from bench.environment import cpu_name
 from bench.images import to_uint8
+from bench.paths import cache_dir
 from bench.plan import Cell
 from bench.registry import METHODS, METRICS
 from methods.base import MethodContext, PrepareData, resolve_config
 from methods.core.encoders import FeatureEncoder, load_vgg
 from methods.core.weights import WeightsSource
-from metrics.base import ImageMetric
+from metrics.base import ImageMetric, MetricContext
 from metrics.runtime import PeakMemory, timed
 
 
@@ -74,6 +75,9 @@ class CellRunner:
         self._metrics: dict[str, Any] = {}
         self._warm: set[str] = set()
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.metric_context = MetricContext(
+            device=self.device, weights=self.weights, encoder=self.encoder, cache=cache_dir()
+        )
 
     def encoder(self, arch: str) -> FeatureEncoder:
         if arch not in self._encoders:
@@ -108,7 +112,7 @@ class CellRunner:
             if name not in self._metrics:
                 metric = METRICS.get(name)
                 if issubclass(metric, ImageMetric):
-                    self._metrics[name] = metric(self.encoder)
+                    self._metrics[name] = metric(self.metric_context)
         return self._metrics
 
     def run(self, cell: Cell, styles: list[str]) -> CellResult:
@@ -153,8 +157,14 @@ class CellRunner:
             prepare_time=prepare_time,
             device=self._device_name(),
             worker=self.worker,
-            weights=[enc.identity.as_dict() for enc in self._encoders.values()],
+            weights=self._identities(),
         )
+
+    def _identities(self) -> list[dict]:
+        """Weights of every network this worker has loaded (encoders and metric networks)."""
+        identities = [enc.identity for enc in self._encoders.values()]
+        identities += [i for metric in self._metrics.values() for i in metric.identities]
+        return [identity.as_dict() for identity in identities]
 
     def _device_name(self) -> str:
         if self.device.type == "cuda":
