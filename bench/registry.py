@@ -69,6 +69,8 @@ METRICS: Registry[Any] = Registry(
         "style_loss": "metrics.perceptual:StyleLoss",
         "lpips": "metrics.perceptual_distance:LPIPS",
         "lpips_vgg": "metrics.perceptual_distance:LPIPSVGG",
+        "fid": "metrics.sets:FID",
+        "kid": "metrics.sets:KID",
         "latency": "metrics.runtime:Latency",
         "peak_memory": "metrics.runtime:PeakMemoryUse",
         "prepare_time": "metrics.runtime:PrepareTime",

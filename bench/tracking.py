@@ -68,6 +68,20 @@ def _mean(values: list[float]) -> float | None:
     return sum(finite) / len(finite) if finite else None
 
 
+def _set_values(metric: str, score: dict) -> list[tuple[str, float, int]]:
+    """A set metric's value with its N (and std for KID), as MLflow metrics."""
+    if score.get("value") is None or not math.isfinite(score["value"]):
+        return []
+    values = [
+        (metric, score["value"], 0),
+        (f"{metric}_n", score["n"], 0),
+        (f"{metric}_n_reference", score["n_reference"], 0),
+    ]
+    if score.get("std") is not None:
+        values.append((f"{metric}_std", score["std"], 0))
+    return values
+
+
 def _log_metrics(client: Any, run_id: str, values: list[tuple[str, float, int]]) -> None:
     from mlflow.entities import Metric
 
@@ -136,7 +150,10 @@ def log_run(record: dict, run_dir: Path, uri: str) -> dict[str, Any]:
         )
         cells = [c for c in record["cells"] if c["method"] == method]
         values: list[tuple[str, float, int]] = []
-        for metric in record["metrics"]:
+        for metric, info in record["metrics"].items():
+            if info["per"] == "set":
+                values += _set_values(metric, summary.get("set_scores", {}).get(metric) or {})
+                continue
             mean = _mean([c["scores"].get(metric) for c in cells if c["status"] == "ok"])
             if mean is not None:
                 values.append((metric, mean, 0))

@@ -1,8 +1,9 @@
-"""What runs on a worker: networks loaded once, then cell after cell of stylize-and-score.
+"""What runs on a worker: networks loaded once, then cell after cell of stylize-and-score, and
+per-method work (set metrics such as FID) once a method's cells are done.
 
 `CellRunner` is plain Python so it can be tested without Ray; `bench.execute` wraps it in a Ray
-actor. A cell never raises: a failure comes back as a result with its error, so one bad cell
-never takes down a run.
+actor. Neither a cell nor a method job ever raises: a failure comes back as a result with its
+error, so one bad cell never takes down a run.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from methods.base import MethodContext, PrepareData, resolve_config
 from methods.core.encoders import FeatureEncoder, load_vgg
 from methods.core.weights import WeightsSource
 from metrics.base import ImageMetric, MetricContext
+from metrics.reference_stats import ReferenceSet
 from metrics.runtime import PeakMemory, timed
+from metrics.sets import SetMetric, SetScorer
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,41 @@ class CellResult:
     weights: list[dict] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ReferenceSpec:
+    """The reference set for FID/KID: keys of its images (sent to every worker with the inputs)
+    and what identifies them for the statistics cache."""
+
+    keys: tuple[str, ...]
+    files: tuple[tuple[str, str], ...]
+    preprocess: str
+    image_size: int
+
+
+@dataclass
+class MethodJob:
+    """Work on a method's whole output set, once its cells are done."""
+
+    method: str
+    outputs: np.ndarray  # [N, H, W, 3] uint8, read back from the PNGs in cell-id order
+    image_scores: dict[str, list[float]]
+    reference: ReferenceSpec
+
+
+@dataclass
+class MethodResult:
+    """The outcome of a method job, sent back to the driver."""
+
+    method: str
+    set_scores: dict[str, dict] = field(default_factory=dict)
+    set_settings: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    traceback: str | None = None
+    device: str = ""
+    worker: str = ""
+    weights: list[dict] = field(default_factory=list)
+
+
 def pick_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
@@ -73,6 +111,7 @@ class CellRunner:
         self._encoders: dict[str, FeatureEncoder] = {}
         self._methods: dict[str, Any] = {}
         self._metrics: dict[str, Any] = {}
+        self._set_scorer: SetScorer | None = None
         self._warm: set[str] = set()
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.metric_context = MetricContext(
@@ -164,7 +203,47 @@ class CellRunner:
         """Weights of every network this worker has loaded (encoders and metric networks)."""
         identities = [enc.identity for enc in self._encoders.values()]
         identities += [i for metric in self._metrics.values() for i in metric.identities]
+        if self._set_scorer is not None:
+            identities.append(self._set_scorer.features.identity)
         return [identity.as_dict() for identity in identities]
+
+    def score_method(self, job: MethodJob) -> MethodResult:
+        """Score a method's output set (set metrics); any exception becomes a failed result."""
+        try:
+            return self._score_method(job)
+        except Exception as exc:
+            return MethodResult(
+                method=job.method,
+                error=f"{type(exc).__name__}: {exc}",
+                traceback=traceback.format_exc(),
+                device=str(self.device),
+                worker=self.worker,
+            )
+
+    def _score_method(self, job: MethodJob) -> MethodResult:
+        metrics = [
+            METRICS.get(name)()
+            for name in self.settings.metrics
+            if issubclass(METRICS.get(name), SetMetric)
+        ]
+        result = MethodResult(method=job.method, worker=self.worker)
+        if metrics:
+            if self._set_scorer is None:
+                self._set_scorer = SetScorer(self.metric_context)
+            spec = job.reference
+            reference = ReferenceSet(
+                images=np.stack([self.images[key] for key in spec.keys]),
+                files=spec.files,
+                preprocess=spec.preprocess,
+                image_size=spec.image_size,
+            )
+            scores, result.set_settings = self._set_scorer.score(
+                job.outputs, reference, job.image_scores, metrics, self.settings.seed
+            )
+            result.set_scores = {name: score.as_dict() for name, score in scores.items()}
+        result.device = self._device_name()
+        result.weights = self._identities()
+        return result
 
     def _device_name(self) -> str:
         if self.device.type == "cuda":

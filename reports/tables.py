@@ -15,6 +15,11 @@ def cell_scores(record: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["method", "content", "style", *record["metrics"]])
 
 
+def set_score(record: dict, method: str, metric: str) -> dict:
+    """A method's score on a per-set metric (value, N, warnings...), or ``{}`` if it has none."""
+    return record["methods"][method].get("set_scores", {}).get(metric) or {}
+
+
 def leaderboard(record: dict) -> pd.DataFrame:
     """Mean of each metric per method (rows in the record's method order), with N per cell."""
     scores = cell_scores(record)
@@ -28,6 +33,8 @@ def leaderboard(record: dict) -> pd.DataFrame:
     for name, info in record["metrics"].items():
         if info["per"] == "method":
             table[name] = [record["methods"][m].get(name) for m in table.index]
+        elif info["per"] == "set":
+            table[name] = [set_score(record, m, name).get("value") for m in table.index]
     table["n"] = [record["methods"][m]["cells_ok"] for m in table.index]
     table["failed"] = [record["methods"][m]["cells_failed"] for m in table.index]
     return table
