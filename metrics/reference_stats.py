@@ -52,8 +52,11 @@ def reference_features(
     key = cache_key(reference, extractor)
     path = folder / f"{key}.npy"
     if path.is_file():
-        features = np.load(path, allow_pickle=False)
-        if features.shape[0] == len(reference.files):
+        try:
+            features = np.load(path, allow_pickle=False)
+        except (OSError, ValueError):
+            features = None  # unreadable (e.g. a disk error): computed and written again
+        if features is not None and features.shape[0] == len(reference.files):
             return features, key, True
     features = compute(reference.images)
     folder.mkdir(parents=True, exist_ok=True)
