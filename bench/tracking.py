@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from bench.errors import BenchError
+from reports.stats import bootstrap_ci
 
 BATCH = 900
 
@@ -157,6 +158,13 @@ def log_run(record: dict, run_dir: Path, uri: str) -> dict[str, Any]:
             mean = _mean([c["scores"].get(metric) for c in cells if c["status"] == "ok"])
             if mean is not None:
                 values.append((metric, mean, 0))
+            if info["per"] == "image" and mean is not None:
+                ci = bootstrap_ci([c["scores"].get(metric) for c in cells if c["status"] == "ok"])
+                if ci.low is not None and ci.high is not None:
+                    values += [
+                        (f"{metric}_ci95_low", ci.low, 0),
+                        (f"{metric}_ci95_high", ci.high, 0),
+                    ]
         if summary["prepare_time"] is not None:
             values.append(("prepare_time", summary["prepare_time"], 0))
         values += [

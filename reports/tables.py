@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from reports.stats import Interval, bootstrap_ci
+
 
 def cell_scores(record: dict) -> pd.DataFrame:
     """One row per successful cell, one column per per-image metric."""
@@ -38,6 +40,23 @@ def leaderboard(record: dict) -> pd.DataFrame:
     table["n"] = [record["methods"][m]["cells_ok"] for m in table.index]
     table["failed"] = [record["methods"][m]["cells_failed"] for m in table.index]
     return table
+
+
+def intervals(record: dict) -> dict[str, dict[str, Interval]]:
+    """Mean and bootstrap 95% interval of every per-image metric, per method."""
+    scores = cell_scores(record)
+    per_image = [m for m, info in record["metrics"].items() if info["per"] == "image"]
+    result: dict[str, dict[str, Interval]] = {}
+    for method in record["methods"]:
+        mine = scores[scores["method"] == method]
+        result[method] = {}
+        for metric in per_image:
+            values = mine[metric].tolist() if metric in mine else []
+            try:
+                result[method][metric] = bootstrap_ci(values)
+            except ValueError:
+                continue
+    return result
 
 
 def best_per_metric(table: pd.DataFrame, metrics: dict) -> dict[str, str]:
