@@ -77,6 +77,7 @@ METRICS: Registry[Any] = Registry(
         "artfid_infinity": "metrics.sets:ArtFIDInfinity",
         "latency": "metrics.runtime:Latency",
         "peak_memory": "metrics.runtime:PeakMemoryUse",
+        "throughput": "metrics.runtime:Throughput",
         "prepare_time": "metrics.runtime:PrepareTime",
     },
     group="stylebench.metrics",

@@ -27,10 +27,18 @@ from bench.progress import CellProgress
 from bench.records import SCHEMA, append_journal, read_journal, write_json_atomic
 from bench.registry import METHODS, METRICS
 from bench.suites.load import load_suite
-from bench.worker import CellResult, MethodJob, MethodResult, ReferenceSpec, WorkerSettings
+from bench.worker import (
+    CellResult,
+    MethodJob,
+    MethodResult,
+    ReferenceSpec,
+    ThroughputSpec,
+    WorkerSettings,
+)
 from methods.core.encoders import load_vgg
 from methods.core.weights import WeightsSource, WeightsUnavailable
 from metrics.perceptual import EVALUATION_NETWORK, evaluation_description
+from metrics.runtime import REPEATS, THROUGHPUT_BATCH, Throughput
 
 
 @dataclass
@@ -126,14 +134,26 @@ def _fingerprint(cells: list[dict[str, Any]]) -> str:
 
 
 def _method_work(
-    plan: Plan, run_dir: Path, runnable: list[Cell], bad_images: dict[str, str]
+    plan: Plan,
+    run_dir: Path,
+    runnable: list[Cell],
+    images: dict[str, np.ndarray],
+    bad_images: dict[str, str],
 ) -> MethodWork:
-    """Per-method work (set metrics) for every method with cells still to run or whose result is
-    not in the method journal for exactly its current successful cells; results go there."""
+    """Per-method work (set metrics, throughput) for every method with cells still to run or
+    whose result is not in the method journal for exactly its current successful cells; results
+    go to that journal."""
     journal = run_dir / "methods.jsonl"
     done = read_journal(journal)
     reference = _reference_spec(plan)
-    unreadable = [bad_images[key] for key in reference.keys if key in bad_images]
+    unreadable = [bad_images[k] for k in reference.keys if k in bad_images and _set_metrics(plan)]
+    contents = [r.key for r in plan.suite.content if r.key in images]
+    styles = [r.key for r in plan.suite.style if r.key in images]
+    throughput = (
+        ThroughputSpec(tuple(contents[:THROUGHPUT_BATCH]), styles[0], tuple(styles))
+        if Throughput.info.name in plan.metrics and contents and styles
+        else None
+    )
     fingerprints: dict[str, str] = {}
 
     def record(result: MethodResult) -> None:
@@ -158,11 +178,13 @@ def _method_work(
             outputs=np.stack(outputs) if outputs else np.empty((0, size, size, 3), np.uint8),
             image_scores={name: [c["scores"].get(name) for c in ok] for name in plan.metrics},
             reference=reference,
+            throughput=throughput,
         )
 
+    needed = bool(_set_metrics(plan)) or throughput is not None
     running = {cell.method for cell in runnable}
     methods = [m for m in plan.methods if m in running or not current(m)]
-    return MethodWork(methods=methods if _set_metrics(plan) else [], job=job, on_result=record)
+    return MethodWork(methods=methods if needed else [], job=job, on_result=record)
 
 
 def _cell_entry(plan: Plan, cell_id: str, result: CellResult, output: str | None) -> dict[str, Any]:
@@ -204,6 +226,9 @@ def _method_summaries(
             "prepare_time": max(prepare) if prepare else None,
             "cells_ok": sum(1 for c in mine if c["status"] == "ok"),
             "cells_failed": sum(1 for c in mine if c["status"] != "ok"),
+            "iterative": cls.iterative,
+            "throughput": (result.get("throughput") or {}).get("value"),
+            "throughput_details": result.get("throughput"),
             "set_scores": result.get("set_scores", {}),
             "method_error": result.get("error"),
         }
@@ -290,6 +315,13 @@ def build_record(
         },
         "evaluation": {
             **evaluation_description(),
+            "runtime": {
+                "latency": f"device-synchronised; median of {REPEATS} runs after one warm-up per "
+                "worker, or one run for iterative methods",
+                "throughput": f"images/s on one batch of up to {THROUGHPUT_BATCH} content images, "
+                "same protocol",
+                "peak_memory": "peak CUDA allocation on GPU, peak process RSS on CPU",
+            },
             **({"sets": _set_evaluation(plan, method_results)} if _set_metrics(plan) else {}),
         },
         "metrics": {name: METRICS.get(name).info.as_dict() for name in plan.metrics},
@@ -338,7 +370,7 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
                 record_result(CellResult(cell_id=cell.id, status="failed", error=broken[0]))
             else:
                 runnable.append(cell)
-        method_work = _method_work(plan, run_dir, runnable, bad_images)
+        method_work = _method_work(plan, run_dir, runnable, images, bad_images)
         if runnable or method_work.methods:
             settings = WorkerSettings(
                 weights=suite.spec.weights,

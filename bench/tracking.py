@@ -152,6 +152,10 @@ def log_run(record: dict, run_dir: Path, uri: str) -> dict[str, Any]:
         cells = [c for c in record["cells"] if c["method"] == method]
         values: list[tuple[str, float, int]] = []
         for metric, info in record["metrics"].items():
+            if info["per"] == "method":
+                if summary.get(metric) is not None:
+                    values.append((metric, summary[metric], 0))
+                continue
             if info["per"] == "set":
                 values += _set_values(metric, summary.get("set_scores", {}).get(metric) or {})
                 continue
@@ -165,7 +169,7 @@ def log_run(record: dict, run_dir: Path, uri: str) -> dict[str, Any]:
                         (f"{metric}_ci95_low", ci.low, 0),
                         (f"{metric}_ci95_high", ci.high, 0),
                     ]
-        if summary["prepare_time"] is not None:
+        if summary["prepare_time"] is not None and "prepare_time" not in record["metrics"]:
             values.append(("prepare_time", summary["prepare_time"], 0))
         values += [
             ("cells_ok", summary["cells_ok"], 0),

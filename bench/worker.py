@@ -27,7 +27,7 @@ from methods.core.encoders import FeatureEncoder, load_vgg
 from methods.core.weights import WeightsSource
 from metrics.base import ImageMetric, MetricContext
 from metrics.reference_stats import ReferenceSet
-from metrics.runtime import PeakMemory, timed
+from metrics.runtime import measure, timed
 from metrics.sets import SetMetric, SetScorer
 
 
@@ -70,6 +70,16 @@ class ReferenceSpec:
     image_size: int
 
 
+@dataclass(frozen=True)
+class ThroughputSpec:
+    """The batch throughput is measured on: content images, the style image they all get, and
+    the style set the method is prepared for (if this worker has not prepared it yet)."""
+
+    contents: tuple[str, ...]
+    style: str
+    styles: tuple[str, ...]
+
+
 @dataclass
 class MethodJob:
     """Work on a method's whole output set, once its cells are done."""
@@ -78,6 +88,7 @@ class MethodJob:
     outputs: np.ndarray  # [N, H, W, 3] uint8, read back from the PNGs in cell-id order
     image_scores: dict[str, list[float]]
     reference: ReferenceSpec
+    throughput: ThroughputSpec | None = None
 
 
 @dataclass
@@ -87,6 +98,7 @@ class MethodResult:
     method: str
     set_scores: dict[str, dict] = field(default_factory=dict)
     set_settings: dict[str, Any] = field(default_factory=dict)
+    throughput: dict[str, Any] | None = None
     error: str | None = None
     traceback: str | None = None
     device: str = ""
@@ -175,16 +187,16 @@ class CellRunner:
         def stylize():
             return method.stylize(content, style, seeds=[cell.seed])
 
-        if self.device.type == "cuda" and cell.method not in self._warm:
-            stylize()
-            self._warm.add(cell.method)
-        with PeakMemory(self.device) as memory:
-            result, seconds = timed(stylize, self.device)
+        iterative = METHODS.get(cell.method).iterative
+        result, timing = measure(
+            stylize, self.device, iterative, warm_up=cell.method not in self._warm
+        )
+        self._warm.add(cell.method)
         output = result.images
         if output.shape != content.shape or not torch.isfinite(output).all():
             raise RuntimeError(f"{cell.method} returned {tuple(output.shape)} or non-finite pixels")
         output = output.clamp(0, 1)
-        scores = {"latency": seconds, "peak_memory": memory.peak_mib}
+        scores = {"latency": timing.seconds, "peak_memory": timing.peak_mib}
         for name, metric in self._image_metrics().items():
             scores[name] = float(metric(output, content, style)[0])
         return CellResult(
@@ -227,6 +239,8 @@ class CellRunner:
             if issubclass(METRICS.get(name), SetMetric)
         ]
         result = MethodResult(method=job.method, worker=self.worker)
+        if job.throughput is not None:
+            result.throughput = self._throughput(job.method, job.throughput)
         if metrics:
             if self._set_scorer is None:
                 self._set_scorer = SetScorer(self.metric_context)
@@ -244,6 +258,29 @@ class CellRunner:
         result.device = self._device_name()
         result.weights = self._identities()
         return result
+
+    def _throughput(self, name: str, spec: ThroughputSpec) -> dict[str, Any]:
+        """Images per second on one batch (latency's protocol); an error is returned, not raised,
+        so that it never costs the method its set metrics."""
+        try:
+            method, _ = self._method(name, list(spec.styles))
+            content = torch.cat([self.tensor(key) for key in spec.contents])
+            style = self.tensor(spec.style).expand_as(content).contiguous()
+            seeds = [self.settings.seed + i for i in range(len(content))]
+            _, timing = measure(
+                lambda: method.stylize(content, style, seeds=seeds),
+                self.device,
+                METHODS.get(name).iterative,
+                warm_up=True,
+            )
+        except Exception as exc:
+            return {"value": None, "error": f"{type(exc).__name__}: {exc}"}
+        return {
+            "value": len(content) / timing.seconds,
+            "batch_size": len(content),
+            "seconds": timing.seconds,
+            **timing.protocol(),
+        }
 
     def _device_name(self) -> str:
         if self.device.type == "cuda":

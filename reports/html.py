@@ -55,6 +55,10 @@ def _score_cell(record: dict, table, cis: dict, method: str, metric: str, notes:
     if per == "image" and metric in cis.get(method, {}):
         ci = cis[method][metric]
         cell["detail"] = f"[{_fmt(ci.low)}, {_fmt(ci.high)}]" if ci.low is not None else "n=1"
+    elif per == "method":
+        details = record["methods"][method].get(f"{metric}_details") or {}
+        cell["detail"] = f"batch {details['batch_size']}" if "batch_size" in details else ""
+        cell["title"] = details.get("error") or ""
     elif per == "set":
         score = set_score(record, method, metric)
         if score.get("std") is not None:

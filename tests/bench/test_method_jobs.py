@@ -6,7 +6,7 @@ import numpy as np
 
 from bench.execute import _actor_for
 from bench.suites import procedural
-from bench.worker import CellRunner, MethodJob, ReferenceSpec, WorkerSettings
+from bench.worker import CellRunner, MethodJob, ReferenceSpec, ThroughputSpec, WorkerSettings
 
 
 def _images(kind, count: int) -> np.ndarray:
@@ -54,3 +54,24 @@ def test_method_jobs_go_to_a_worker_that_prepared_the_method():
     assert _actor_for({b}, idle=[a, c], alive=[a, c]) == c  # b died: anyone will do
     assert _actor_for(set(), idle=[a], alive=[a]) == a
     assert _actor_for({a}, idle=[], alive=[a]) is None
+
+
+def test_a_method_job_measures_batched_throughput():
+    images = {"c-0": _images("scene", 1)[0], "c-1": _images("scene", 2)[1]}
+    images["s-0"] = _images("painting", 1)[0]
+    settings = WorkerSettings(
+        weights="random", seed=0, methods={"gatys": {"steps": 2}}, metrics=("throughput",)
+    )
+    job = MethodJob(
+        method="gatys",
+        outputs=np.empty((0, 32, 32, 3), np.uint8),
+        image_scores={},
+        reference=ReferenceSpec((), (), "test", 32),
+        throughput=ThroughputSpec(contents=("c-0", "c-1"), style="s-0", styles=("s-0",)),
+    )
+    result = CellRunner(settings, images).score_method(job)
+    assert result.error is None and result.set_scores == {}
+    throughput = result.throughput
+    assert throughput["batch_size"] == 2 and throughput["value"] > 0
+    assert throughput["value"] == 2 / throughput["seconds"]
+    assert throughput["runs"] == 1 and throughput["statistic"] == "single run"  # Gatys iterates
