@@ -120,3 +120,12 @@ def test_pretrained_alexnet_comes_from_the_hub_cache_without_network(
     )
     assert metric.identities[0].source.startswith("pretrained:alexnet-owt-7be5be79.pth")
     assert not metric.identities[0].is_random
+
+
+def test_scores_do_not_depend_on_the_batch(built):
+    content, output = images(5), images(6)
+    batched = built["lpips"](output, content, content)
+    single = torch.cat(
+        [built["lpips"](output[i : i + 1], content[i : i + 1], content) for i in range(3)]
+    )
+    torch.testing.assert_close(batched, single, rtol=1e-5, atol=1e-7)
