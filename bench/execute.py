@@ -3,22 +3,26 @@
 The only module that imports Ray. A local Ray instance is started unless ``--ray-address`` /
 ``RAY_ADDRESS`` names a running cluster. There is one long-lived actor per GPU when the cluster
 has GPUs, otherwise one per CPU core (each with its own torch threads); every actor loads its
-networks once and serves many cells.
+networks once and serves many cells. Training jobs of trained methods run before the cells,
+each as one Ray task, so a network is trained once per (method, style set), not once per worker.
 """
 
 from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import ray
+import torch
 from ray.exceptions import RayActorError, RayTaskError
 
 from bench.errors import BenchError
 from bench.plan import Cell
+from bench.training import TrainedCheckpoint, TrainingJob, TrainingSettings, train_job
 from bench.worker import CellResult, CellRunner, WorkerSettings
 
 
@@ -39,18 +43,27 @@ class Placement:
 class _Worker:
     """Ray actor around `CellRunner`."""
 
-    def __init__(self, settings: WorkerSettings, images: dict[str, np.ndarray]) -> None:
-        self.runner = CellRunner(settings, images)
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        images: dict[str, np.ndarray],
+        checkpoints: dict[str, dict[str, torch.Tensor]],
+    ) -> None:
+        self.runner = CellRunner(settings, images, checkpoints)
 
     def run(self, cell: Cell, styles: list[str]) -> CellResult:
         return self.runner.run(cell, styles)
 
 
 def connect(address: str | None) -> bool:
-    """Start or join Ray; returns whether this call started it (and so must stop it)."""
+    """Start or join Ray; returns whether this call started it (and so must stop it).
+
+    Without an address a new local instance is started (``"local"``), never one that happens to
+    run on the machine already (another user's, or another run's).
+    """
     if ray.is_initialized():
         return False
-    address = address or os.environ.get("RAY_ADDRESS") or None
+    address = address or os.environ.get("RAY_ADDRESS") or "local"
     try:
         ray.init(
             address=address,
@@ -60,11 +73,22 @@ def connect(address: str | None) -> bool:
             configure_logging=True,
         )
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+        where = f"the Ray cluster at {address}" if address != "local" else "a local Ray instance"
         raise ExecutionError(
             f"could not start or join {where}: {exc}. Check the address (ray start --head prints it)"
         ) from exc
     return True
+
+
+@contextmanager
+def session(address: str | None) -> Iterator[None]:
+    """Start or join Ray for a block (training, then cells) and stop it after if it was started."""
+    started = connect(address)
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def placement(n_cells: int, requested: int | None) -> Placement:
@@ -79,6 +103,37 @@ def placement(n_cells: int, requested: int | None) -> Placement:
     return Placement(workers, 0, 1, max(1, cpus // workers))
 
 
+def run_training(
+    jobs: Sequence[TrainingJob],
+    settings: TrainingSettings,
+    styles: dict[str, np.ndarray],
+    address: str | None = None,
+    workers: int | None = None,
+) -> list[TrainedCheckpoint]:
+    """Train each job once, as its own Ray task (one GPU each, or a share of the CPU cores)."""
+    started = connect(address)
+    try:
+        place = placement(len(jobs), workers)
+        task = ray.remote(train_job).options(
+            num_cpus=place.threads if not place.gpus_per_worker else 1,
+            num_gpus=place.gpus_per_worker,
+            max_retries=0,
+        )
+        task_settings = TrainingSettings(**{**settings.__dict__, "threads": place.threads})
+        styles_ref = ray.put(styles)
+        refs = {task.remote(job, task_settings, styles_ref): job for job in jobs}
+        results = []
+        for ref, job in refs.items():
+            try:
+                results.append(ray.get(ref))
+            except (RayActorError, RayTaskError) as exc:
+                results.append(TrainedCheckpoint(key=job.key, error=f"training task died: {exc}"))
+        return results
+    finally:
+        if started:
+            ray.shutdown()
+
+
 def run_cells(
     cells: Sequence[Cell],
     settings: WorkerSettings,
@@ -87,8 +142,13 @@ def run_cells(
     on_result: Callable[[CellResult], None],
     address: str | None = None,
     workers: int | None = None,
+    checkpoints: dict[str, dict[str, torch.Tensor]] | None = None,
 ) -> Placement:
-    """Run ``cells`` on Ray workers, calling ``on_result`` on the driver as each one finishes."""
+    """Run ``cells`` on Ray workers, calling ``on_result`` on the driver as each one finishes.
+
+    ``checkpoints``: state dicts of trained methods by job key (`bench.training`), shipped once
+    through the object store; workers load them instead of preparing.
+    """
     started = connect(address)
     try:
         place = placement(len(cells), workers)
@@ -97,7 +157,10 @@ def run_cells(
             num_cpus=place.cpus_per_worker, num_gpus=place.gpus_per_worker
         )
         images_ref = ray.put(images)
-        actors = [actor_cls.remote(settings, images_ref) for _ in range(place.workers)]
+        checkpoints_ref = ray.put(checkpoints or {})
+        actors = [
+            actor_cls.remote(settings, images_ref, checkpoints_ref) for _ in range(place.workers)
+        ]
         queue, idle, pending = deque(cells), list(actors), {}
         while queue or pending:
             while queue and idle:

@@ -58,7 +58,12 @@ class Registry(Generic[T]):
 
 METHODS: Registry[Any] = Registry(
     "method",
-    {"gatys": "methods.gatys:Gatys"},
+    {
+        "gatys": "methods.gatys:Gatys",
+        "johnson": "methods.johnson:Johnson",
+        "cin": "methods.cin:CIN",
+        "ghiasi": "methods.ghiasi:Ghiasi",
+    },
     group="stylebench.methods",
 )
 

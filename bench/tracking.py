@@ -56,11 +56,18 @@ def flatten(data: Any, prefix: str = "") -> dict[str, str]:
     return {prefix: str(data)[:6000]}
 
 
-def _artifact_location(uri: str, record: dict) -> str | None:
+def _artifact_location(uri: str, folder: str) -> str | None:
     scheme = urlparse(uri).scheme
     if scheme in ("http", "https", "databricks"):
         return None
-    return (Path(urlparse(uri).path).parent / "mlartifacts" / record["suite"]["name"]).as_uri()
+    return (Path(urlparse(uri).path).parent / "mlartifacts" / folder).as_uri()
+
+
+def _experiment(client: Any, name: str, uri: str, folder: str) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment:
+        return experiment.experiment_id
+    return client.create_experiment(name, artifact_location=_artifact_location(uri, folder))
 
 
 def _mean(values: list[float]) -> float | None:
@@ -96,18 +103,104 @@ def _tags(record: dict) -> dict[str, str]:
     }
 
 
+def _split_means(record: dict, cells: list[dict]) -> list[tuple[str, float, int]]:
+    """``split/train/<metric>`` and ``split/heldout/<metric>``: scores on styles the method was
+    trained on, and on styles it never saw (only for methods that have both kinds of cells)."""
+    values = []
+    for split in ("train", "heldout"):
+        mine = [c for c in cells if c.get("style_split") == split and c["status"] == "ok"]
+        for metric in record["metrics"]:
+            mean = _mean([c["scores"].get(metric) for c in mine])
+            if mean is not None:
+                values.append((f"split/{split}/{metric}", mean, 0))
+    return values
+
+
+def _training_values(training: list[dict]) -> list[tuple[str, float, int]]:
+    """Loss curves of each training job (``train/<job>/<term>``, step = training step) and the
+    device-seconds spent training."""
+    values: list[tuple[str, float, int]] = []
+    for job in training:
+        every = job.get("curve_every") or 1
+        for term, curve in (job.get("curves") or {}).items():
+            key = f"train/{job['label']}/{term}"
+            values += [(key, v, (i + 1) * every) for i, v in enumerate(curve) if math.isfinite(v)]
+    device_seconds = [job["device_seconds"] for job in training if "device_seconds" in job]
+    if device_seconds:
+        values.append(("training_device_seconds", sum(device_seconds), 0))
+    return values
+
+
+def register_checkpoint(uri: str, entry: dict) -> dict[str, Any]:
+    """Register a trained checkpoint in the MLflow model registry, once.
+
+    One registered model per method and style set (``stylebench.<method>.<style set>``); each
+    checkpoint is a version whose source is the checkpoint logged by its training run (in the
+    ``stylebench/training`` experiment, with its loss curves), tagged with the checkpoint key,
+    config hash, suite, weights and git commit. A checkpoint already registered (same key) is
+    not registered again.
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    name = f"stylebench.{entry['method']}.{entry['style_set']}"
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(
+            name,
+            tags={"stylebench.method": entry["method"], "stylebench.style_set": entry["style_set"]},
+            description=f"{entry['method']} trained on styles: {', '.join(entry['styles'])}"[:5000],
+        )
+    found = client.search_model_versions(
+        f"name = '{name}' and tags.`stylebench.checkpoint_key` = '{entry['key']}'"
+    )
+    if found:
+        return {"model": name, "version": int(found[0].version), "run_id": found[0].run_id}
+    tags = {
+        "stylebench.checkpoint_key": entry["key"],
+        "stylebench.config_hash": str(entry.get("config_hash")),
+        "stylebench.suite": str(entry.get("suite")),
+        "stylebench.weights": str(entry.get("weights")),
+        "stylebench.sha256": entry["sha256"],
+        "mlflow.source.git.commit": str(entry.get("git_commit")),
+    }
+    experiment_id = _experiment(client, "stylebench/training", uri, "training")
+    run = client.create_run(
+        experiment_id,
+        run_name=f"train {entry['label']}",
+        tags={**tags, "stylebench.method": entry["method"]},
+    )
+    run_id = run.info.run_id
+    _log_params(
+        client,
+        run_id,
+        {
+            "method": entry["method"],
+            "styles": ", ".join(entry["styles"])[:6000],
+            "training_images": str(entry["training_images"]),
+            **flatten(entry["identity"]["settings"], "method"),
+        },
+    )
+    values = _training_values([entry])
+    values += [("training_time", entry["seconds"], 0)]
+    _log_metrics(client, run_id, values)
+    client.log_artifact(run_id, entry["path"], artifact_path="checkpoint")
+    client.set_terminated(run_id, "FINISHED")
+    version = client.create_model_version(
+        name, source=f"{run.info.artifact_uri}/checkpoint", run_id=run_id, tags=tags
+    )
+    return {"model": name, "version": int(version.version), "run_id": run_id}
+
+
 def log_run(record: dict, run_dir: Path, uri: str) -> dict[str, Any]:
     """Log a finished run; returns the MLflow ids (stored in the record)."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
-    name = f"stylebench/{record['suite']['name']}"
-    experiment = client.get_experiment_by_name(name)
-    experiment_id = (
-        experiment.experiment_id
-        if experiment
-        else client.create_experiment(name, artifact_location=_artifact_location(uri, record))
-    )
+    suite = record["suite"]["name"]
+    experiment_id = _experiment(client, f"stylebench/{suite}", uri, suite)
     previous = client.search_runs(
         [experiment_id], filter_string=f"tags.`stylebench.run_id` = '{record['run_id']}'"
     )
@@ -142,6 +235,8 @@ def log_run(record: dict, run_dir: Path, uri: str) -> dict[str, Any]:
                 values.append((metric, mean, 0))
         if summary["prepare_time"] is not None:
             values.append(("prepare_time", summary["prepare_time"], 0))
+        values += _split_means(record, cells)
+        values += _training_values(summary.get("training") or [])
         values += [
             ("cells_ok", summary["cells_ok"], 0),
             ("cells_failed", summary["cells_failed"], 0),
@@ -151,6 +246,13 @@ def log_run(record: dict, run_dir: Path, uri: str) -> dict[str, Any]:
                 key = f"curve/{cell['content']}/{cell['style']}/{term}"
                 values += [(key, v, step) for step, v in enumerate(curve) if math.isfinite(v)]
         _log_metrics(client, child_id, values)
+        registry = [
+            f"{t['registry']['model']} v{t['registry']['version']}"
+            for t in summary.get("training") or []
+            if t.get("registry")
+        ]
+        if registry:
+            client.set_tag(child_id, "stylebench.checkpoints", ", ".join(registry))
         images = run_dir / "images" / method
         if images.is_dir():
             client.log_artifacts(child_id, str(images), artifact_path="outputs")

@@ -21,7 +21,7 @@ from bench.images import to_uint8
 from bench.plan import Cell
 from bench.registry import METHODS, METRICS
 from methods.base import MethodContext, PrepareData, resolve_config
-from methods.core.encoders import FeatureEncoder, load_vgg
+from methods.core.encoders import load_encoder
 from methods.core.weights import WeightsSource
 from metrics.base import ImageMetric
 from metrics.runtime import PeakMemory, timed
@@ -62,22 +62,28 @@ def pick_device() -> torch.device:
 class CellRunner:
     """Holds networks and prepared methods for the lifetime of a worker."""
 
-    def __init__(self, settings: WorkerSettings, images: dict[str, np.ndarray]) -> None:
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        images: dict[str, np.ndarray],
+        checkpoints: dict[str, dict[str, torch.Tensor]] | None = None,
+    ) -> None:
         self.settings = settings
+        self.checkpoints = checkpoints or {}
         self.device = pick_device()
         if self.device.type == "cpu":
             torch.set_num_threads(settings.threads)
         self.images = images
         self.weights = WeightsSource.parse(settings.weights, seed=settings.seed)
-        self._encoders: dict[str, FeatureEncoder] = {}
-        self._methods: dict[str, Any] = {}
+        self._encoders: dict[str, Any] = {}
+        self._methods: dict[tuple[str, str | None], Any] = {}
         self._metrics: dict[str, Any] = {}
         self._warm: set[str] = set()
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
-    def encoder(self, arch: str) -> FeatureEncoder:
+    def encoder(self, arch: str) -> Any:
         if arch not in self._encoders:
-            self._encoders[arch] = load_vgg(arch, self.weights).to(self.device)
+            self._encoders[arch] = load_encoder(arch, self.weights).to(self.device)
         return self._encoders[arch]
 
     def tensor(self, key: str) -> torch.Tensor:
@@ -91,16 +97,23 @@ class CellRunner:
             .to(self.device)
         )
 
-    def _method(self, name: str, styles: list[str]) -> tuple[Any, float | None]:
-        if name in self._methods:
-            return self._methods[name], None
+    def _method(self, cell: Cell, styles: list[str]) -> tuple[Any, float | None]:
+        """The prepared method of a cell: trained methods load their job's checkpoint (their
+        training cost is recorded once per job by the driver); others prepare here, timed."""
+        name = cell.method
+        if (name, cell.job) in self._methods:
+            return self._methods[name, cell.job], None
         cls = METHODS.get(name)
         config = resolve_config(cls, self.settings.methods[name])
         context = MethodContext(device=self.device, seed=self.settings.seed, encoder=self.encoder)
         method = cls(config, context)
-        style_set = torch.cat([self.tensor(key) for key in styles])
-        _, seconds = timed(lambda: method.prepare(PrepareData(styles=style_set)), self.device)
-        self._methods[name] = method
+        seconds = None
+        if cell.job is not None:
+            method.load_state_dict(self.checkpoints[cell.job])
+        else:
+            style_set = torch.cat([self.tensor(key) for key in styles])
+            _, seconds = timed(lambda: method.prepare(PrepareData(styles=style_set)), self.device)
+        self._methods[name, cell.job] = method
         return method, seconds
 
     def _image_metrics(self) -> dict[str, Any]:
@@ -126,7 +139,7 @@ class CellRunner:
             )
 
     def _run(self, cell: Cell, styles: list[str]) -> CellResult:
-        method, prepare_time = self._method(cell.method, styles)
+        method, prepare_time = self._method(cell, styles)
         content, style = self.tensor(cell.content), self.tensor(cell.style)
 
         def stylize():

@@ -38,11 +38,16 @@ class MethodNeeds:
 
     ``style``: ``pair`` (one style image per output), ``domain`` (maps content to the style set as
     a whole, e.g. CycleGAN). ``training``: needs a training split. ``guides``: semantic maps.
+    ``train_styles`` (trained methods): which styles one training run learns, so the harness can
+    train once per style set: ``each`` (one network per style image, Johnson), ``all`` (every
+    style of the suite in one network, conditional IN) or ``training`` (the suite's
+    ``training.style`` images, else its styles; arbitrary-style networks, style domains).
     """
 
     style: Literal["pair", "domain"] = "pair"
     training: bool = False
     guides: bool = False
+    train_styles: Literal["each", "all", "training"] = "all"
 
 
 @dataclass

@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torchvision import models
 
+from methods.core.inception import NETWORK as INCEPTION
+from methods.core.inception import InceptionTrunk, load_inception
 from methods.core.weights import (
     WeightsIdentity,
     WeightsSource,
@@ -130,3 +132,11 @@ def load_vgg(arch: str, source: WeightsSource) -> FeatureEncoder:
         network=arch, source=described, sha256=state_dict_sha256(features.state_dict())
     )
     return FeatureEncoder(arch, features, identity)
+
+
+def load_encoder(arch: str, source: WeightsSource) -> FeatureEncoder | InceptionTrunk:
+    """Any backbone a method or metric borrows: VGG-16/19 feature encoders or Inception-v3's
+    trunk (``inception_v3``), each with its recorded weights identity."""
+    if arch == INCEPTION:
+        return load_inception(source)
+    return load_vgg(arch, source)
