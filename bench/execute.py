@@ -80,15 +80,30 @@ def connect(address: str | None) -> bool:
     return True
 
 
+_SESSION = {"active": False, "started": False}
+
+
 @contextmanager
-def session(address: str | None) -> Iterator[None]:
-    """Start or join Ray for a block (training, then cells) and stop it after if it was started."""
-    started = connect(address)
+def session() -> Iterator[None]:
+    """One Ray instance for a block (training tasks, then cells): started lazily by the first
+    call that needs it, so a block that needs no compute never starts Ray; stopped at the end
+    if this block started it."""
+    _SESSION.update(active=True, started=False)
     try:
         yield
     finally:
-        if started:
+        if _SESSION["started"]:
             ray.shutdown()
+        _SESSION.update(active=False, started=False)
+
+
+def _join(address: str | None) -> bool:
+    """Connect; returns whether the caller must stop Ray itself (not inside a `session`)."""
+    started = connect(address)
+    if _SESSION["active"]:
+        _SESSION["started"] = _SESSION["started"] or started
+        return False
+    return started
 
 
 def placement(n_cells: int, requested: int | None) -> Placement:
@@ -111,7 +126,7 @@ def run_training(
     workers: int | None = None,
 ) -> list[TrainedCheckpoint]:
     """Train each job once, as its own Ray task (one GPU each, or a share of the CPU cores)."""
-    started = connect(address)
+    started = _join(address)
     try:
         place = placement(len(jobs), workers)
         task = ray.remote(train_job).options(
@@ -149,7 +164,7 @@ def run_cells(
     ``checkpoints``: state dicts of trained methods by job key (`bench.training`), shipped once
     through the object store; workers load them instead of preparing.
     """
-    started = connect(address)
+    started = _join(address)
     try:
         place = placement(len(cells), workers)
         settings = WorkerSettings(**{**settings.__dict__, "threads": place.threads})

@@ -313,7 +313,7 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
         append_journal(training_log, {**entry, "id": entry["key"]})
         print_job(entry)
 
-    with session(options.ray_address):
+    with session():
         jobs = training.for_cells([c for c in todo if c.id not in broken])
         unusable = {j.key: bad_images[s] for j in jobs for s in j.styles if s in bad_images}
         prepared = prepare_jobs(
@@ -420,7 +420,7 @@ def train_methods(options: RunOptions) -> TrainOutcome:
         entries.append(entry)
         print_job(entry)
 
-    with session(options.ray_address):
+    with session():
         prepare_jobs(
             plan, list(training.jobs.values()), {}, options, tracking_uri, git_commit(), log_job
         )
