@@ -284,7 +284,7 @@ def validate(
     loaded = load_suite(suite, overrides or [])
     plan = make_plan(loaded)
     problems = []
-    for ref in (*loaded.content, *loaded.style):
+    for ref in (*loaded.content, *loaded.style, *loaded.training_content, *loaded.training_style):
         try:
             load_image(ref.path, loaded.spec.image_size)
         except ImageError as exc:
