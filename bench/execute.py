@@ -22,7 +22,7 @@ from ray.exceptions import RayActorError, RayTaskError
 
 from bench.errors import BenchError
 from bench.plan import Cell
-from bench.training import TrainedCheckpoint, TrainingJob, TrainingSettings, train_job
+from bench.train_task import TrainedCheckpoint, TrainingJob, TrainingSettings, train_job
 from bench.worker import CellResult, CellRunner, WorkerSettings
 
 

@@ -28,11 +28,10 @@ from bench.progress import CellProgress, print_job
 from bench.records import SCHEMA, append_journal, read_journal, write_json_atomic
 from bench.registry import METHODS, METRICS
 from bench.suites.load import load_suite
+from bench.train_task import TrainingJob, TrainingSettings
 from bench.training import (
     PreparedCheckpoints,
     TrainingError,
-    TrainingJob,
-    TrainingSettings,
     plan_training,
     prepare_checkpoints,
     style_arrays,

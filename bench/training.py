@@ -5,8 +5,8 @@ one for the suite's styles (``all``) or one for its training styles (``training`
 the SHA-256 of everything that decides the trained weights: method, training settings (not the
 inference-only ones), style images (file hashes and the size they are used at), training content
 (file hashes), suite seed and the weights of every backbone the method borrows. The key names
-the checkpoint in the on-disk cache (``<cache>/checkpoints/<method>/<key>.pt`` plus a ``.json``
-of its facts), so a rerun with the same key loads instead of training. The code version is not
+the checkpoint in the on-disk cache (`bench.checkpoint_cache`), so a rerun with the same key
+loads instead of training. The code version is not
 in the key, so checkpoints survive unrelated commits; ``--retrain`` forces training.
 
 Jobs train as their own Ray tasks (`bench.execute.run_training`) before the cells that need them;
@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -32,48 +29,29 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.checkpoint_cache import cache_paths, read_cached, write_cached
 from bench.errors import BenchError
 from bench.images import load_image, to_uint8
-from bench.paths import cache_dir
 from bench.plan import Cell, Plan, PlanError
 from bench.registry import METHODS
 from bench.suites.load import ImageRef
-from methods.base import MethodContext, PrepareData
-from methods.core.checkpoints import CheckpointMismatch
-from methods.core.encoders import load_encoder
-from methods.core.training import curve_every
-from methods.core.weights import (
-    WeightsSource,
-    WeightsUnavailable,
-    read_state_dict,
-    state_dict_sha256,
+from bench.train_task import (
+    State,
+    TrainedCheckpoint,
+    TrainingJob,
+    TrainingSettings,
+    build_method,
 )
-from metrics.runtime import timed
+from methods.core.checkpoints import CheckpointMismatch
+from methods.core.training import curve_every
+from methods.core.weights import WeightsUnavailable, read_state_dict, state_dict_sha256
 
 #: Bump when the cache layout or the meaning of a key changes.
 KEY_FORMAT = 1
 
-State = dict[str, torch.Tensor]
-
 
 class TrainingError(BenchError):
     """A checkpoint named in the settings cannot be used."""
-
-
-@dataclass(frozen=True)
-class TrainingJob:
-    """One network to train (or load) for one method and style set."""
-
-    method: str
-    key: str
-    label: str
-    settings: dict[str, Any]
-    styles: tuple[str, ...] = ()
-    style_names: tuple[str, ...] = ()
-    style_hashes: tuple[str, ...] = ()
-    training: tuple[str, ...] = ()
-    identity: dict[str, Any] = field(default_factory=dict)
-    checkpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,21 +70,6 @@ class TrainingPlan:
     def attach(self, cells: list[Cell]) -> list[Cell]:
         """``cells`` with their job keys filled in (workers load those checkpoints)."""
         return [replace(c, job=self.cell_jobs.get(c.id)) for c in cells]
-
-
-@dataclass
-class TrainedCheckpoint:
-    """What a training task hands back to the driver (state dict plus facts), or its error."""
-
-    key: str
-    state: State | None = None
-    curves: dict[str, list[float]] = field(default_factory=dict)
-    seconds: float = 0.0
-    device: str = ""
-    device_kind: str = ""
-    devices: int = 0
-    error: str | None = None
-    traceback: str | None = None
 
 
 def _sha256_json(data: Any) -> str:
@@ -214,144 +177,6 @@ def plan_training(plan: Plan, weights: Mapping[str, str]) -> TrainingPlan:
             cell_jobs[cell.id] = job.key
             splits[cell.id] = "train" if style_hash in job.style_hashes else "heldout"
     return TrainingPlan(jobs=jobs, cell_jobs=cell_jobs, splits=splits)
-
-
-class FileImages:
-    """Training content read from files on demand (`bench.images.load_image`: resize the shorter
-    side, centre crop), so a large training set never sits in memory or in Ray's object store."""
-
-    def __init__(self, paths: tuple[str, ...], size: int) -> None:
-        self.paths = [Path(p) for p in paths]
-        self.size = size
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def batch(self, indices: list[int]) -> torch.Tensor:
-        return torch.stack([load_image(self.paths[i], self.size) for i in indices])
-
-
-def checkpoint_dir() -> Path:
-    return cache_dir() / "checkpoints"
-
-
-def cache_paths(job: TrainingJob) -> tuple[Path, Path]:
-    """Where a job's state dict and its facts live in the cache."""
-    folder = checkpoint_dir() / job.method
-    return folder / f"{job.key}.pt", folder / f"{job.key}.json"
-
-
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def read_cached(job: TrainingJob) -> tuple[State, dict[str, Any]] | None:
-    """The cached checkpoint of ``job`` and its facts, or None when there is none (or it is
-    unreadable, in which case it is trained again)."""
-    state_path, meta_path = cache_paths(job)
-    if not (state_path.is_file() and meta_path.is_file()):
-        return None
-    try:
-        meta = json.loads(meta_path.read_text())
-        state = read_state_dict(state_path)
-    except (OSError, json.JSONDecodeError, WeightsUnavailable):
-        return None
-    if meta.get("sha256") != state_dict_sha256(state):
-        return None
-    return state, meta
-
-
-def write_cached(job: TrainingJob, state: State, meta: dict[str, Any]) -> Path:
-    """Save a trained checkpoint and its facts atomically; returns the state dict's path."""
-    state_path, meta_path = cache_paths(job)
-    _atomic(state_path, lambda tmp: torch.save(state, tmp))
-    _atomic(meta_path, lambda tmp: tmp.write_text(json.dumps(meta, indent=1, sort_keys=True)))
-    return state_path
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    """What a training task needs besides its job (small: sent once per task)."""
-
-    weights: str
-    seed: int
-    threads: int = 1
-
-
-def _device() -> torch.device:
-    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-
-
-def _device_name(device: torch.device) -> str:
-    from bench.environment import cpu_name
-
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({cpu_name()}, {torch.get_num_threads()} threads)"
-
-
-def build_method(
-    name: str, settings: dict[str, Any], seed: int, weights: str, device: torch.device
-):
-    """A method instance with its backbones loaded from ``weights`` (outside any worker)."""
-    from methods.base import resolve_config
-
-    source = WeightsSource.parse(weights, seed=seed)
-    encoders: dict[str, Any] = {}
-
-    def encoder(arch: str) -> Any:
-        if arch not in encoders:
-            encoders[arch] = load_encoder(arch, source).to(device)
-        return encoders[arch]
-
-    cls = METHODS.get(name)
-    context = MethodContext(device=device, seed=seed, encoder=encoder)
-    return cls(resolve_config(cls, settings), context)
-
-
-def train_job(
-    job: TrainingJob, settings: TrainingSettings, styles: dict[str, np.ndarray]
-) -> TrainedCheckpoint:
-    """Train one job (runs in a Ray task); any exception comes back as the result's error."""
-    device = _device()
-    if device.type == "cpu":
-        torch.set_num_threads(settings.threads)
-    try:
-        method = build_method(job.method, job.settings, settings.seed, settings.weights, device)
-        style = torch.stack(
-            [
-                torch.from_numpy(styles[k].copy()).permute(2, 0, 1).float().div(255)
-                for k in job.styles
-            ]
-        )
-        data = FileImages(job.training, job.settings["image_size"])
-        curves, seconds = timed(
-            lambda: method.prepare(PrepareData(styles=style.to(device), training=data)), device
-        )
-        return TrainedCheckpoint(
-            key=job.key,
-            state=method.state_dict(),
-            curves=curves,
-            seconds=seconds,
-            device=_device_name(device),
-            device_kind=device.type,
-            devices=1 if device.type == "cuda" else torch.get_num_threads(),
-        )
-    except Exception as exc:
-        return TrainedCheckpoint(
-            key=job.key,
-            error=f"{type(exc).__name__}: {exc}",
-            traceback=traceback.format_exc(),
-            device=_device_name(device),
-        )
 
 
 def load_checkpoint_file(job: TrainingJob, settings: TrainingSettings) -> tuple[State, float]:

@@ -59,6 +59,13 @@ def pick_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's with the torch threads in use (as records show it)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({cpu_name()}, {torch.get_num_threads()} threads)"
+
+
 class CellRunner:
     """Holds networks and prepared methods for the lifetime of a worker."""
 
@@ -164,12 +171,7 @@ class CellRunner:
             scores={k: v for k, v in scores.items() if k in self.settings.metrics},
             curves={name: values[0] for name, values in result.curves.items()},
             prepare_time=prepare_time,
-            device=self._device_name(),
+            device=device_name(self.device),
             worker=self.worker,
             weights=[enc.identity.as_dict() for enc in self._encoders.values()],
         )
-
-    def _device_name(self) -> str:
-        if self.device.type == "cuda":
-            return torch.cuda.get_device_name(self.device)
-        return f"cpu ({cpu_name()}, {torch.get_num_threads()} threads)"

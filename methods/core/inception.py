@@ -54,8 +54,14 @@ def _full_network() -> nn.Module:
         return models.inception_v3(weights=None, aux_logits=True, init_weights=True)
 
 
+def _skeleton() -> nn.Module:
+    """The network's modules on the meta device (shapes only; weights are loaded next)."""
+    with torch.device("meta"):
+        return models.inception_v3(weights=None, aux_logits=True, init_weights=False)
+
+
 def _fits(state: Mapping[str, torch.Tensor]) -> bool:
-    expected = _full_network().state_dict()
+    expected = _skeleton().state_dict()
     return state.keys() == expected.keys() and all(
         state[k].shape == expected[k].shape for k in expected
     )
@@ -86,8 +92,8 @@ def load_inception(source: WeightsSource) -> InceptionTrunk:
     state, described = resolve_state_dict(
         NETWORK, source, random_init=lambda: _full_network().state_dict(), matches=_fits
     )
-    network = _full_network()
-    network.load_state_dict(state, strict=True)
+    network = _skeleton()
+    network.load_state_dict(state, strict=True, assign=True)
     trunk_state = {
         k: v for k, v in network.state_dict().items() if k.split(".", 1)[0] in set(TRUNK)
     }
