@@ -48,6 +48,8 @@ from methods.core.weights import WeightsUnavailable, read_state_dict, state_dict
 
 #: Bump when the cache layout or the meaning of a key changes.
 KEY_FORMAT = 1
+#: Style names a record lists per job (the count is always there).
+LISTED_STYLES = 50
 
 
 class TrainingError(BenchError):
@@ -85,6 +87,12 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _set_digest(hashes: list[str]) -> dict[str, Any]:
+    """A list of file hashes as its length and the hash of the list (records stay small for
+    training sets of 80,000 images)."""
+    return {"count": len(hashes), "sha256": _sha256_json(hashes)}
+
+
 def style_set_id(hashes: tuple[str, ...]) -> str:
     """A short name for a set of style images (order does not matter)."""
     return _sha256_json(sorted(hashes))[:12]
@@ -99,9 +107,9 @@ def _job(
         "format": KEY_FORMAT,
         "method": name,
         "settings": config.training_settings(),
-        "styles": [ref.sha256 for ref in styles],
+        "styles": _set_digest([ref.sha256 for ref in styles]),
         "style_size": spec.image_size,
-        "training_content": [ref.sha256 for ref in plan.suite.training_content],
+        "training_content": _set_digest([ref.sha256 for ref in plan.suite.training_content]),
         "seed": spec.seed,
         "weights": {arch: weights[arch] for arch in METHODS.get(name).encoders},
     }
@@ -210,8 +218,8 @@ def job_entry(job: TrainingJob, **facts: Any) -> dict[str, Any]:
         "method": job.method,
         "key": job.key,
         "label": job.label,
-        "styles": list(job.style_names),
-        "style_hashes": list(job.style_hashes),
+        "styles": list(job.style_names[:LISTED_STYLES]),
+        "style_count": len(job.style_names),
         "style_set": style_set_id(job.style_hashes) if job.style_hashes else None,
         "training_images": len(job.training),
         "identity": job.identity,

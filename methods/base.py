@@ -130,6 +130,23 @@ class Method(Protocol):
         ...
 
 
+class TrainedMethod(Method, Protocol):
+    """A method whose ``needs.training`` is true: `prepare` trains (or, with a ``checkpoint``
+    setting, loads) a network, and what it produced can be saved and loaded again, so the
+    harness trains once per style set, caches the result and lets workers only load it."""
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Everything `prepare` produced, as CPU tensors (saved with ``torch.save``)."""
+        ...
+
+    def load_state_dict(
+        self, state: Mapping[str, torch.Tensor], source: str = "state dict"
+    ) -> None:
+        """Load ``state`` strictly; raise `methods.core.checkpoints.CheckpointMismatch`
+        (listing missing, unexpected and mis-shaped keys, naming ``source``) if it does not fit."""
+        ...
+
+
 def resolve_config(method: type[Method], settings: Mapping[str, Any]) -> MethodConfig:
     """Build a method's config: preset values first, then the given settings on top."""
     preset = settings.get("preset", "paper")
