@@ -257,7 +257,13 @@ def prepare_checkpoints(
         cached = None if retrain else read_cached(job)
         if cached is not None:
             state, meta = cached
-            entry = {**meta, "source": "cache", "path": str(cache_paths(job)[0])}
+            # Facts of the training (time, device, curves, provenance) with this run's names.
+            entry = {
+                **meta,
+                **job_entry(job),
+                "source": "cache",
+                "path": str(cache_paths(job)[0]),
+            }
             prepared.states[job.key], prepared.entries[job.key] = state, entry
             on_job(entry)
         else:
