@@ -3,15 +3,17 @@
 The only module that imports Ray. A local Ray instance is started unless ``--ray-address`` /
 ``RAY_ADDRESS`` names a running cluster. There is one long-lived actor per GPU when the cluster
 has GPUs, otherwise one per CPU core (each with its own torch threads); every actor loads its
-networks once and serves many cells.
+networks once and serves many cells. Once all cells of a method are done, its method job (set
+metrics such as FID) goes to an actor, preferably one that already prepared that method.
 """
 
 from __future__ import annotations
 
 import os
-from collections import deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import ray
@@ -19,7 +21,7 @@ from ray.exceptions import RayActorError, RayTaskError
 
 from bench.errors import BenchError
 from bench.plan import Cell
-from bench.worker import CellResult, CellRunner, WorkerSettings
+from bench.worker import CellResult, CellRunner, MethodJob, MethodResult, WorkerSettings
 
 
 class ExecutionError(BenchError):
@@ -44,6 +46,33 @@ class _Worker:
 
     def run(self, cell: Cell, styles: list[str]) -> CellResult:
         return self.runner.run(cell, styles)
+
+    def score_method(self, job: MethodJob) -> MethodResult:
+        return self.runner.score_method(job)
+
+
+@dataclass
+class MethodWork:
+    """Per-method work to do once a method's cells are finished.
+
+    ``job`` builds a method's job on the driver (``None``: nothing to do, e.g. its result is
+    already in the journal); ``on_result`` receives each result there.
+    """
+
+    methods: Sequence[str] = ()
+    job: Callable[[str], MethodJob | None] = lambda method: None
+    on_result: Callable[[MethodResult], None] = lambda result: None
+
+
+def _actor_for(prepared: set[Any], idle: list[Any], alive: list[Any]) -> Any | None:
+    """An idle actor for a method's job: one that prepared the method, else any idle one if no
+    actor that did is still alive (preparing again can mean training again)."""
+    for actor in idle:
+        if actor in prepared:
+            return actor
+    if idle and not any(actor in prepared for actor in alive):
+        return idle[-1]
+    return None
 
 
 def connect(address: str | None) -> bool:
@@ -89,57 +118,88 @@ def run_cells(
     on_result: Callable[[CellResult], None],
     address: str | None = None,
     workers: int | None = None,
+    method_work: MethodWork | None = None,
     max_attempts: int = 3,
 ) -> Placement:
-    """Run ``cells`` on Ray workers, calling ``on_result`` on the driver as each one finishes.
+    """Run ``cells`` on Ray workers, calling ``on_result`` on the driver as each one finishes;
+    then each method's job (``method_work``) as soon as that method's cells are all done.
 
-    A worker process that dies (killed, out of memory) is replaced, and its cell is tried again
-    on another worker, up to ``max_attempts`` times in all; then the cell is recorded as failed.
-    An exception inside a cell is not retried: the worker reports it as the cell's failure.
+    A worker process that dies (killed, out of memory) is replaced, and its cell or method job is
+    tried again on another worker, up to ``max_attempts`` times in all; then it is recorded as
+    failed. An exception inside a cell is not retried: the worker reports it as the cell's failure.
     """
+    work = method_work or MethodWork()
     started = connect(address)
     try:
-        place = placement(len(cells), workers)
+        place = placement(max(len(cells), 1), workers)
         settings = WorkerSettings(**{**settings.__dict__, "threads": place.threads})
         actor_cls = ray.remote(_Worker).options(
             num_cpus=place.cpus_per_worker, num_gpus=place.gpus_per_worker
         )
         images_ref = ray.put(images)
-
-        def new_actor():
-            return actor_cls.remote(settings, images_ref)
-
-        idle = [new_actor() for _ in range(place.workers)]
-        queue: deque[Cell] = deque(cells)
-        attempts: dict[str, int] = {}
-        pending: dict = {}
-        while queue or pending:
+        actors = [actor_cls.remote(settings, images_ref) for _ in range(place.workers)]
+        idle, queue, pending = list(actors), deque(cells), {}
+        attempts: Counter[str] = Counter()
+        cells_left = Counter(cell.method for cell in cells)
+        prepared: dict[str, set[Any]] = defaultdict(set)
+        waiting, jobs = list(work.methods), {}
+        while queue or pending or waiting:
+            for method in [m for m in waiting if cells_left[m] == 0]:
+                actor = _actor_for(prepared[method], idle, actors)
+                if actor is None:
+                    continue
+                waiting.remove(method)
+                job = jobs[method] if method in jobs else work.job(method)
+                if job is None:
+                    continue
+                jobs[method] = job
+                idle.remove(actor)
+                attempts[_key(method)] += 1
+                pending[actor.score_method.remote(job)] = (actor, method)
             while queue and idle:
                 actor, cell = idle.pop(), queue.popleft()
-                attempts[cell.id] = attempts.get(cell.id, 0) + 1
+                prepared[cell.method].add(actor)
+                attempts[_key(cell)] += 1
                 pending[actor.run.remote(cell, styles)] = (actor, cell)
+            if not pending:
+                continue
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
-                actor, cell = pending.pop(ref)
+                actor, item = pending.pop(ref)
                 try:
                     result = ray.get(ref)
                     idle.append(actor)
                 except (RayActorError, RayTaskError) as exc:
                     ray.kill(actor)
-                    idle.append(new_actor())
-                    if attempts[cell.id] < max_attempts:
-                        queue.appendleft(cell)
+                    actors.remove(actor)
+                    actors.append(actor_cls.remote(settings, images_ref))
+                    idle.append(actors[-1])
+                    if attempts[_key(item)] < max_attempts:
+                        (queue.appendleft if isinstance(item, Cell) else waiting.append)(item)
                         continue
-                    reason = str(exc).splitlines()[0][:300]
-                    result = CellResult(
-                        cell_id=cell.id,
-                        status="failed",
-                        error=f"worker died {attempts[cell.id]} times running this cell: {reason}",
-                    )
-                on_result(result)
-        for actor in idle:
+                    result = _lost(item, attempts[_key(item)], exc)
+                if isinstance(result, MethodResult):
+                    work.on_result(result)
+                else:
+                    cells_left[item.method] -= 1
+                    on_result(result)
+        for actor in actors:
             ray.kill(actor)
         return place
     finally:
         if started:
             ray.shutdown()
+
+
+def _key(item: Cell | str) -> str:
+    """What retries are counted by: a cell's id, or a method job's method."""
+    return item.id if isinstance(item, Cell) else f"method job {item}"
+
+
+def _lost(item: Cell | str, attempts: int, exc: Exception) -> CellResult | MethodResult:
+    """The result of work whose worker died on every attempt."""
+    reason = str(exc).splitlines()[0][:300]
+    error = f"worker died {attempts} times running this: {reason}"
+    if isinstance(item, Cell):
+        return CellResult(cell_id=item.id, status="failed", error=error)
+    return MethodResult(method=item, error=error)

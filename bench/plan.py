@@ -79,6 +79,16 @@ def _method_config(name: str, settings: dict[str, Any]) -> MethodConfig:
         raise PlanError(f"methods.{name}.preset: {exc}") from None
 
 
+def _with_requirements(names: list[str]) -> list[str]:
+    """The metrics asked for, each preceded by any it is computed from (ArtFID needs LPIPS)."""
+    resolved: list[str] = []
+    for name in names:
+        for needed in (*METRICS.get(name).info.requires, name):
+            if needed not in resolved:
+                resolved.append(needed)
+    return resolved
+
+
 def make_plan(suite: Suite, only_methods: list[str] | None = None) -> Plan:
     """Resolve methods and metrics of ``suite`` (optionally only ``only_methods``) into cells."""
     spec = suite.spec
@@ -86,9 +96,8 @@ def make_plan(suite: Suite, only_methods: list[str] | None = None) -> Plan:
     if not names:
         raise PlanError(f"suite {spec.name!r} lists no methods; add some or pass --methods")
     methods = {name: _method_config(name, dict(spec.methods.get(name) or {})) for name in names}
-    metrics = tuple(spec.metrics if spec.metrics is not None else METRICS.names())
-    for metric in metrics:
-        METRICS.get(metric)
+    requested = spec.metrics if spec.metrics is not None else METRICS.names()
+    metrics = tuple(_with_requirements(requested))
     cells = []
     for name in methods:
         for content in suite.content:

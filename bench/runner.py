@@ -21,18 +21,26 @@ import numpy as np
 
 from bench.environment import git_commit, package_versions
 from bench.errors import BenchError
-from bench.execute import run_cells
-from bench.images import PREPROCESS, ImageError, load_image, to_uint8, write_png
-from bench.plan import Plan, make_plan
+from bench.execute import MethodWork, run_cells
+from bench.images import PREPROCESS, ImageError, load_image, open_rgb, to_uint8, write_png
+from bench.plan import Cell, Plan, make_plan
 from bench.progress import CellProgress
 from bench.records import SCHEMA, append_journal, read_journal, write_json_atomic
 from bench.registry import METHODS, METRICS
 from bench.suites.guides import guide_key
 from bench.suites.load import load_suite
-from bench.worker import CellResult, WorkerSettings
+from bench.worker import (
+    CellResult,
+    MethodJob,
+    MethodResult,
+    ReferenceSpec,
+    ThroughputSpec,
+    WorkerSettings,
+)
 from methods.core.encoders import load_vgg
 from methods.core.weights import WeightsSource, WeightsUnavailable
 from metrics.perceptual import EVALUATION_NETWORK, evaluation_description
+from metrics.runtime import REPEATS, THROUGHPUT_BATCH, Throughput
 
 
 @dataclass
@@ -75,6 +83,9 @@ def _check_weights(plan: Plan) -> WeightsSource:
         archs = {EVALUATION_NETWORK} | {a for m in plan.methods for a in METHODS.get(m).encoders}
         for arch in sorted(archs):
             load_vgg(arch, source)
+        if not source.is_random:
+            for name in plan.metrics:
+                METRICS.get(name).preflight(source)
     except WeightsUnavailable as exc:
         raise BenchError(str(exc)) from None
     return source
@@ -84,7 +95,10 @@ def _load_inputs(plan: Plan, run_dir: Path) -> tuple[dict[str, np.ndarray], dict
     """Load every image once on the driver; keep a preprocessed copy in the run folder."""
     images, errors = {}, {}
     size = plan.suite.spec.image_size
-    for role, refs in (("content", plan.suite.content), ("style", plan.suite.style)):
+    roles = [("content", plan.suite.content), ("style", plan.suite.style)]
+    if plan.suite.reference and _set_metrics(plan):
+        roles.append(("reference", plan.suite.reference))
+    for role, refs in roles:
         for ref in refs:
             try:
                 array = to_uint8(load_image(ref.path, size).unsqueeze(0))[0]
@@ -106,6 +120,85 @@ def _load_inputs(plan: Plan, run_dir: Path) -> tuple[dict[str, np.ndarray], dict
         if not target.is_file():
             write_png(array, target)
     return images, errors
+
+
+def _set_metrics(plan: Plan) -> list[str]:
+    return [name for name in plan.metrics if METRICS.get(name).info.per == "set"]
+
+
+def _reference_spec(plan: Plan) -> ReferenceSpec:
+    refs = plan.suite.reference_set
+    return ReferenceSpec(
+        keys=tuple(r.key for r in refs),
+        files=tuple((r.name, r.sha256) for r in refs),
+        preprocess=PREPROCESS,
+        image_size=plan.suite.spec.image_size,
+    )
+
+
+def _ok_cells(run_dir: Path, method: str) -> list[dict[str, Any]]:
+    cells = read_journal(run_dir / "journal.jsonl").values()
+    return sorted(
+        (c for c in cells if c["method"] == method and c["status"] == "ok"), key=lambda c: c["id"]
+    )
+
+
+def _fingerprint(cells: list[dict[str, Any]]) -> str:
+    return hashlib.sha256("\n".join(c["id"] for c in cells).encode()).hexdigest()
+
+
+def _method_work(
+    plan: Plan,
+    run_dir: Path,
+    runnable: list[Cell],
+    images: dict[str, np.ndarray],
+    bad_images: dict[str, str],
+) -> MethodWork:
+    """Per-method work (set metrics, throughput) for every method with cells still to run or
+    whose result is not in the method journal for exactly its current successful cells; results
+    go to that journal."""
+    journal = run_dir / "methods.jsonl"
+    done = read_journal(journal)
+    reference = _reference_spec(plan)
+    unreadable = [bad_images[k] for k in reference.keys if k in bad_images and _set_metrics(plan)]
+    contents = [r.key for r in plan.suite.content if r.key in images]
+    styles = [r.key for r in plan.suite.style if r.key in images]
+    throughput = (
+        ThroughputSpec(tuple(contents[:THROUGHPUT_BATCH]), styles[0], tuple(styles))
+        if Throughput.info.name in plan.metrics and contents and styles
+        else None
+    )
+    fingerprints: dict[str, str] = {}
+
+    def record(result: MethodResult) -> None:
+        entry = {"id": result.method, "inputs": fingerprints[result.method], **asdict(result)}
+        append_journal(journal, entry)
+
+    def current(method: str) -> bool:
+        return done.get(method, {}).get("inputs") == _fingerprint(_ok_cells(run_dir, method))
+
+    def job(method: str) -> MethodJob | None:
+        ok = _ok_cells(run_dir, method)
+        fingerprints[method] = _fingerprint(ok)
+        if done.get(method, {}).get("inputs") == fingerprints[method]:
+            return None
+        if unreadable:
+            record(MethodResult(method, error=f"the reference set is unusable: {unreadable[0]}"))
+            return None
+        size = plan.suite.spec.image_size
+        outputs = [np.asarray(open_rgb(run_dir / c["output"]), dtype=np.uint8) for c in ok]
+        return MethodJob(
+            method=method,
+            outputs=np.stack(outputs) if outputs else np.empty((0, size, size, 3), np.uint8),
+            image_scores={name: [c["scores"].get(name) for c in ok] for name in plan.metrics},
+            reference=reference,
+            throughput=throughput,
+        )
+
+    needed = bool(_set_metrics(plan)) or throughput is not None
+    running = {cell.method for cell in runnable}
+    methods = [m for m in plan.methods if m in running or not current(m)]
+    return MethodWork(methods=methods if needed else [], job=job, on_result=record)
 
 
 def _cell_entry(plan: Plan, cell_id: str, result: CellResult, output: str | None) -> dict[str, Any]:
@@ -131,12 +224,15 @@ def _cell_entry(plan: Plan, cell_id: str, result: CellResult, output: str | None
     }
 
 
-def _method_summaries(plan: Plan, cells: list[dict[str, Any]]) -> dict[str, Any]:
+def _method_summaries(
+    plan: Plan, cells: list[dict[str, Any]], method_results: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     summaries = {}
     for name, config in plan.methods.items():
         cls = METHODS.get(name)
         mine = [c for c in cells if c["method"] == name]
         prepare = [c["prepare_time"] for c in mine if c.get("prepare_time") is not None]
+        result = method_results.get(name, {})
         summaries[name] = {
             "config": config.model_dump(mode="json"),
             "summary": cls.summary,
@@ -146,6 +242,11 @@ def _method_summaries(plan: Plan, cells: list[dict[str, Any]]) -> dict[str, Any]
             "cells_planned": sum(1 for c in plan.cells if c.method == name),
             "cells_ok": sum(1 for c in mine if c["status"] == "ok"),
             "cells_failed": sum(1 for c in mine if c["status"] != "ok"),
+            "iterative": cls.iterative,
+            "throughput": (result.get("throughput") or {}).get("value"),
+            "throughput_details": result.get("throughput"),
+            "set_scores": result.get("set_scores", {}),
+            "method_error": result.get("error"),
         }
     return summaries
 
@@ -158,6 +259,18 @@ def _guide_entry(plan: Plan, image_key: str) -> dict[str, str] | None:
     return {"name": ref.name, "sha256": ref.sha256, "input": f"inputs/guides/{image_key}.png"}
 
 
+def _set_evaluation(plan: Plan, method_results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """How set metrics were computed (the same for every method) and the reference set."""
+    settings = next((r["set_settings"] for r in method_results.values() if r["set_settings"]), {})
+    return {
+        **settings,
+        "reference_images": [
+            {"key": r.key, "name": r.name, "sha256": r.sha256} for r in plan.suite.reference_set
+        ],
+        "reference_role": "reference" if plan.suite.reference else "style",
+    }
+
+
 def build_record(
     plan: Plan,
     run_id: str,
@@ -166,10 +279,13 @@ def build_record(
     weights: WeightsSource,
     cells: list[dict],
     started: str,
+    method_results: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The run record: everything reports and comparisons need, and nothing they must recompute."""
     spec = plan.suite.spec
-    networks = {w["network"]: w for c in cells for w in c.get("weights", [])}
+    method_results = method_results or {}
+    sources = [*cells, *method_results.values()]
+    networks = {w["network"]: w for c in sources for w in c.get("weights", [])}
     devices = sorted({c["device"] for c in cells if c.get("device")})
     complete = all(c["status"] == "ok" for c in cells) and len(cells) == len(plan.cells)
     return {
@@ -224,9 +340,19 @@ def build_record(
             "random": weights.is_random,
             "networks": sorted(networks.values(), key=lambda w: w["network"]),
         },
-        "evaluation": evaluation_description(),
+        "evaluation": {
+            **evaluation_description(),
+            "runtime": {
+                "latency": f"device-synchronised; median of {REPEATS} runs after one warm-up per "
+                "worker, or one run for iterative methods",
+                "throughput": f"images/s on one batch of up to {THROUGHPUT_BATCH} content images, "
+                "same protocol",
+                "peak_memory": "peak CUDA allocation on GPU, peak process RSS on CPU",
+            },
+            **({"sets": _set_evaluation(plan, method_results)} if _set_metrics(plan) else {}),
+        },
         "metrics": {name: METRICS.get(name).info.as_dict() for name in plan.metrics},
-        "methods": _method_summaries(plan, cells),
+        "methods": _method_summaries(plan, cells, method_results),
         "cells": sorted(cells, key=lambda c: [c["method"], c["content"], c["style"]]),
     }
 
@@ -314,7 +440,8 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
                 record_result(CellResult(cell_id=cell.id, status="failed", error=broken[0]))
             else:
                 runnable.append(cell)
-        if runnable:
+        method_work = _method_work(plan, run_dir, runnable, images, bad_images)
+        if runnable or method_work.methods:
             settings = WorkerSettings(
                 weights=suite.spec.weights,
                 seed=suite.spec.seed,
@@ -330,10 +457,12 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
                 record_result,
                 options.ray_address,
                 options.workers,
+                method_work,
             )
 
     cells = list(read_journal(journal).values())
-    record = build_record(plan, run_id, key, commit, weights, cells, started)
+    method_results = read_journal(run_dir / "methods.jsonl")
+    record = build_record(plan, run_id, key, commit, weights, cells, started, method_results)
     write_json_atomic(run_dir / "record.json", record)
     report = write_report(record, run_dir)
     tracker.finish(record)

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 
 from bench.errors import BenchError
 from bench.records import write_json_atomic
+from reports.stats import bootstrap_ci
 
 BATCH = 900
 PARAM_BATCH = 90
@@ -265,19 +266,42 @@ class Tracker:
 
 
 def method_metrics(record: dict[str, Any], method: str) -> dict[str, float]:
-    """The per-method numbers logged to MLflow: means of per-image metrics, method metrics, counts."""
+    """The per-method numbers logged to MLflow: means of per-image metrics with their bootstrap
+    95% intervals, set metrics with their N, method metrics, prepare time and cell counts."""
     summary = record["methods"][method]
     ok = [c for c in record["cells"] if c["method"] == method and c["status"] == "ok"]
     values: dict[str, float] = {}
     for name, info in record["metrics"].items():
         if info["per"] == "image":
-            mean = _finite_mean([c["scores"].get(name) for c in ok])
+            scores = [c["scores"].get(name) for c in ok]
+            mean = _finite_mean(scores)
             if mean is not None:
                 values[name] = mean
+                ci = bootstrap_ci(scores)
+                if ci.low is not None and ci.high is not None:
+                    values[f"{name}_ci95_low"], values[f"{name}_ci95_high"] = ci.low, ci.high
+        elif info["per"] == "set":
+            values.update(_set_values(name, summary.get("set_scores", {}).get(name) or {}))
         elif summary.get(name) is not None:
             values[name] = float(summary[name])
+    if summary.get("prepare_time") is not None and "prepare_time" not in record["metrics"]:
+        values["prepare_time"] = float(summary["prepare_time"])
     values["cells_ok"] = float(summary["cells_ok"])
     values["cells_failed"] = float(summary["cells_failed"])
+    return values
+
+
+def _set_values(metric: str, score: dict[str, Any]) -> dict[str, float]:
+    """A set metric's value with its N (and standard deviation for KID)."""
+    if score.get("value") is None or not math.isfinite(score["value"]):
+        return {}
+    values = {
+        metric: float(score["value"]),
+        f"{metric}_n": float(score["n"]),
+        f"{metric}_n_reference": float(score["n_reference"]),
+    }
+    if score.get("std") is not None:
+        values[f"{metric}_std"] = float(score["std"])
     return values
 
 

@@ -1,8 +1,9 @@
-"""What runs on a worker: networks loaded once, then cell after cell of stylize-and-score.
+"""What runs on a worker: networks loaded once, then cell after cell of stylize-and-score, and
+per-method work (set metrics such as FID) once a method's cells are done.
 
 `CellRunner` is plain Python so it can be tested without Ray; `bench.execute` wraps it in a Ray
-actor. A cell never raises: a failure comes back as a result with its error, so one bad cell
-never takes down a run.
+actor. Neither a cell nor a method job ever raises: a failure comes back as a result with its
+error, so one bad cell never takes down a run.
 """
 
 from __future__ import annotations
@@ -18,14 +19,17 @@ import torch
 
 from bench.environment import cpu_name
 from bench.images import to_uint8
+from bench.paths import cache_dir
 from bench.plan import Cell
 from bench.registry import METHODS, METRICS
 from bench.suites.guides import guide_key
 from methods.base import Guides, MethodContext, PrepareData, resolve_config
 from methods.core.encoders import FeatureEncoder, load_vgg
 from methods.core.weights import WeightsSource
-from metrics.base import ImageMetric
-from metrics.runtime import PeakMemory, timed
+from metrics.base import ImageMetric, MetricContext
+from metrics.reference_stats import ReferenceSet
+from metrics.runtime import measure, timed
+from metrics.sets import SetMetric, SetScorer
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,53 @@ class CellResult:
     notes: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ReferenceSpec:
+    """The reference set for FID/KID: keys of its images (sent to every worker with the inputs)
+    and what identifies them for the statistics cache."""
+
+    keys: tuple[str, ...]
+    files: tuple[tuple[str, str], ...]
+    preprocess: str
+    image_size: int
+
+
+@dataclass(frozen=True)
+class ThroughputSpec:
+    """The batch throughput is measured on: content images, the style image they all get, and
+    the style set the method is prepared for (if this worker has not prepared it yet)."""
+
+    contents: tuple[str, ...]
+    style: str
+    styles: tuple[str, ...]
+
+
+@dataclass
+class MethodJob:
+    """Work on a method's whole output set, once its cells are done."""
+
+    method: str
+    outputs: np.ndarray  # [N, H, W, 3] uint8, read back from the PNGs in cell-id order
+    image_scores: dict[str, list[float]]
+    reference: ReferenceSpec
+    throughput: ThroughputSpec | None = None
+
+
+@dataclass
+class MethodResult:
+    """The outcome of a method job, sent back to the driver."""
+
+    method: str
+    set_scores: dict[str, dict] = field(default_factory=dict)
+    set_settings: dict[str, Any] = field(default_factory=dict)
+    throughput: dict[str, Any] | None = None
+    error: str | None = None
+    traceback: str | None = None
+    device: str = ""
+    worker: str = ""
+    weights: list[dict] = field(default_factory=list)
+
+
 def pick_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
@@ -74,8 +125,12 @@ class CellRunner:
         self._encoders: dict[str, FeatureEncoder] = {}
         self._methods: dict[str, Any] = {}
         self._metrics: dict[str, Any] = {}
+        self._set_scorer: SetScorer | None = None
         self._warm: set[str] = set()
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.metric_context = MetricContext(
+            device=self.device, weights=self.weights, encoder=self.encoder, cache=cache_dir()
+        )
 
     def encoder(self, arch: str) -> FeatureEncoder:
         if arch not in self._encoders:
@@ -110,7 +165,7 @@ class CellRunner:
             if name not in self._metrics:
                 metric = METRICS.get(name)
                 if issubclass(metric, ImageMetric):
-                    self._metrics[name] = metric(self.encoder)
+                    self._metrics[name] = metric(self.metric_context)
         return self._metrics
 
     def run(self, cell: Cell, styles: list[str]) -> CellResult:
@@ -144,16 +199,16 @@ class CellRunner:
         def stylize():
             return method.stylize(content, style, guides=guides, seeds=[cell.seed])
 
-        if self.device.type == "cuda" and cell.method not in self._warm:
-            stylize()
-            self._warm.add(cell.method)
-        with PeakMemory(self.device) as memory:
-            result, seconds = timed(stylize, self.device)
+        iterative = METHODS.get(cell.method).iterative
+        result, timing = measure(
+            stylize, self.device, iterative, warm_up=cell.method not in self._warm
+        )
+        self._warm.add(cell.method)
         output = result.images
         if output.shape != content.shape or not torch.isfinite(output).all():
             raise RuntimeError(f"{cell.method} returned {tuple(output.shape)} or non-finite pixels")
         output = output.clamp(0, 1)
-        scores = {"latency": seconds, "peak_memory": memory.peak_mib}
+        scores = {"latency": timing.seconds, "peak_memory": timing.peak_mib}
         for name, metric in self._image_metrics().items():
             scores[name] = float(metric(output, content, style)[0])
         return CellResult(
@@ -166,8 +221,79 @@ class CellRunner:
             prepare_time=prepare_time,
             device=self._device_name(),
             worker=self.worker,
-            weights=[enc.identity.as_dict() for enc in self._encoders.values()],
+            weights=self._identities(),
         )
+
+    def _identities(self) -> list[dict]:
+        """Weights of every network this worker has loaded (encoders and metric networks)."""
+        identities = [enc.identity for enc in self._encoders.values()]
+        identities += [i for metric in self._metrics.values() for i in metric.identities]
+        if self._set_scorer is not None:
+            identities.append(self._set_scorer.features.identity)
+        return [identity.as_dict() for identity in identities]
+
+    def score_method(self, job: MethodJob) -> MethodResult:
+        """Score a method's output set (set metrics); any exception becomes a failed result."""
+        try:
+            return self._score_method(job)
+        except Exception as exc:
+            return MethodResult(
+                method=job.method,
+                error=f"{type(exc).__name__}: {exc}",
+                traceback=traceback.format_exc(),
+                device=str(self.device),
+                worker=self.worker,
+            )
+
+    def _score_method(self, job: MethodJob) -> MethodResult:
+        metrics = [
+            METRICS.get(name)()
+            for name in self.settings.metrics
+            if issubclass(METRICS.get(name), SetMetric)
+        ]
+        result = MethodResult(method=job.method, worker=self.worker)
+        if job.throughput is not None:
+            result.throughput = self._throughput(job.method, job.throughput)
+        if metrics:
+            if self._set_scorer is None:
+                self._set_scorer = SetScorer(self.metric_context)
+            spec = job.reference
+            reference = ReferenceSet(
+                images=np.stack([self.images[key] for key in spec.keys]),
+                files=spec.files,
+                preprocess=spec.preprocess,
+                image_size=spec.image_size,
+            )
+            scores, result.set_settings = self._set_scorer.score(
+                job.outputs, reference, job.image_scores, metrics, self.settings.seed
+            )
+            result.set_scores = {name: score.as_dict() for name, score in scores.items()}
+        result.device = self._device_name()
+        result.weights = self._identities()
+        return result
+
+    def _throughput(self, name: str, spec: ThroughputSpec) -> dict[str, Any]:
+        """Images per second on one batch (latency's protocol); an error is returned, not raised,
+        so that it never costs the method its set metrics."""
+        try:
+            method, _ = self._method(name, list(spec.styles))
+            content = torch.cat([self.tensor(key) for key in spec.contents])
+            style = self.tensor(spec.style).expand_as(content).contiguous()
+            seeds = [self.settings.seed + i for i in range(len(content))]
+            _, timing = measure(
+                lambda: method.stylize(content, style, seeds=seeds),
+                self.device,
+                METHODS.get(name).iterative,
+                warm_up=True,
+            )
+        except Exception as exc:
+            return {"value": None, "error": f"{type(exc).__name__}: {exc}"}
+        return {
+            "value": len(content) / timing.seconds,
+            "batch_size": len(content),
+            "seconds": timing.seconds,
+            **timing.protocol(),
+        }
 
     def _device_name(self) -> str:
         if self.device.type == "cuda":

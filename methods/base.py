@@ -106,6 +106,9 @@ class Method(Protocol):
     needs: ClassVar[MethodNeeds]
     #: Feature networks the method borrows through ``context.encoder`` (checked before a run).
     encoders: ClassVar[tuple[str, ...]]
+    #: True when ``stylize`` optimises each image (its cost is a number of steps, e.g. Gatys):
+    #: latency is then one timed run; otherwise the median of repeats after a warm-up.
+    iterative: ClassVar[bool]
 
     def __init__(self, config: MethodConfig, context: MethodContext) -> None: ...
 

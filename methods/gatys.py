@@ -98,6 +98,7 @@ class Gatys:
     }
     needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair")
     encoders: ClassVar[tuple[str, ...]] = ("vgg19",)
+    iterative: ClassVar[bool] = True
 
     def __init__(self, config: GatysConfig, context: MethodContext) -> None:
         self.config = config

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import ClassVar, Literal
 
 import torch
 
 from methods.core.encoders import FeatureEncoder
+from methods.core.weights import WeightsIdentity, WeightsSource
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,7 @@ class MetricInfo:
     ``per``: ``image`` (one value per output image), ``set`` (one value per method over all its
     outputs, e.g. FID) or ``method`` (one value per method run, e.g. training time).
     ``needs``: which inputs it compares the output with (``content``, ``style``, ``reference``).
+    ``requires``: other metrics it is computed from (a plan that asks for it gets them too).
     """
 
     name: str
@@ -26,21 +29,40 @@ class MetricInfo:
     unit: str
     description: str
     needs: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
+@dataclass
+class MetricContext:
+    """What a worker lends its metrics: the device, where weights come from, the shared encoders
+    (loaded once per worker) and a cache folder for derived files (e.g. reference statistics)."""
+
+    device: torch.device
+    weights: WeightsSource
+    encoder: Callable[[str], FeatureEncoder]
+    cache: Path
+
+
 class ImageMetric:
     """A per-image score of outputs against their content and style images, computed on a worker.
 
-    Built once per worker with the worker's encoder provider (networks load once).
+    Built once per worker (networks load once). ``identities`` names the weights of every network
+    the metric loaded itself, so the record can say what produced its numbers.
     """
 
     info: ClassVar[MetricInfo]
 
-    def __init__(self, encoder: Callable[[str], FeatureEncoder]) -> None:
-        self.encoder = encoder
+    def __init__(self, context: MetricContext) -> None:
+        self.context = context
+        self.identities: list[WeightsIdentity] = []
+
+    @classmethod
+    def preflight(cls, weights: WeightsSource) -> None:
+        """Raise `WeightsUnavailable` now, before any compute, if this metric's weights are
+        missing (the driver calls it for non-random weights)."""
 
     def __call__(
         self, outputs: torch.Tensor, content: torch.Tensor, style: torch.Tensor
@@ -53,3 +75,7 @@ class MeasuredMetric:
     """A metric the harness measures around the work (time, memory) rather than computes."""
 
     info: ClassVar[MetricInfo]
+
+    @classmethod
+    def preflight(cls, weights: WeightsSource) -> None:
+        """Measurements load no weights."""

@@ -7,13 +7,10 @@ Gram matrices normalised by C*H*W. The spec is recorded with every result (`EVAL
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
-from methods.core.encoders import FeatureEncoder
 from methods.core.perceptual import PerceptualLoss, PerceptualSpec
-from metrics.base import ImageMetric, MetricInfo
+from metrics.base import ImageMetric, MetricContext, MetricInfo
 
 EVALUATION_NETWORK = "vgg19"
 EVALUATION_SPEC = PerceptualSpec(
@@ -38,9 +35,9 @@ def evaluation_description() -> dict:
 
 
 class _PerceptualMetric(ImageMetric):
-    def __init__(self, encoder: Callable[[str], FeatureEncoder]) -> None:
-        super().__init__(encoder)
-        self.loss = PerceptualLoss(encoder(EVALUATION_NETWORK), EVALUATION_SPEC)
+    def __init__(self, context: MetricContext) -> None:
+        super().__init__(context)
+        self.loss = PerceptualLoss(context.encoder(EVALUATION_NETWORK), EVALUATION_SPEC)
 
 
 class ContentLoss(_PerceptualMetric):

@@ -1,4 +1,10 @@
-"""Runtime measurements: wall time with device synchronisation, and peak memory.
+"""Runtime measurements: latency, batched throughput and peak memory.
+
+Timing protocol (`measure`): the device is synchronised around every timed call. A method that
+is not iterative gets one untimed warm-up call (once per worker, so lazy initialisation and
+autotuning are not timed) and then the median of `REPEATS` timed calls; an iterative method
+(Gatys: hundreds of optimisation steps per image) is timed once, without warm-up, since one run
+already averages over its steps and repeating it would multiply the cost of a run.
 
 On a GPU, peak memory is what the CUDA allocator reserved at most; on a CPU it is the peak
 resident set size of the worker process, sampled every few milliseconds while the work runs.
@@ -6,9 +12,11 @@ resident set size of the worker process, sampled every few milliseconds while th
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import psutil
@@ -17,6 +25,11 @@ import torch
 from metrics.base import MeasuredMetric, MetricInfo
 
 T = TypeVar("T")
+
+#: Timed calls of a non-iterative method; the median is reported.
+REPEATS = 5
+#: Largest batch throughput is measured at (fewer if the suite has fewer content images).
+THROUGHPUT_BATCH = 8
 
 
 class Latency(MeasuredMetric):
@@ -27,7 +40,8 @@ class Latency(MeasuredMetric):
         higher_is_better=False,
         per="image",
         unit="s",
-        description="wall time to stylize one image (device synchronised; warm-up run first on GPU)",
+        description="seconds to stylize one image, device synchronised: median of 5 runs after a "
+        "warm-up, or one run for iterative methods",
     )
 
 
@@ -40,6 +54,20 @@ class PeakMemoryUse(MeasuredMetric):
         per="image",
         unit="MiB",
         description="peak GPU memory allocated, or peak process RSS on CPU, while stylizing",
+    )
+
+
+class Throughput(MeasuredMetric):
+    """Images per second when stylizing a batch."""
+
+    info = MetricInfo(
+        name="throughput",
+        higher_is_better=True,
+        per="method",
+        unit="images/s",
+        description=f"images per second stylizing a batch of up to {THROUGHPUT_BATCH} content "
+        "images (same timing protocol as latency)",
+        needs=("content", "style"),
     )
 
 
@@ -67,6 +95,47 @@ def timed(fn: Callable[[], T], device: torch.device) -> tuple[T, float]:
     result = fn()
     synchronize(device)
     return result, time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What one application of the timing protocol measured."""
+
+    seconds: float
+    runs: list[float]
+    warmed_up: bool
+    peak_mib: float
+    memory_kind: str
+
+    def protocol(self) -> dict:
+        return {
+            "statistic": "median" if len(self.runs) > 1 else "single run",
+            "runs": len(self.runs),
+            "warm_up": self.warmed_up,
+        }
+
+
+def measure(
+    fn: Callable[[], T], device: torch.device, iterative: bool, warm_up: bool
+) -> tuple[T, Measurement]:
+    """Time ``fn`` by the protocol in the module docstring; ``warm_up`` asks for the untimed call
+    (ignored for iterative methods). Returns the last call's result and the measurement."""
+    warmed = warm_up and not iterative
+    if warmed:
+        fn()
+        synchronize(device)
+    runs: list[float] = []
+    with PeakMemory(device) as memory:
+        for _ in range(1 if iterative else REPEATS):
+            result, seconds = timed(fn, device)
+            runs.append(seconds)
+    return result, Measurement(
+        seconds=statistics.median(runs),
+        runs=runs,
+        warmed_up=warmed,
+        peak_mib=memory.peak_mib,
+        memory_kind=memory.kind,
+    )
 
 
 class PeakMemory:

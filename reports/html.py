@@ -15,7 +15,8 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from reports.grid import write_grid
-from reports.tables import best_per_metric, leaderboard
+from reports.stats import CONFIDENCE, RESAMPLES
+from reports.tables import best_per_metric, intervals, leaderboard, set_score
 
 _ENV = Environment(
     loader=PackageLoader("reports", "templates"),
@@ -47,22 +48,63 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
+def _score_cell(record: dict, table, cis: dict, method: str, metric: str, notes: list) -> dict:
+    """One leaderboard cell: the value, a second line (CI, N or std) and any warning's number."""
+    per = record["metrics"][metric]["per"]
+    cell = {"text": _fmt(table.at[method, metric]), "detail": "", "note": None, "title": ""}
+    if per == "image" and metric in cis.get(method, {}):
+        ci = cis[method][metric]
+        cell["detail"] = f"[{_fmt(ci.low)}, {_fmt(ci.high)}]" if ci.low is not None else "n=1"
+    elif per == "method":
+        details = record["methods"][method].get(f"{metric}_details") or {}
+        cell["detail"] = f"batch {details['batch_size']}" if "batch_size" in details else ""
+        cell["title"] = details.get("error") or ""
+    elif per == "set":
+        score = set_score(record, method, metric)
+        if score.get("std") is not None:
+            cell["text"] += f" ± {_fmt(score['std'])}"
+        if score:
+            cell["detail"] = f"N={score['n']} vs {score['n_reference']}"
+        cell["title"] = score.get("error") or ""
+        for warning in score.get("warnings") or []:
+            if warning not in notes:
+                notes.append(warning)
+            cell["note"] = notes.index(warning) + 1
+    return cell
+
+
 def render_report(record: dict, run_dir: Path) -> str:
     """The report of ``record`` as one HTML string (images read from ``run_dir``)."""
     table = leaderboard(record)
     metrics = record["metrics"]
     best = best_per_metric(table, metrics)
+    cis = intervals(record)
+    notes: list[str] = []
     rows = [
         {
             "method": method,
             "paper": record["methods"][method]["paper"],
             "scores": [
-                {"text": _fmt(table.at[method, m]), "best": best.get(m) == method} for m in metrics
+                {
+                    **_score_cell(record, table, cis, method, m, notes),
+                    "best": best.get(m) == method,
+                }
+                for m in metrics
             ],
             "n": int(table.at[method, "n"]),
             "failed": int(table.at[method, "failed"]),
         }
         for method in table.index
+    ]
+    set_errors = [
+        (method, name, score["error"])
+        for method, summary in record["methods"].items()
+        for name, score in (summary.get("set_scores") or {}).items()
+        if score.get("error")
+    ] + [
+        (method, "set metrics", summary["method_error"])
+        for method, summary in record["methods"].items()
+        if summary.get("method_error")
     ]
     cells = {(c["method"], c["content"], c["style"]): c for c in record["cells"]}
     suite = record["suite"]
@@ -93,6 +135,11 @@ def render_report(record: dict, run_dir: Path) -> str:
         names=names,
         inputs=inputs,
         failures=failures,
+        notes=notes,
+        set_errors=set_errors,
+        confidence=f"{CONFIDENCE:.0%}",
+        resamples=RESAMPLES,
+        sets=record["evaluation"].get("sets"),
         script=SCRIPT,
         script_hash="sha256-" + base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode(),
     )

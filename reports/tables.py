@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from reports.stats import Interval, bootstrap_ci
+
 
 def cell_scores(record: dict) -> pd.DataFrame:
     """One row per successful cell, one column per per-image metric."""
@@ -13,6 +15,11 @@ def cell_scores(record: dict) -> pd.DataFrame:
         if c["status"] == "ok"
     ]
     return pd.DataFrame(rows, columns=["method", "content", "style", *record["metrics"]])
+
+
+def set_score(record: dict, method: str, metric: str) -> dict:
+    """A method's score on a per-set metric (value, N, warnings...), or ``{}`` if it has none."""
+    return record["methods"][method].get("set_scores", {}).get(metric) or {}
 
 
 def leaderboard(record: dict) -> pd.DataFrame:
@@ -28,9 +35,28 @@ def leaderboard(record: dict) -> pd.DataFrame:
     for name, info in record["metrics"].items():
         if info["per"] == "method":
             table[name] = [record["methods"][m].get(name) for m in table.index]
+        elif info["per"] == "set":
+            table[name] = [set_score(record, m, name).get("value") for m in table.index]
     table["n"] = [record["methods"][m]["cells_ok"] for m in table.index]
     table["failed"] = [record["methods"][m]["cells_failed"] for m in table.index]
     return table
+
+
+def intervals(record: dict) -> dict[str, dict[str, Interval]]:
+    """Mean and bootstrap 95% interval of every per-image metric, per method."""
+    scores = cell_scores(record)
+    per_image = [m for m, info in record["metrics"].items() if info["per"] == "image"]
+    result: dict[str, dict[str, Interval]] = {}
+    for method in record["methods"]:
+        mine = scores[scores["method"] == method]
+        result[method] = {}
+        for metric in per_image:
+            values = mine[metric].tolist() if metric in mine else []
+            try:
+                result[method][metric] = bootstrap_ci(values)
+            except ValueError:
+                continue
+    return result
 
 
 def best_per_metric(table: pd.DataFrame, metrics: dict) -> dict[str, str]:

@@ -53,6 +53,23 @@ def context(vgg19):
     return MethodContext(device=torch.device("cpu"), seed=0, encoder=encoder)
 
 
+@pytest.fixture(scope="session")
+def metric_context(context):
+    """What a worker lends its metrics: CPU, seeded random weights, the shared encoders."""
+    import torch
+
+    from bench.paths import cache_dir
+    from methods.core.weights import WeightsSource
+    from metrics.base import MetricContext
+
+    return MetricContext(
+        device=torch.device("cpu"),
+        weights=WeightsSource.parse("random", seed=0),
+        encoder=context.encoder,
+        cache=cache_dir(),
+    )
+
+
 def write_tiny_suite(folder: Path, methods: dict | None = None, **extra) -> Path:
     """A YAML suite of 2 procedural content x 1 style image at 32 px, with tiny budgets."""
     import yaml

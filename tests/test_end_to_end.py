@@ -30,7 +30,8 @@ def bench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_run_records_tracks_reports_and_resumes(tmp_path):
-    suite = write_tiny_suite(tmp_path)
+    reference = {"generate": "paintings", "count": 3, "first": 10}
+    suite = write_tiny_suite(tmp_path, reference=reference)
     out = tmp_path / "out"
     first = bench("run", "--suite", str(suite), "--out", str(out), "--workers", "2", cwd=tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -45,8 +46,15 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
     # The record carries everything a report or comparison needs.
     assert record["status"] == "complete" and len(record["cells"]) == 2
     assert record["weights"]["random"] is True
-    assert {w["network"] for w in record["weights"]["networks"]} == {"vgg19"}
-    assert len(record["weights"]["networks"][0]["sha256"]) == 64
+    networks = {w["network"]: w for w in record["weights"]["networks"]}
+    assert set(networks) == {
+        "vgg19",
+        "vgg16",
+        "lpips-alex-v0.1",
+        "lpips-vgg-v0.1",
+        "inception_v3_fid",
+    }
+    assert all(len(w["sha256"]) == 64 and w["random"] for w in networks.values())
     assert record["environment"]["packages"]["torch"] and record["environment"]["git_commit"]
     assert record["suite"]["file_list_hash"] and record["config_hash"]
     with Image.open(run_dir / "grid.png") as grid:
@@ -55,9 +63,25 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
         assert cell["status"] == "ok" and (run_dir / cell["output"]).is_file()
         with Image.open(run_dir / cell["output"]) as output:
             assert output.text["stylebench:random-weights"].startswith("yes")
-        assert set(cell["scores"]) == {"content_loss", "style_loss", "latency", "peak_memory"}
+        per_image = {m for m, info in record["metrics"].items() if info["per"] == "image"}
+        assert set(cell["scores"]) == per_image >= {"lpips", "cfsd", "latency", "content_loss"}
         assert len(cell["curves"]["total"]) == 3
-    assert record["methods"]["gatys"]["prepare_time"] is not None
+    gatys = record["methods"]["gatys"]
+    assert gatys["prepare_time"] is not None and gatys["throughput"] > 0
+    assert gatys["throughput_details"]["batch_size"] == 2 and gatys["iterative"] is True
+
+    # Set metrics: 2 outputs against the suite's 3 reference images, with N and settings.
+    scores = gatys["set_scores"]
+    assert scores["fid"]["n"] == 2 and scores["fid"]["n_reference"] == 3
+    assert scores["fid"]["value"] > 0 and scores["fid"]["warnings"]
+    assert scores["kid"]["details"]["subset_size"] == 2 and scores["kid"]["std"] is not None
+    assert scores["artfid"]["value"] > 1
+    assert (
+        scores["fid_infinity"]["value"] is None and "at least 3" in scores["fid_infinity"]["error"]
+    )
+    sets = record["evaluation"]["sets"]
+    assert sets["reference_role"] == "reference" and len(sets["reference_images"]) == 3
+    assert sets["weights"]["network"] == "inception_v3_fid" and "299" in sets["resize"]
 
     # MLflow: one experiment per suite, a parent run, a child run per method.
     client = MlflowClient(tracking_uri=record["tracking"]["uri"])
@@ -71,6 +95,11 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
     assert child.data.tags["stylebench.random_weights"] == "true"
     means = [c["scores"]["style_loss"] for c in record["cells"]]
     assert child.data.metrics["style_loss"] == pytest.approx(sum(means) / 2)
+    assert child.data.metrics["fid"] == pytest.approx(scores["fid"]["value"])
+    assert child.data.metrics["fid_n"] == 2 and "kid_std" in child.data.metrics
+    assert child.data.metrics["throughput"] == pytest.approx(gatys["throughput"])
+    low, high = child.data.metrics["lpips_ci95_low"], child.data.metrics["lpips_ci95_high"]
+    assert low <= child.data.metrics["lpips"] <= high
     curve_key = f"curve/{record['cells'][0]['content']}/{record['cells'][0]['style']}/total"
     assert len(client.get_metric_history(child.info.run_id, curve_key)) == 3
     parent_files = {f.path for f in client.list_artifacts(parent[0].info.run_id)}
@@ -82,6 +111,8 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
         (run_dir / "report.html").as_uri(),
         """({outputs: [...document.querySelectorAll('.grid img.output')].map(i => i.naturalWidth),
              banner: !!document.getElementById('random-weights'),
+             warnings: document.getElementById('set-warnings')?.textContent || '',
+             details: [...document.querySelectorAll('.leaderboard .detail')].map(d => d.textContent),
              methods: [...document.querySelectorAll('.leaderboard tbody td:first-child')].map(t => t.textContent)})""",
     )
     assert page.console_errors == [] and page.dialogs == []
@@ -91,6 +122,8 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
         and page.facts["banner"]
         and page.facts["methods"] == ["gatys"]
     )
+    assert "2,048" in page.facts["warnings"] and "N=2 vs 3" in page.facts["details"]
+    assert any(d.startswith("[") for d in page.facts["details"])  # bootstrap intervals
 
     # The MLflow UI, started by `bench ui`, shows the method's child run and its metrics.
     port = free_port()
@@ -113,9 +146,11 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
 
     # Rerunning the same config into the same folder computes nothing and duplicates nothing.
     journal = (run_dir / "journal.jsonl").read_text()
+    method_journal = (run_dir / "methods.jsonl").read_text()
     second = bench("run", "--suite", str(suite), "--out", str(out), cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert (run_dir / "journal.jsonl").read_text() == journal
+    assert (run_dir / "methods.jsonl").read_text() == method_journal
     live = client.search_runs([experiment.experiment_id])
     assert len(live) == 2
 

@@ -1,9 +1,9 @@
 """Where backbone weights come from, and a fingerprint that says exactly which ones were used.
 
-Every network a benchmark relies on (VGG for the losses, later AlexNet for LPIPS and Inception
-for FID) gets its weights through `resolve_state_dict`, from one of three sources:
+Every network a benchmark relies on (VGG for the losses, AlexNet/VGG-16 for LPIPS, Inception
+for FID/KID) gets its weights through `resolve_state_dict`, from one of three sources:
 
-- ``pretrained``: the ImageNet weights torchvision publishes, downloaded once into torch's hub
+- ``pretrained``: the published weights (`PRETRAINED_URLS`), downloaded once into torch's hub
   cache (``$TORCH_HOME/hub/checkpoints``) and verified against the hash in their file name;
 - ``random``: a seeded initialisation, for running the pipeline where no weights can be had;
 - a local path: a checkpoint file, or a folder holding files named as in the hub cache.
@@ -22,8 +22,15 @@ from urllib.error import URLError
 
 import torch
 
-#: Files torchvision publishes for the backbones stylebench uses (its own names and hashes).
+#: Published checkpoints of the backbones stylebench uses, under their publishers' file names
+#: (the hex part is the start of the file's SHA-256, checked on download): torchvision's ImageNet
+#: weights, and torch-fidelity's conversion of the TF Inception (2015-12-05) that FID is defined on.
 PRETRAINED_URLS: dict[str, str] = {
+    "alexnet": "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+    "inception_v3_fid": (
+        "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+        "weights-inception-2015-12-05-6726825d.pth"
+    ),
     "vgg16": "https://download.pytorch.org/models/vgg16-397923af.pth",
     "vgg19": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
 }

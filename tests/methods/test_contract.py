@@ -17,6 +17,7 @@ def test_method_returns_images_in_unit_range_of_the_input_shape(name, context):
     config = resolve_config(cls, settings)
     assert isinstance(config, MethodConfig)
     assert cls.needs.style in ("pair", "domain")
+    assert isinstance(getattr(cls, "iterative", None), bool), f"{name}: declare `iterative`"
     method = cls(config, context)
     styles = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     method.prepare(PrepareData(styles=styles))

@@ -1,0 +1,306 @@
+"""Per-set metrics: a method's whole output set against the suite's reference set.
+
+FID and KID compare Inception features of the outputs with those of the reference set (the
+suite's ``reference`` images, else its style images); FID-infinity extrapolates FID to infinitely
+many outputs; ArtFID (Wright & Ommer 2022) combines content preservation and style fidelity as
+(1 + mean LPIPS(content, output)) x (1 + FID(outputs, reference)). Every score carries its N
+(outputs) and N of the reference set, the settings that produced it, and warnings where N is too
+small for the number to mean much (FID is biased, and its covariance singular, below 2,048).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import ClassVar
+
+import numpy as np
+
+from methods.core.weights import WeightsSource
+from metrics.base import MetricContext, MetricInfo
+from metrics.distances import (
+    FID_INF_POINTS,
+    FID_INF_START,
+    KID_SUBSETS,
+    FidInfinity,
+    fid,
+    fid_infinity,
+    kid,
+    kid_subset_size,
+)
+from metrics.inception import InceptionFeatures, resolve_weights
+from metrics.reference_stats import ReferenceSet, reference_features
+
+#: Below this many images (in either set) FID is biased and its covariance rank-deficient
+#: (TTUR / pytorch-fid guidance); reports flag such values.
+FID_MIN_RELIABLE_N = 2048
+
+
+@dataclass
+class SetScore:
+    """One set metric's value for one method, with its N and how it was computed."""
+
+    value: float | None
+    n: int
+    n_reference: int
+    std: float | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    details: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class SetData:
+    """Features of one method's outputs and of the reference set; shared results are computed
+    once (FID feeds both ``fid`` and ``artfid``)."""
+
+    def __init__(
+        self,
+        outputs: np.ndarray,
+        reference: np.ndarray,
+        image_scores: Mapping[str, Sequence[float]],
+        seed: int,
+    ) -> None:
+        self.outputs = outputs
+        self.reference = reference
+        self.image_scores = image_scores
+        self.seed = seed
+
+    @property
+    def n(self) -> int:
+        return len(self.outputs)
+
+    @property
+    def n_reference(self) -> int:
+        return len(self.reference)
+
+    @cached_property
+    def fid(self) -> float:
+        return fid(self.outputs, self.reference)
+
+    @cached_property
+    def fid_infinity(self) -> FidInfinity:
+        return fid_infinity(self.outputs, self.reference, self.seed)
+
+    def small_n_warnings(self) -> list[str]:
+        if min(self.n, self.n_reference) >= FID_MIN_RELIABLE_N:
+            return []
+        return [
+            f"FID on {self.n} outputs vs {self.n_reference} reference images: below "
+            f"{FID_MIN_RELIABLE_N:,} images FID is biased upwards and its covariance is singular; "
+            "compare only values with the same N"
+        ]
+
+
+class SetMetric:
+    """A metric of a method's whole output set; ``score`` never raises for small inputs, it
+    returns a score with ``error`` set."""
+
+    info: ClassVar[MetricInfo]
+    #: Fewest outputs the metric is defined for (a covariance needs 2; a line fit 3 sizes).
+    min_outputs: ClassVar[int] = 2
+
+    @classmethod
+    def preflight(cls, weights: WeightsSource) -> None:
+        """Set metrics need the Inception weights (raises `WeightsUnavailable` if missing)."""
+        resolve_weights(weights)
+
+    def score(self, data: SetData) -> SetScore:
+        if data.n < self.min_outputs or data.n_reference < 2:
+            return SetScore(
+                None,
+                data.n,
+                data.n_reference,
+                error=f"{self.info.name} needs at least {self.min_outputs} outputs and 2 "
+                f"reference images (have {data.n} and {data.n_reference})",
+            )
+        return self.compute(data)
+
+    def compute(self, data: SetData) -> SetScore:
+        raise NotImplementedError
+
+
+class FID(SetMetric):
+    """How far the outputs' Inception feature distribution is from the reference set's."""
+
+    info = MetricInfo(
+        name="fid",
+        higher_is_better=False,
+        per="set",
+        unit="",
+        description="Frechet Inception distance, outputs vs reference set (pool3, TF-Inception)",
+        needs=("reference",),
+    )
+
+    def compute(self, data: SetData) -> SetScore:
+        return SetScore(data.fid, data.n, data.n_reference, warnings=data.small_n_warnings())
+
+
+class KID(SetMetric):
+    """Kernel Inception distance: unbiased at any N, so the better choice for small sets."""
+
+    info = MetricInfo(
+        name="kid",
+        higher_is_better=False,
+        per="set",
+        unit="",
+        description="kernel Inception distance (mean and std over seeded subsets), outputs vs "
+        "reference set",
+        needs=("reference",),
+    )
+
+    def compute(self, data: SetData) -> SetScore:
+        size = kid_subset_size(data.n, data.n_reference)
+        mean, std = kid(data.outputs, data.reference, seed=data.seed, subset_size=size)
+        details = {
+            "subsets": KID_SUBSETS,
+            "subset_size": size,
+            "kernel": "(x.y/d + 1)^3",
+            "seed": data.seed,
+            "sampler": "numpy RandomState(seed).choice without replacement: outputs, then "
+            "reference, per subset (torch-fidelity's order)",
+        }
+        return SetScore(mean, data.n, data.n_reference, std=std, details=details)
+
+
+def _fid_infinity_details(result: FidInfinity, seed: int) -> dict:
+    return {
+        "points": FID_INF_POINTS,
+        "start": FID_INF_START,
+        "sizes": result.sizes,
+        "fids": result.fids,
+        "slope": result.slope,
+        "seed": seed,
+        "fit": "least squares of FID_N against 1/N over seeded random subsets of the outputs, "
+        "whole reference set; value at 1/N = 0",
+    }
+
+
+def _fid_infinity_warnings(data: SetData, result: FidInfinity) -> list[str]:
+    warnings = data.small_n_warnings()
+    if data.n <= FID_INF_START:
+        warnings.append(
+            f"FID-infinity fitted on subsets of {result.sizes[0]}..{result.sizes[-1]} outputs; "
+            f"Chong & Forsyth start at {FID_INF_START:,}, so this extrapolation is unreliable"
+        )
+    return warnings
+
+
+class FIDInfinity(SetMetric):
+    """FID extrapolated to infinitely many outputs (removes FID's dependence on N)."""
+
+    info = MetricInfo(
+        name="fid_infinity",
+        higher_is_better=False,
+        per="set",
+        unit="",
+        description="FID-infinity (Chong & Forsyth 2020): FID of seeded output subsets fitted "
+        "in 1/N and extrapolated to 1/N = 0",
+        needs=("reference",),
+    )
+    min_outputs = 3
+
+    def compute(self, data: SetData) -> SetScore:
+        result = data.fid_infinity
+        return SetScore(
+            result.value,
+            data.n,
+            data.n_reference,
+            warnings=_fid_infinity_warnings(data, result),
+            details=_fid_infinity_details(result, data.seed),
+        )
+
+
+def _mean_lpips(data: SetData) -> tuple[float, int] | None:
+    values = [v for v in data.image_scores.get("lpips", ()) if v is not None and np.isfinite(v)]
+    return (float(np.mean(values)), len(values)) if values else None
+
+
+class ArtFID(SetMetric):
+    """ArtFID (Wright & Ommer 2022) with plain FID: one number for content and style together."""
+
+    info = MetricInfo(
+        name="artfid",
+        higher_is_better=False,
+        per="set",
+        unit="",
+        description="ArtFID = (1 + mean LPIPS(content, output)) x (1 + FID(outputs, reference)) "
+        "(Wright & Ommer 2022), plain FID",
+        needs=("content", "reference"),
+        requires=("lpips",),
+    )
+
+    def fid_part(self, data: SetData) -> tuple[float, list[str], dict]:
+        return data.fid, data.small_n_warnings(), {"fid": data.fid}
+
+    def compute(self, data: SetData) -> SetScore:
+        lpips = _mean_lpips(data)
+        if lpips is None:
+            return SetScore(
+                None, data.n, data.n_reference, error="no per-image lpips scores to average"
+            )
+        distance, warnings, details = self.fid_part(data)
+        details = {**details, "lpips_mean": lpips[0], "lpips_n": lpips[1], "lpips": "alex v0.1"}
+        value = (1 + lpips[0]) * (1 + distance)
+        return SetScore(value, data.n, data.n_reference, warnings=warnings, details=details)
+
+
+class ArtFIDInfinity(ArtFID):
+    """ArtFID with FID-infinity (the ArtFID code's default mode), seeded, 15 points."""
+
+    info = MetricInfo(
+        name="artfid_infinity",
+        higher_is_better=False,
+        per="set",
+        unit="",
+        description="ArtFID with FID-infinity in place of FID: (1 + mean LPIPS) x (1 + FID_inf)",
+        needs=("content", "reference"),
+        requires=("lpips",),
+    )
+    min_outputs = 3
+
+    def fid_part(self, data: SetData) -> tuple[float, list[str], dict]:
+        result = data.fid_infinity
+        details = {"fid_infinity": result.value, **_fid_infinity_details(result, data.seed)}
+        return result.value, _fid_infinity_warnings(data, result), details
+
+
+def _score(metric: SetMetric, data: SetData) -> SetScore:
+    """A metric's score; a numerical failure becomes a score with its error, not an exception."""
+    try:
+        return metric.score(data)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        return SetScore(None, data.n, data.n_reference, error=f"{type(exc).__name__}: {exc}")
+
+
+class SetScorer:
+    """Scores output sets against a reference set on a worker (Inception loaded once)."""
+
+    def __init__(self, context: MetricContext) -> None:
+        self.features = InceptionFeatures(context.weights, context.cache, context.device)
+        self.cache = context.cache / "reference-features"
+
+    def score(
+        self,
+        outputs: np.ndarray,
+        reference: ReferenceSet,
+        image_scores: Mapping[str, Sequence[float]],
+        metrics: Sequence[SetMetric],
+        seed: int,
+    ) -> tuple[dict[str, SetScore], dict]:
+        """Each metric's score, and the settings shared by all of them (recorded once)."""
+        extractor = self.features.describe()
+        reference_feats, key, hit = reference_features(
+            reference, extractor, self.features, self.cache
+        )
+        data = SetData(self.features(outputs), reference_feats, image_scores, seed)
+        scores = {metric.info.name: _score(metric, data) for metric in metrics}
+        settings = {
+            **extractor,
+            "reference": {"n": data.n_reference, "cache_key": key, "cache_hit": hit},
+            "seed": seed,
+        }
+        return scores, settings

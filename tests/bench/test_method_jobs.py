@@ -1,0 +1,77 @@
+"""Per-method work after the cells: set metrics on a worker (no Ray), and where jobs are placed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.execute import _actor_for
+from bench.suites import procedural
+from bench.worker import CellRunner, MethodJob, ReferenceSpec, ThroughputSpec, WorkerSettings
+
+
+def _images(kind, count: int) -> np.ndarray:
+    draw = procedural.scene if kind == "scene" else procedural.painting
+    return np.stack([np.asarray(draw(i, size=32), dtype=np.uint8) for i in range(count)])
+
+
+def test_a_method_job_scores_the_output_set_against_the_reference_set():
+    styles = _images("painting", 3)
+    images = {f"s-{i}": image for i, image in enumerate(styles)}
+    settings = WorkerSettings(
+        weights="random", seed=0, methods={}, metrics=("lpips", "fid", "kid", "latency")
+    )
+    runner = CellRunner(settings, images)
+    job = MethodJob(
+        method="gatys",
+        outputs=_images("scene", 4),
+        image_scores={"lpips": [0.5, 0.4, 0.6, 0.5]},
+        reference=ReferenceSpec(
+            keys=tuple(images),
+            files=tuple((f"{k}.png", f"{i:064x}") for i, k in enumerate(images)),
+            preprocess="test",
+            image_size=32,
+        ),
+    )
+    result = runner.score_method(job)
+    assert result.error is None, result.traceback
+    assert set(result.set_scores) == {"fid", "kid"}  # only the set metrics asked for
+    fid, kid = result.set_scores["fid"], result.set_scores["kid"]
+    assert fid["n"] == 4 and fid["n_reference"] == 3 and fid["value"] > 0 and fid["warnings"]
+    assert kid["details"]["subset_size"] == 3 and kid["std"] is not None
+    assert result.set_settings["weights"]["random"] is True
+    assert any(w["network"] == "inception_v3_fid" for w in result.weights)
+
+    broken = runner.score_method(
+        MethodJob("gatys", job.outputs, {}, ReferenceSpec(("missing",), (), "test", 32))
+    )
+    assert broken.error and "missing" in broken.error and broken.traceback
+
+
+def test_method_jobs_go_to_a_worker_that_prepared_the_method():
+    a, b, c = "a", "b", "c"
+    assert _actor_for({b}, idle=[a, b], alive=[a, b, c]) == b
+    assert _actor_for({b}, idle=[a, c], alive=[a, b, c]) is None  # wait for b to finish
+    assert _actor_for({b}, idle=[a, c], alive=[a, c]) == c  # b died: anyone will do
+    assert _actor_for(set(), idle=[a], alive=[a]) == a
+    assert _actor_for({a}, idle=[], alive=[a]) is None
+
+
+def test_a_method_job_measures_batched_throughput():
+    images = {"c-0": _images("scene", 1)[0], "c-1": _images("scene", 2)[1]}
+    images["s-0"] = _images("painting", 1)[0]
+    settings = WorkerSettings(
+        weights="random", seed=0, methods={"gatys": {"steps": 2}}, metrics=("throughput",)
+    )
+    job = MethodJob(
+        method="gatys",
+        outputs=np.empty((0, 32, 32, 3), np.uint8),
+        image_scores={},
+        reference=ReferenceSpec((), (), "test", 32),
+        throughput=ThroughputSpec(contents=("c-0", "c-1"), style="s-0", styles=("s-0",)),
+    )
+    result = CellRunner(settings, images).score_method(job)
+    assert result.error is None and result.set_scores == {}
+    throughput = result.throughput
+    assert throughput["batch_size"] == 2 and throughput["value"] > 0
+    assert throughput["value"] == 2 / throughput["seconds"]
+    assert throughput["runs"] == 1 and throughput["statistic"] == "single run"  # Gatys iterates
