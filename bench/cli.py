@@ -81,6 +81,31 @@ DataDirOpt = Annotated[
     ),
 ]
 
+CheckpointOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--checkpoint",
+        help="METHOD=PATH: use this checkpoint instead of training (same as "
+        "--set METHOD.checkpoint=PATH; repeatable).",
+    ),
+]
+RetrainOpt = Annotated[
+    bool, typer.Option("--retrain", help="Train again even if a matching checkpoint is cached.")
+]
+
+
+def _checkpoint_overrides(items: list[str] | None) -> list[str]:
+    """``--checkpoint METHOD=PATH`` as the ``--set METHOD.checkpoint=ABSOLUTE_PATH`` it means."""
+    overrides = []
+    for item in items or []:
+        method, sep, path = item.partition("=")
+        if not sep or not method.strip() or not path.strip():
+            raise BenchError(
+                f"--checkpoint {item!r}: expected METHOD=PATH, e.g. johnson=mosaic.pth"
+            )
+        overrides.append(f"{method.strip()}.checkpoint={Path(path).expanduser().resolve()}")
+    return overrides
+
 
 @app.command()
 @user_errors
@@ -115,8 +140,14 @@ def run(
         Path | None, typer.Option(help="Run folder to resume: runs only its missing cells.")
     ] = None,
     data_dir: DataDirOpt = None,
+    checkpoints: CheckpointOpt = None,
+    retrain: RetrainOpt = False,
 ) -> None:
-    """Run a suite: stylize every (method, content, style) cell, score it, track it, report it."""
+    """Run a suite: stylize every (method, content, style) cell, score it, track it, report it.
+
+    Trained methods are trained first (once per method and style set) unless a matching
+    checkpoint is cached or given with --checkpoint.
+    """
     from bench.runner import RunOptions, options_for_resume, run_benchmark
 
     if resume is not None:
@@ -130,9 +161,10 @@ def run(
             tracking_uri=tracking_uri,
             ray_address=ray_address,
             weights=weights,
-            overrides=overrides or [],
+            overrides=[*(overrides or []), *_checkpoint_overrides(checkpoints)],
             workers=workers,
             data_dir=data_dir,
+            retrain=retrain,
         )
     outcome = run_benchmark(options)
     record = outcome.record
@@ -175,6 +207,59 @@ def sync(
 
     ids = sync_run(run_dir, tracking_uri)
     out.print(f"synced {run_dir} to {ids['uri']} (parent run {ids['parent_run_id']})")
+
+
+@app.command()
+@user_errors
+def train(
+    methods: Annotated[str, typer.Argument(help="Trained method(s) to train, comma-separated.")],
+    suite: SuiteArg = "smoke",
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder of the default MLflow store.")
+    ] = Path("bench-out"),
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite in --out)."
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster to join (default: $RAY_ADDRESS or a local instance)."),
+    ] = None,
+    weights: Annotated[
+        str | None, typer.Option(help="pretrained | random | PATH (file or folder of checkpoints).")
+    ] = None,
+    overrides: SetOpt = None,
+    retrain: RetrainOpt = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Train a suite's trained methods on its training split; cache and register checkpoints."""
+    from bench.runner import RunOptions, train_methods
+
+    outcome = train_methods(
+        RunOptions(
+            suite=suite,
+            methods=_split(methods),
+            out=out_dir,
+            tracking_uri=tracking_uri,
+            ray_address=ray_address,
+            weights=weights,
+            overrides=overrides or [],
+            retrain=retrain,
+            data_dir=data_dir,
+        )
+    )
+    for entry in outcome.entries:
+        if entry["source"] == "failed":
+            continue
+        registry = entry.get("registry")
+        where = f"  registry {registry['model']} v{registry['version']}" if registry else ""
+        out.print(f"{entry['label']}: {entry['path']}{where}", highlight=False)
+    out.print(f"MLflow store: {outcome.tracking_uri}")
+    if outcome.failed:
+        err.print(f"[bold red]{outcome.failed} training job(s) failed[/]")
+        raise typer.Exit(3)
 
 
 class Listing(StrEnum):
@@ -243,7 +328,8 @@ def validate(
     loaded = load_suite(suite, overrides or [], data_dir)
     plan = make_plan(loaded)
     problems = []
-    for ref in (*loaded.content, *loaded.style, *loaded.guides.values()):
+    every = (*loaded.content, *loaded.style, *loaded.guides.values())
+    for ref in (*every, *loaded.training_content, *loaded.training_style):
         try:
             load_image(ref.path, loaded.spec.image_size)
         except ImageError as exc:

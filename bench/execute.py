@@ -3,24 +3,29 @@
 The only module that imports Ray. A local Ray instance is started unless ``--ray-address`` /
 ``RAY_ADDRESS`` names a running cluster. There is one long-lived actor per GPU when the cluster
 has GPUs, otherwise one per CPU core (each with its own torch threads); every actor loads its
-networks once and serves many cells. Once all cells of a method are done, its method job (set
-metrics such as FID) goes to an actor, preferably one that already prepared that method.
+networks once and serves many cells. Training jobs of trained methods run before the cells,
+each as one Ray task, so a network is trained once per (method, style set), not once per worker.
+Once all cells of a method are done, its method job (set metrics such as FID) goes to an actor,
+preferably one that already prepared that method.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import ray
+import torch
 from ray.exceptions import RayActorError, RayTaskError
 
 from bench.errors import BenchError
 from bench.plan import Cell
+from bench.train_task import TrainedCheckpoint, TrainingJob, TrainingSettings, train_job
 from bench.worker import CellResult, CellRunner, MethodJob, MethodResult, WorkerSettings
 
 
@@ -41,8 +46,13 @@ class Placement:
 class _Worker:
     """Ray actor around `CellRunner`."""
 
-    def __init__(self, settings: WorkerSettings, images: dict[str, np.ndarray]) -> None:
-        self.runner = CellRunner(settings, images)
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        images: dict[str, np.ndarray],
+        checkpoints: dict[str, dict[str, torch.Tensor]],
+    ) -> None:
+        self.runner = CellRunner(settings, images, checkpoints)
 
     def run(self, cell: Cell, styles: list[str]) -> CellResult:
         return self.runner.run(cell, styles)
@@ -56,10 +66,12 @@ class MethodWork:
     """Per-method work to do once a method's cells are finished.
 
     ``job`` builds a method's job on the driver (``None``: nothing to do, e.g. its result is
-    already in the journal); ``on_result`` receives each result there.
+    already in the journal); ``on_result`` receives each result there. ``checkpoints``: keys of
+    trained checkpoints the jobs load (shipped to workers with those of the cells).
     """
 
     methods: Sequence[str] = ()
+    checkpoints: Sequence[str] = ()
     job: Callable[[str], MethodJob | None] = lambda method: None
     on_result: Callable[[MethodResult], None] = lambda result: None
 
@@ -98,6 +110,32 @@ def connect(address: str | None) -> bool:
     return True
 
 
+_SESSION = {"active": False, "started": False}
+
+
+@contextmanager
+def session() -> Iterator[None]:
+    """One Ray instance for a block (training tasks, then cells): started lazily by the first
+    call that needs it, so a block that needs no compute never starts Ray; stopped at the end
+    if this block started it."""
+    _SESSION.update(active=True, started=False)
+    try:
+        yield
+    finally:
+        if _SESSION["started"]:
+            ray.shutdown()
+        _SESSION.update(active=False, started=False)
+
+
+def _join(address: str | None) -> bool:
+    """Connect; returns whether the caller must stop Ray itself (not inside a `session`)."""
+    started = connect(address)
+    if _SESSION["active"]:
+        _SESSION["started"] = _SESSION["started"] or started
+        return False
+    return started
+
+
 def placement(n_cells: int, requested: int | None) -> Placement:
     """One worker per GPU if there are GPUs, else one per CPU core (never more than cells)."""
     resources = ray.cluster_resources()
@@ -110,6 +148,45 @@ def placement(n_cells: int, requested: int | None) -> Placement:
     return Placement(workers, 0, 1, max(1, cpus // workers))
 
 
+def run_training(
+    jobs: Sequence[TrainingJob],
+    settings: TrainingSettings,
+    styles: dict[str, np.ndarray],
+    address: str | None = None,
+    workers: int | None = None,
+    max_attempts: int = 3,
+) -> list[TrainedCheckpoint]:
+    """Train each job once, as its own Ray task (one GPU each, or a share of the CPU cores).
+
+    A task whose worker process dies is run again by Ray, up to ``max_attempts`` times in all;
+    an exception inside training is not retried (the task reports it as the job's error).
+    """
+    started = _join(address)
+    try:
+        place = placement(len(jobs), workers)
+        task = ray.remote(train_job).options(
+            num_cpus=place.threads if not place.gpus_per_worker else 1,
+            num_gpus=place.gpus_per_worker,
+            max_retries=max_attempts - 1,
+            retry_exceptions=False,
+        )
+        task_settings = TrainingSettings(**{**settings.__dict__, "threads": place.threads})
+        styles_ref = ray.put(styles)
+        refs = {task.remote(job, task_settings, styles_ref): job for job in jobs}
+        results = []
+        for ref, job in refs.items():
+            try:
+                results.append(ray.get(ref))
+            except (RayActorError, RayTaskError) as exc:
+                reason = str(exc).splitlines()[0][:300]
+                error = f"training task died {max_attempts} times: {reason}"
+                results.append(TrainedCheckpoint(key=job.key, error=error))
+        return results
+    finally:
+        if started:
+            ray.shutdown()
+
+
 def run_cells(
     cells: Sequence[Cell],
     settings: WorkerSettings,
@@ -119,6 +196,7 @@ def run_cells(
     address: str | None = None,
     workers: int | None = None,
     method_work: MethodWork | None = None,
+    checkpoints: dict[str, dict[str, torch.Tensor]] | None = None,
     max_attempts: int = 3,
 ) -> Placement:
     """Run ``cells`` on Ray workers, calling ``on_result`` on the driver as each one finishes;
@@ -127,9 +205,11 @@ def run_cells(
     A worker process that dies (killed, out of memory) is replaced, and its cell or method job is
     tried again on another worker, up to ``max_attempts`` times in all; then it is recorded as
     failed. An exception inside a cell is not retried: the worker reports it as the cell's failure.
+    ``checkpoints``: state dicts of trained methods by job key (`bench.training`), shipped once
+    through the object store; workers load them instead of preparing.
     """
     work = method_work or MethodWork()
-    started = connect(address)
+    started = _join(address)
     try:
         place = placement(max(len(cells), 1), workers)
         settings = WorkerSettings(**{**settings.__dict__, "threads": place.threads})
@@ -137,7 +217,12 @@ def run_cells(
             num_cpus=place.cpus_per_worker, num_gpus=place.gpus_per_worker
         )
         images_ref = ray.put(images)
-        actors = [actor_cls.remote(settings, images_ref) for _ in range(place.workers)]
+        checkpoints_ref = ray.put(checkpoints or {})
+
+        def new_actor() -> Any:
+            return actor_cls.remote(settings, images_ref, checkpoints_ref)
+
+        actors = [new_actor() for _ in range(place.workers)]
         idle, queue, pending = list(actors), deque(cells), {}
         attempts: Counter[str] = Counter()
         cells_left = Counter(cell.method for cell in cells)
@@ -172,7 +257,7 @@ def run_cells(
                 except (RayActorError, RayTaskError) as exc:
                     ray.kill(actor)
                     actors.remove(actor)
-                    actors.append(actor_cls.remote(settings, images_ref))
+                    actors.append(new_actor())
                     idle.append(actors[-1])
                     if attempts[_key(item)] < max_attempts:
                         (queue.appendleft if isinstance(item, Cell) else waiting.append)(item)

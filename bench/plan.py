@@ -21,13 +21,17 @@ class PlanError(BenchError):
 
 @dataclass(frozen=True)
 class Cell:
-    """One unit of work: a method applied to one content image (and one style image)."""
+    """One unit of work: a method applied to one content image (and one style image).
+
+    ``job``: for trained methods, the key of the training job whose checkpoint the cell uses.
+    """
 
     id: str
     method: str
     content: str
     style: str
     seed: int
+    job: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -79,3 +80,18 @@ class ByteProgress:
 
     def update(self, done: int, total: int | None) -> None:
         self._progress.update(self._task, completed=done, total=total)
+
+
+def print_job(entry: dict, console: Console | None = None) -> None:
+    """One line per training job: trained (time, device), reused from the cache, loaded, failed."""
+    console = console or Console(stderr=True, soft_wrap=True, highlight=False)
+    label, source = entry["label"], entry["source"]
+    if source == "trained":
+        text = f"trained {label} in {entry['seconds']:.1f}s on {entry['device']}"
+    elif source == "cache":
+        text = f"reused {label}: cached checkpoint {entry['key'][:12]} (no training)"
+    elif source == "file":
+        text = f"loaded {label} from {entry['path']}"
+    else:
+        text = f"[red]training {escape(label)} FAILED[/]: {escape(str(entry.get('error')))}"
+    console.print(text, highlight=False, markup=source == "failed")

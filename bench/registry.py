@@ -65,6 +65,9 @@ METHODS: Registry[Any] = Registry(
         "gatys": "methods.gatys:Gatys",
         "improved_gatys": "methods.improved_gatys:ImprovedGatys",
         "semantic": "methods.semantic:Semantic",
+        "johnson": "methods.johnson:Johnson",
+        "cin": "methods.cin:CIN",
+        "ghiasi": "methods.ghiasi:Ghiasi",
     },
     group="stylebench.methods",
 )

@@ -12,7 +12,8 @@ import hashlib
 import json
 import platform
 import socket
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,14 +22,23 @@ import numpy as np
 
 from bench.environment import git_commit, package_versions
 from bench.errors import BenchError
-from bench.execute import MethodWork, run_cells
+from bench.execute import MethodWork, run_cells, run_training, session
 from bench.images import PREPROCESS, ImageError, load_image, open_rgb, to_uint8, write_png
 from bench.plan import Cell, Plan, make_plan
-from bench.progress import CellProgress
+from bench.progress import CellProgress, print_job
 from bench.records import SCHEMA, append_journal, read_journal, write_json_atomic
 from bench.registry import METHODS, METRICS
 from bench.suites.guides import guide_key
 from bench.suites.load import load_suite
+from bench.train_task import TrainingJob, TrainingSettings
+from bench.training import (
+    PreparedCheckpoints,
+    TrainingError,
+    TrainingPlan,
+    plan_training,
+    prepare_checkpoints,
+    style_arrays,
+)
 from bench.worker import (
     CellResult,
     MethodJob,
@@ -37,7 +47,7 @@ from bench.worker import (
     ThroughputSpec,
     WorkerSettings,
 )
-from methods.core.encoders import load_vgg
+from methods.core.encoders import load_encoder
 from methods.core.weights import WeightsSource, WeightsUnavailable
 from metrics.perceptual import EVALUATION_NETWORK, evaluation_description
 from metrics.runtime import REPEATS, THROUGHPUT_BATCH, Throughput
@@ -56,6 +66,7 @@ class RunOptions:
     overrides: list[str] = field(default_factory=list)
     workers: int | None = None
     data_dir: Path | None = None
+    retrain: bool = False
 
 
 @dataclass
@@ -76,19 +87,66 @@ def run_key(plan: Plan, commit: str) -> str:
     return hashlib.sha256(f"{plan.config_hash}:{commit}".encode()).hexdigest()
 
 
-def _check_weights(plan: Plan) -> WeightsSource:
-    """Fail before any compute if the weights cannot be had (one clear line, no traceback)."""
+def _check_weights(plan: Plan) -> tuple[WeightsSource, dict[str, str]]:
+    """Fail before any compute if the weights cannot be had (one clear line, no traceback).
+
+    Returns the source and the SHA-256 of every backbone's weights (training jobs key on them).
+    """
+    identities = {}
     try:
         source = WeightsSource.parse(plan.suite.spec.weights, seed=plan.suite.spec.seed)
         archs = {EVALUATION_NETWORK} | {a for m in plan.methods for a in METHODS.get(m).encoders}
         for arch in sorted(archs):
-            load_vgg(arch, source)
+            identities[arch] = load_encoder(arch, source).identity.sha256
         if not source.is_random:
             for name in plan.metrics:
                 METRICS.get(name).preflight(source)
     except WeightsUnavailable as exc:
         raise BenchError(str(exc)) from None
-    return source
+    return source, identities
+
+
+def prepare_jobs(
+    plan: Plan,
+    jobs: list[TrainingJob],
+    images: dict[str, np.ndarray],
+    options: RunOptions,
+    tracking_uri: str,
+    commit: str,
+    on_job: Callable[[dict[str, Any]], None],
+) -> PreparedCheckpoints:
+    """Load, reuse or train (as Ray tasks) the checkpoints of ``jobs``; register new ones in the
+    MLflow model registry. ``on_job`` sees each job's entry (source, seconds, path, registry)."""
+    from bench.tracking import register_checkpoint
+
+    spec = plan.suite.spec
+    settings = TrainingSettings(weights=spec.weights, seed=spec.seed)
+    styles = style_arrays(jobs, plan, images)
+    provenance = {
+        "suite": spec.name,
+        "suite_version": spec.version,
+        "config_hash": plan.config_hash,
+        "git_commit": commit,
+        "weights": spec.weights,
+    }
+
+    def registered(entry: dict[str, Any]) -> None:
+        if entry["source"] in ("trained", "cache"):
+            entry["registry"] = register_checkpoint(tracking_uri, entry)
+        on_job(entry)
+
+    try:
+        return prepare_checkpoints(
+            jobs,
+            settings,
+            styles,
+            options.retrain,
+            lambda todo: run_training(todo, settings, styles, options.ray_address, options.workers),
+            provenance,
+            registered,
+        )
+    except TrainingError as exc:
+        raise BenchError(str(exc)) from None
 
 
 def _load_inputs(plan: Plan, run_dir: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -153,10 +211,12 @@ def _method_work(
     runnable: list[Cell],
     images: dict[str, np.ndarray],
     bad_images: dict[str, str],
+    training: TrainingPlan,
 ) -> MethodWork:
     """Per-method work (set metrics, throughput) for every method with cells still to run or
     whose result is not in the method journal for exactly its current successful cells; results
-    go to that journal."""
+    go to that journal. Throughput of a trained method runs the checkpoint of its first cell's
+    training job."""
     journal = run_dir / "methods.jsonl"
     done = read_journal(journal)
     reference = _reference_spec(plan)
@@ -169,6 +229,16 @@ def _method_work(
         else None
     )
     fingerprints: dict[str, str] = {}
+
+    def throughput_of(method: str) -> ThroughputSpec | None:
+        if throughput is None:
+            return None
+        first = next(
+            c.id
+            for c in plan.cells
+            if (c.method, c.content, c.style) == (method, throughput.contents[0], throughput.style)
+        )
+        return replace(throughput, job=training.cell_jobs.get(first))
 
     def record(result: MethodResult) -> None:
         entry = {"id": result.method, "inputs": fingerprints[result.method], **asdict(result)}
@@ -192,22 +262,26 @@ def _method_work(
             outputs=np.stack(outputs) if outputs else np.empty((0, size, size, 3), np.uint8),
             image_scores={name: [c["scores"].get(name) for c in ok] for name in plan.metrics},
             reference=reference,
-            throughput=throughput,
+            throughput=throughput_of(method),
         )
 
     needed = bool(_set_metrics(plan)) or throughput is not None
     running = {cell.method for cell in runnable}
-    methods = [m for m in plan.methods if m in running or not current(m)]
-    return MethodWork(methods=methods if needed else [], job=job, on_result=record)
+    methods = [m for m in plan.methods if m in running or not current(m)] if needed else []
+    checkpoints = [spec.job for m in methods if (spec := throughput_of(m)) and spec.job]
+    return MethodWork(methods=methods, job=job, on_result=record, checkpoints=checkpoints)
 
 
-def _cell_entry(plan: Plan, cell_id: str, result: CellResult, output: str | None) -> dict[str, Any]:
+def _cell_entry(
+    plan: Plan, cell_id: str, result: CellResult, output: str | None, split: str | None
+) -> dict[str, Any]:
     cell = next(c for c in plan.cells if c.id == cell_id)
     return {
         "id": cell.id,
         "method": cell.method,
         "content": cell.content,
         "style": cell.style,
+        "style_split": split,
         "seed": cell.seed,
         "status": result.status,
         "output": output,
@@ -224,21 +298,36 @@ def _cell_entry(plan: Plan, cell_id: str, result: CellResult, output: str | None
     }
 
 
+def _prepare_time(cells: list[dict[str, Any]], training: list[dict[str, Any]]) -> float | None:
+    """Trained methods: the training time of every checkpoint they use (measured when it was
+    trained, also when it now comes from the cache), or the loading time of a checkpoint file.
+    Others: the slowest worker's prepare."""
+    if training:
+        seconds = [t.get("seconds") for t in training]
+        return None if None in seconds else sum(seconds)
+    prepare = [c["prepare_time"] for c in cells if c.get("prepare_time") is not None]
+    return max(prepare) if prepare else None
+
+
 def _method_summaries(
-    plan: Plan, cells: list[dict[str, Any]], method_results: dict[str, dict[str, Any]]
+    plan: Plan,
+    cells: list[dict[str, Any]],
+    training: list[dict[str, Any]],
+    method_results: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     summaries = {}
     for name, config in plan.methods.items():
         cls = METHODS.get(name)
         mine = [c for c in cells if c["method"] == name]
-        prepare = [c["prepare_time"] for c in mine if c.get("prepare_time") is not None]
+        jobs = sorted((t for t in training if t["method"] == name), key=lambda t: t["label"])
         result = method_results.get(name, {})
         summaries[name] = {
             "config": config.model_dump(mode="json"),
             "summary": cls.summary,
             "paper": cls.paper,
             "needs": asdict(cls.needs),
-            "prepare_time": max(prepare) if prepare else None,
+            "prepare_time": _prepare_time(mine, jobs),
+            "training": jobs,
             "cells_planned": sum(1 for c in plan.cells if c.method == name),
             "cells_ok": sum(1 for c in mine if c["status"] == "ok"),
             "cells_failed": sum(1 for c in mine if c["status"] != "ok"),
@@ -280,6 +369,7 @@ def build_record(
     cells: list[dict],
     started: str,
     method_results: dict[str, dict[str, Any]] | None = None,
+    training: list[dict] | None = None,
 ) -> dict[str, Any]:
     """The run record: everything reports and comparisons need, and nothing they must recompute."""
     spec = plan.suite.spec
@@ -352,7 +442,7 @@ def build_record(
             **({"sets": _set_evaluation(plan, method_results)} if _set_metrics(plan) else {}),
         },
         "metrics": {name: METRICS.get(name).info.as_dict() for name in plan.metrics},
-        "methods": _method_summaries(plan, cells, method_results),
+        "methods": _method_summaries(plan, cells, training or [], method_results),
         "cells": sorted(cells, key=lambda c: [c["method"], c["content"], c["style"]]),
     }
 
@@ -373,6 +463,7 @@ def options_for_resume(run: Path, tracking_uri: str | None) -> RunOptions:
         tracking_uri=tracking_uri or saved["tracking_uri"],
         weights=saved["weights"],
         overrides=saved["overrides"],
+        data_dir=Path(saved["data_dir"]) if saved.get("data_dir") else None,
     )
 
 
@@ -387,7 +478,8 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
     out = options.out.resolve()
     tracking_uri = options.tracking_uri or default_tracking_uri(out)
     preflight(tracking_uri)
-    weights = _check_weights(plan)
+    weights, identities = _check_weights(plan)
+    training = plan_training(plan, identities)
     commit = git_commit()
     key = run_key(plan, commit)
     run_id = f"{suite.spec.name}-{key[:12]}"
@@ -404,9 +496,11 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
             "weights": options.weights,
             "overrides": options.overrides,
             "tracking_uri": tracking_uri,
+            "data_dir": str(options.data_dir.resolve()) if options.data_dir else None,
         },
     )
     journal = run_dir / "journal.jsonl"
+    training_log = run_dir / "training.jsonl"
     done = {cid: e for cid, e in read_journal(journal).items() if e["status"] == "ok"}
     todo = [c for c in plan.cells if c.id not in done]
     tracker = Tracker(tracking_uri, run_dir)
@@ -417,52 +511,80 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
         "stylebench:weights": weights.describe(),
         "stylebench:random-weights": "yes: not a quality result" if weights.is_random else "no",
     }
-    with CellProgress(total=len(plan.cells), already_done=len(done)) as progress:
+    broken = {}
+    for cell in todo:
+        keys = [cell.content, cell.style]
+        if METHODS.get(cell.method).needs.guides:
+            keys += [guide_key(cell.content), guide_key(cell.style)]
+        errors = [bad_images[k] for k in keys if k in bad_images]
+        if errors:
+            broken[cell.id] = errors[0]
+    candidates = training.attach([c for c in todo if c.id not in broken])
+    method_work = _method_work(plan, run_dir, candidates, images, bad_images, training)
 
-        def record_result(result: CellResult) -> None:
-            output = None
-            if result.status == "ok" and result.output is not None:
-                output = f"images/{result.cell_id}.png"
-                write_png(result.output, run_dir / output, provenance)
-            entry = _cell_entry(plan, result.cell_id, result, output)
-            append_journal(journal, entry)
-            tracker.log_cell(entry)
-            detail = result.error or f"{result.scores.get('latency', float('nan')):.2f}s"
-            progress.advance(result.cell_id, result.status == "ok", detail)
+    def log_job(entry: dict[str, Any]) -> None:
+        append_journal(training_log, {**entry, "id": entry["key"]})
+        print_job(entry)
 
-        runnable = []
-        for cell in todo:
-            keys = [cell.content, cell.style]
-            if METHODS.get(cell.method).needs.guides:
-                keys += [guide_key(cell.content), guide_key(cell.style)]
-            broken = [bad_images[k] for k in keys if k in bad_images]
-            if broken:
-                record_result(CellResult(cell_id=cell.id, status="failed", error=broken[0]))
-            else:
-                runnable.append(cell)
-        method_work = _method_work(plan, run_dir, runnable, images, bad_images)
-        if runnable or method_work.methods:
-            settings = WorkerSettings(
-                weights=suite.spec.weights,
-                seed=suite.spec.seed,
-                methods={name: cfg.model_dump(mode="json") for name, cfg in plan.methods.items()},
-                metrics=plan.metrics,
-            )
-            styles = [r.key for r in suite.style if r.key in images]
-            run_cells(
-                runnable,
-                settings,
-                images,
-                styles,
-                record_result,
-                options.ray_address,
-                options.workers,
-                method_work,
-            )
+    with session():
+        needed = {c.job for c in candidates if c.job} | set(method_work.checkpoints)
+        jobs = [job for job_key, job in training.jobs.items() if job_key in needed]
+        unusable = {j.key: bad_images[s] for j in jobs for s in j.styles if s in bad_images}
+        usable = [j for j in jobs if j.key not in unusable]
+        prepared = prepare_jobs(plan, usable, images, options, tracking_uri, commit, log_job)
+        with CellProgress(total=len(plan.cells), already_done=len(done)) as progress:
+
+            def record_result(result: CellResult) -> None:
+                output = None
+                if result.status == "ok" and result.output is not None:
+                    output = f"images/{result.cell_id}.png"
+                    write_png(result.output, run_dir / output, provenance)
+                split = training.splits.get(result.cell_id)
+                entry = _cell_entry(plan, result.cell_id, result, output, split)
+                append_journal(journal, entry)
+                tracker.log_cell(entry)
+                detail = result.error or f"{result.scores.get('latency', float('nan')):.2f}s"
+                progress.advance(result.cell_id, result.status == "ok", detail)
+
+            for cell_id, error in broken.items():
+                record_result(CellResult(cell_id=cell_id, status="failed", error=error))
+            runnable = []
+            for cell in candidates:
+                job_error = unusable.get(cell.job or "") or (cell.job and prepared.error(cell.job))
+                if job_error:
+                    label = training.jobs[cell.job or ""].label
+                    error = f"training {label} failed: {job_error}"
+                    record_result(CellResult(cell_id=cell.id, status="failed", error=error))
+                else:
+                    runnable.append(cell)
+            if runnable or method_work.methods:
+                settings = WorkerSettings(
+                    weights=suite.spec.weights,
+                    seed=suite.spec.seed,
+                    methods={
+                        name: cfg.model_dump(mode="json") for name, cfg in plan.methods.items()
+                    },
+                    metrics=plan.metrics,
+                )
+                styles = [r.key for r in suite.style if r.key in images]
+                run_cells(
+                    runnable,
+                    settings,
+                    images,
+                    styles,
+                    record_result,
+                    options.ray_address,
+                    options.workers,
+                    method_work,
+                    {k: v for k, v in prepared.states.items() if k in needed},
+                )
 
     cells = list(read_journal(journal).values())
     method_results = read_journal(run_dir / "methods.jsonl")
-    record = build_record(plan, run_id, key, commit, weights, cells, started, method_results)
+    jobs_done = list(read_journal(training_log).values())
+    record = build_record(
+        plan, run_id, key, commit, weights, cells, started, method_results, jobs_done
+    )
     write_json_atomic(run_dir / "record.json", record)
     report = write_report(record, run_dir)
     tracker.finish(record)
@@ -494,3 +616,43 @@ def sync_run(run: Path, tracking_uri: str | None) -> dict[str, Any]:
     record["tracking"] = tracker.ids
     write_json_atomic(run_dir / "record.json", record)
     return tracker.ids
+
+
+@dataclass
+class TrainOutcome:
+    entries: list[dict[str, Any]]
+    tracking_uri: str
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for entry in self.entries if entry["source"] == "failed")
+
+
+def train_methods(options: RunOptions) -> TrainOutcome:
+    """``bench train``: train (or reuse) every checkpoint the suite's trained methods need."""
+    from bench.tracking import default_tracking_uri, preflight
+
+    overrides = [*options.overrides, *([f"weights={options.weights}"] if options.weights else [])]
+    suite = load_suite(options.suite, overrides, options.data_dir)
+    plan = make_plan(suite, options.methods)
+    untrained = [name for name in plan.methods if not METHODS.get(name).needs.training]
+    if untrained:
+        trained = [n for n in METHODS.names() if METHODS.get(n).needs.training]
+        raise BenchError(
+            f"{', '.join(untrained)}: not trained methods; trained methods: {', '.join(trained)}"
+        )
+    tracking_uri = options.tracking_uri or default_tracking_uri(options.out.resolve())
+    preflight(tracking_uri)
+    _, identities = _check_weights(plan)
+    training = plan_training(plan, identities)
+    entries: list[dict[str, Any]] = []
+
+    def log_job(entry: dict[str, Any]) -> None:
+        entries.append(entry)
+        print_job(entry)
+
+    with session():
+        prepare_jobs(
+            plan, list(training.jobs.values()), {}, options, tracking_uri, git_commit(), log_job
+        )
+    return TrainOutcome(entries=entries, tracking_uri=tracking_uri)

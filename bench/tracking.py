@@ -16,6 +16,7 @@ import json
 import math
 import os
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -62,6 +63,38 @@ def flatten(data: Any, prefix: str = "") -> dict[str, str]:
             flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
         return flat
     return {prefix: str(data)[:6000]}
+
+
+def _log_batch(
+    client: Any,
+    run_id: str,
+    metrics: Sequence[tuple[str, float, int]] = (),
+    params: dict[str, str] | None = None,
+) -> None:
+    """Metrics (finite ones) and params in as few requests as MLflow's batch limits allow."""
+    from mlflow.entities import Metric, Param
+
+    items = [Metric(key=k, value=v, timestamp=0, step=s) for k, v, s in metrics if math.isfinite(v)]
+    for start in range(0, len(items), BATCH):
+        client.log_batch(run_id, metrics=items[start : start + BATCH])
+    plist = [Param(k, v) for k, v in (params or {}).items()]
+    for start in range(0, len(plist), PARAM_BATCH):
+        client.log_batch(run_id, params=plist[start : start + PARAM_BATCH])
+
+
+def _artifact_location(uri: str, folder: str) -> str | None:
+    """Artifacts of a local store live beside its database (MLflow's default is the cwd)."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "sqlite":
+        return None
+    return (Path(parsed.path).parent / "mlartifacts" / folder).as_uri()
+
+
+def _experiment(client: Any, name: str, uri: str, folder: str) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment:
+        return experiment.experiment_id
+    return client.create_experiment(name, artifact_location=_artifact_location(uri, folder))
 
 
 def _finite_mean(values: list[float | None]) -> float | None:
@@ -118,28 +151,13 @@ class Tracker:
             self.error = f"MLflow {action} failed ({type(exc).__name__}: {str(exc)[:200]})"
             return False
 
-    def _artifact_location(self, suite: str) -> str | None:
-        parsed = urlparse(self.uri)
-        if parsed.scheme != "sqlite":
-            return None
-        return (Path(parsed.path).parent / "mlartifacts" / suite).as_uri()
-
     def _log_batch(
         self,
         run_id: str,
-        metrics: list[tuple[str, float, int]] = (),
+        metrics: Sequence[tuple[str, float, int]] = (),
         params: dict[str, str] | None = None,
     ) -> None:
-        from mlflow.entities import Metric, Param
-
-        items = [
-            Metric(key=k, value=v, timestamp=0, step=s) for k, v, s in metrics if math.isfinite(v)
-        ]
-        for start in range(0, len(items), BATCH):
-            self.client.log_batch(run_id, metrics=items[start : start + BATCH])
-        plist = [Param(k, v) for k, v in (params or {}).items()]
-        for start in range(0, len(plist), PARAM_BATCH):
-            self.client.log_batch(run_id, params=plist[start : start + PARAM_BATCH])
+        _log_batch(self.client, run_id, metrics, params)
 
     def start(self, header: dict[str, Any]) -> bool:
         """Create (or find again) the experiment, parent run and one child run per method."""
@@ -148,15 +166,8 @@ class Tracker:
     def _start(self, header: dict[str, Any]) -> None:
         client = self.client
         if "parent" not in self.ledger:
-            name = f"stylebench/{header['suite']}"
-            experiment = client.get_experiment_by_name(name)
-            experiment_id = (
-                experiment.experiment_id
-                if experiment
-                else client.create_experiment(
-                    name, artifact_location=self._artifact_location(header["suite"])
-                )
-            )
+            suite = header["suite"]
+            experiment_id = _experiment(client, f"stylebench/{suite}", self.uri, suite)
             parent = client.create_run(
                 experiment_id, run_name=header["run_id"], tags=header["tags"]
             )
@@ -246,7 +257,15 @@ class Tracker:
             if not finished:
                 continue
             metrics = [(name, value, 0) for name, value in method_metrics(record, method).items()]
-            self._log_batch(child, metrics)
+            training = summary.get("training") or []
+            self._log_batch(child, [*metrics, *_training_values(training)])
+            registry = [
+                f"{t['registry']['model']} v{t['registry']['version']}"
+                for t in training
+                if t.get("registry")
+            ]
+            if registry:
+                client.set_tag(child, "stylebench.checkpoints", ", ".join(registry))
             client.set_terminated(child, "FINISHED" if summary["cells_failed"] == 0 else "FAILED")
             self.ledger["methods_done"].append(method)
             self._save()
@@ -286,9 +305,96 @@ def method_metrics(record: dict[str, Any], method: str) -> dict[str, float]:
             values[name] = float(summary[name])
     if summary.get("prepare_time") is not None and "prepare_time" not in record["metrics"]:
         values["prepare_time"] = float(summary["prepare_time"])
+    values.update(_split_means(record, ok))
     values["cells_ok"] = float(summary["cells_ok"])
     values["cells_failed"] = float(summary["cells_failed"])
     return values
+
+
+def _split_means(record: dict[str, Any], ok: list[dict[str, Any]]) -> dict[str, float]:
+    """``split/train/<metric>`` and ``split/heldout/<metric>``: mean scores on styles a trained
+    method learnt, and on styles it never saw."""
+    values = {}
+    for split in ("train", "heldout"):
+        mine = [c for c in ok if c.get("style_split") == split]
+        for metric, info in record["metrics"].items():
+            mean = _finite_mean([c["scores"].get(metric) for c in mine])
+            if info["per"] == "image" and mean is not None:
+                values[f"split/{split}/{metric}"] = mean
+    return values
+
+
+def _training_values(training: list[dict[str, Any]]) -> list[tuple[str, float, int]]:
+    """Loss curves of each training job (``train/<job>/<term>``, step = training step) and the
+    device-seconds spent training."""
+    values: list[tuple[str, float, int]] = []
+    for job in training:
+        every = job.get("curve_every") or 1
+        for term, curve in (job.get("curves") or {}).items():
+            key = f"train/{job['label']}/{term}"
+            values += [(key, v, (i + 1) * every) for i, v in enumerate(curve) if math.isfinite(v)]
+    device_seconds = [job["device_seconds"] for job in training if "device_seconds" in job]
+    if device_seconds:
+        values.append(("training_device_seconds", sum(device_seconds), 0))
+    return values
+
+
+def register_checkpoint(uri: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """Register a trained checkpoint in the MLflow model registry, once.
+
+    One registered model per method and style set (``stylebench.<method>.<style set>``); each
+    checkpoint is a version whose source is the checkpoint logged by its training run (in the
+    ``stylebench/training`` experiment, with its loss curves), tagged with the checkpoint key,
+    config hash, suite, weights and git commit. A checkpoint already registered (same key) is
+    not registered again.
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    name = f"stylebench.{entry['method']}.{entry['style_set']}"
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(
+            name,
+            tags={"stylebench.method": entry["method"], "stylebench.style_set": entry["style_set"]},
+            description=f"{entry['method']} trained on styles: {', '.join(entry['styles'])}"[:5000],
+        )
+    found = client.search_model_versions(
+        f"name = '{name}' and tags.`stylebench.checkpoint_key` = '{entry['key']}'"
+    )
+    if found:
+        return {"model": name, "version": int(found[0].version), "run_id": found[0].run_id}
+    tags = {
+        "stylebench.checkpoint_key": entry["key"],
+        "stylebench.config_hash": str(entry.get("config_hash")),
+        "stylebench.suite": str(entry.get("suite")),
+        "stylebench.weights": str(entry.get("weights")),
+        "stylebench.sha256": entry["sha256"],
+        "mlflow.source.git.commit": str(entry.get("git_commit")),
+    }
+    experiment_id = _experiment(client, "stylebench/training", uri, "training")
+    run = client.create_run(
+        experiment_id,
+        run_name=f"train {entry['label']}",
+        tags={**tags, "stylebench.method": entry["method"]},
+    )
+    run_id = run.info.run_id
+    params = {
+        "method": entry["method"],
+        "styles": ", ".join(entry["styles"])[:6000],
+        "training_images": str(entry["training_images"]),
+        **flatten(entry["identity"]["settings"], "method"),
+    }
+    metrics = [*_training_values([entry]), ("training_time", entry["seconds"], 0)]
+    _log_batch(client, run_id, metrics, params)
+    client.log_artifact(run_id, entry["path"], artifact_path="checkpoint")
+    client.set_terminated(run_id, "FINISHED")
+    version = client.create_model_version(
+        name, source=f"{run.info.artifact_uri}/checkpoint", run_id=run_id, tags=tags
+    )
+    return {"model": name, "version": int(version.version), "run_id": run_id}
 
 
 def _set_values(metric: str, score: dict[str, Any]) -> dict[str, float]:

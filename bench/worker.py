@@ -24,7 +24,7 @@ from bench.plan import Cell
 from bench.registry import METHODS, METRICS
 from bench.suites.guides import guide_key
 from methods.base import Guides, MethodContext, PrepareData, resolve_config
-from methods.core.encoders import FeatureEncoder, load_vgg
+from methods.core.encoders import load_encoder
 from methods.core.weights import WeightsSource
 from metrics.base import ImageMetric, MetricContext
 from metrics.reference_stats import ReferenceSet
@@ -75,11 +75,13 @@ class ReferenceSpec:
 @dataclass(frozen=True)
 class ThroughputSpec:
     """The batch throughput is measured on: content images, the style image they all get, and
-    the style set the method is prepared for (if this worker has not prepared it yet)."""
+    the style set the method is prepared for (if this worker has not prepared it yet), or for a
+    trained method the training job whose checkpoint it loads."""
 
     contents: tuple[str, ...]
     style: str
     styles: tuple[str, ...]
+    job: str | None = None
 
 
 @dataclass
@@ -112,18 +114,31 @@ def pick_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's with the torch threads in use (as records show it)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({cpu_name()}, {torch.get_num_threads()} threads)"
+
+
 class CellRunner:
     """Holds networks and prepared methods for the lifetime of a worker."""
 
-    def __init__(self, settings: WorkerSettings, images: dict[str, np.ndarray]) -> None:
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        images: dict[str, np.ndarray],
+        checkpoints: dict[str, dict[str, torch.Tensor]] | None = None,
+    ) -> None:
         self.settings = settings
+        self.checkpoints = checkpoints or {}
         self.device = pick_device()
         if self.device.type == "cpu":
             torch.set_num_threads(settings.threads)
         self.images = images
         self.weights = WeightsSource.parse(settings.weights, seed=settings.seed)
-        self._encoders: dict[str, FeatureEncoder] = {}
-        self._methods: dict[str, Any] = {}
+        self._encoders: dict[str, Any] = {}
+        self._methods: dict[tuple[str, str | None], Any] = {}
         self._metrics: dict[str, Any] = {}
         self._set_scorer: SetScorer | None = None
         self._warm: set[str] = set()
@@ -132,9 +147,9 @@ class CellRunner:
             device=self.device, weights=self.weights, encoder=self.encoder, cache=cache_dir()
         )
 
-    def encoder(self, arch: str) -> FeatureEncoder:
+    def encoder(self, arch: str) -> Any:
         if arch not in self._encoders:
-            self._encoders[arch] = load_vgg(arch, self.weights).to(self.device)
+            self._encoders[arch] = load_encoder(arch, self.weights).to(self.device)
         return self._encoders[arch]
 
     def tensor(self, key: str) -> torch.Tensor:
@@ -148,16 +163,22 @@ class CellRunner:
             .to(self.device)
         )
 
-    def _method(self, name: str, styles: list[str]) -> tuple[Any, float | None]:
-        if name in self._methods:
-            return self._methods[name], None
+    def _method(self, name: str, job: str | None, styles: list[str]) -> tuple[Any, float | None]:
+        """A prepared method: trained methods load their job's checkpoint (their training cost
+        is recorded once per job by the driver); others prepare here, timed."""
+        if (name, job) in self._methods:
+            return self._methods[name, job], None
         cls = METHODS.get(name)
         config = resolve_config(cls, self.settings.methods[name])
         context = MethodContext(device=self.device, seed=self.settings.seed, encoder=self.encoder)
         method = cls(config, context)
-        style_set = torch.cat([self.tensor(key) for key in styles])
-        _, seconds = timed(lambda: method.prepare(PrepareData(styles=style_set)), self.device)
-        self._methods[name] = method
+        seconds = None
+        if job is not None:
+            method.load_state_dict(self.checkpoints[job])
+        else:
+            style_set = torch.cat([self.tensor(key) for key in styles])
+            _, seconds = timed(lambda: method.prepare(PrepareData(styles=style_set)), self.device)
+        self._methods[name, job] = method
         return method, seconds
 
     def _image_metrics(self) -> dict[str, Any]:
@@ -192,7 +213,7 @@ class CellRunner:
         return Guides(content=get(cell.content), style=get(cell.style))
 
     def _run(self, cell: Cell, styles: list[str]) -> CellResult:
-        method, prepare_time = self._method(cell.method, styles)
+        method, prepare_time = self._method(cell.method, cell.job, styles)
         content, style = self.tensor(cell.content), self.tensor(cell.style)
         guides = self.guides(cell) if METHODS.get(cell.method).needs.guides else None
 
@@ -219,7 +240,7 @@ class CellRunner:
             curves={name: values[0] for name, values in result.curves.items()},
             notes={name: values[0] for name, values in result.notes.items()},
             prepare_time=prepare_time,
-            device=self._device_name(),
+            device=device_name(self.device),
             worker=self.worker,
             weights=self._identities(),
         )
@@ -268,7 +289,7 @@ class CellRunner:
                 job.outputs, reference, job.image_scores, metrics, self.settings.seed
             )
             result.set_scores = {name: score.as_dict() for name, score in scores.items()}
-        result.device = self._device_name()
+        result.device = device_name(self.device)
         result.weights = self._identities()
         return result
 
@@ -276,7 +297,7 @@ class CellRunner:
         """Images per second on one batch (latency's protocol); an error is returned, not raised,
         so that it never costs the method its set metrics."""
         try:
-            method, _ = self._method(name, list(spec.styles))
+            method, _ = self._method(name, spec.job, list(spec.styles))
             content = torch.cat([self.tensor(key) for key in spec.contents])
             style = self.tensor(spec.style).expand_as(content).contiguous()
             seeds = [self.settings.seed + i for i in range(len(content))]
@@ -294,8 +315,3 @@ class CellRunner:
             "seconds": timing.seconds,
             **timing.protocol(),
         }
-
-    def _device_name(self) -> str:
-        if self.device.type == "cuda":
-            return torch.cuda.get_device_name(self.device)
-        return f"cpu ({cpu_name()}, {torch.get_num_threads()} threads)"

@@ -39,11 +39,16 @@ class MethodNeeds:
     ``style``: ``pair`` (one style image per output), ``domain`` (maps content to the style set as
     a whole, e.g. CycleGAN). ``training``: needs a training split. ``guides``: uses semantic
     maps (the harness passes those the suite has; the method makes any that are missing).
+    ``train_styles`` (trained methods): which styles one training run learns, so the harness can
+    train once per style set: ``each`` (one network per style image, Johnson), ``all`` (every
+    style of the suite in one network, conditional IN) or ``training`` (the suite's
+    ``training.style`` images, else its styles; arbitrary-style networks, style domains).
     """
 
     style: Literal["pair", "domain"] = "pair"
     training: bool = False
     guides: bool = False
+    train_styles: Literal["each", "all", "training"] = "all"
 
 
 @dataclass
@@ -128,6 +133,23 @@ class Method(Protocol):
         ``seeds`` (one per image) make any randomness per image, so a batch gives the same
         images as stylizing its pairs one by one.
         """
+        ...
+
+
+class TrainedMethod(Method, Protocol):
+    """A method whose ``needs.training`` is true: `prepare` trains (or, with a ``checkpoint``
+    setting, loads) a network, and what it produced can be saved and loaded again, so the
+    harness trains once per style set, caches the result and lets workers only load it."""
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Everything `prepare` produced, as CPU tensors (saved with ``torch.save``)."""
+        ...
+
+    def load_state_dict(
+        self, state: Mapping[str, torch.Tensor], source: str = "state dict"
+    ) -> None:
+        """Load ``state`` strictly; raise `methods.core.checkpoints.CheckpointMismatch`
+        (listing missing, unexpected and mis-shaped keys, naming ``source``) if it does not fit."""
         ...
 
 

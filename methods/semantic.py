@@ -80,6 +80,7 @@ class Semantic:
     Config: ClassVar[type[SemanticConfig]] = SemanticConfig
     presets: ClassVar[dict[str, dict]] = {"paper": {}, "reference": {"matching": "split"}}
     needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair", guides=True)
+    iterative: ClassVar[bool] = True
     encoders: ClassVar[tuple[str, ...]] = ("vgg19",)
 
     def __init__(self, config: SemanticConfig, context: MethodContext) -> None:

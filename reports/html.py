@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from reports.grid import write_grid
 from reports.stats import CONFIDENCE, RESAMPLES
-from reports.tables import best_per_metric, intervals, leaderboard, set_score
+from reports.tables import best_per_metric, intervals, leaderboard, set_score, split_scores
 
 _ENV = Environment(
     loader=PackageLoader("reports", "templates"),
@@ -127,7 +127,20 @@ def render_report(record: dict, run_dir: Path) -> str:
                 )
             grid.append({"content": content["key"], "style": style["key"], "outputs": outputs})
     failures = [c for c in record["cells"] if c["status"] != "ok"]
+    per_split = split_scores(record)
+    image_metrics = [m for m, info in metrics.items() if info["per"] == "image"]
+    splits = [
+        {
+            "method": method,
+            "split": split,
+            "scores": [_fmt(per_split.at[(method, split), m]) for m in image_metrics],
+            "n": int(per_split.at[(method, split), "n"]),
+        }
+        for method, split in per_split.index
+    ]
     return _ENV.get_template("report.html.j2").render(
+        splits=splits,
+        image_metrics=image_metrics,
         record=record,
         metrics=metrics,
         rows=rows,

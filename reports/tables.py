@@ -67,3 +67,21 @@ def best_per_metric(table: pd.DataFrame, metrics: dict) -> dict[str, str]:
         if len(column):
             best[name] = column.idxmax() if info["higher_is_better"] else column.idxmin()
     return best
+
+
+def split_scores(record: dict) -> pd.DataFrame:
+    """Per-image metric means of each method on styles it was trained on (``train``) and on
+    styles it never saw (``heldout``); only methods with held-out cells, indexed by
+    (method, split), with N."""
+    per_image = [m for m, info in record["metrics"].items() if info["per"] == "image"]
+    rows = [
+        {"method": c["method"], "split": c["style_split"], **c["scores"]}
+        for c in record["cells"]
+        if c["status"] == "ok" and c.get("style_split") in ("train", "heldout")
+    ]
+    scores = pd.DataFrame(rows, columns=["method", "split", *per_image])
+    held_out = set(scores.loc[scores["split"] == "heldout", "method"])
+    scores = scores[scores["method"].isin(held_out)]
+    table = scores.groupby(["method", "split"])[per_image].mean()
+    table["n"] = scores.groupby(["method", "split"]).size()
+    return table

@@ -40,14 +40,14 @@ def context(vgg19):
     import torch
 
     from methods.base import MethodContext
-    from methods.core.encoders import load_vgg
+    from methods.core.encoders import load_encoder
     from methods.core.weights import WeightsSource
 
     encoders = {"vgg19": vgg19}
 
     def encoder(arch: str):
         if arch not in encoders:
-            encoders[arch] = load_vgg(arch, WeightsSource.parse("random", seed=0))
+            encoders[arch] = load_encoder(arch, WeightsSource.parse("random", seed=0))
         return encoders[arch]
 
     return MethodContext(device=torch.device("cpu"), seed=0, encoder=encoder)

@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torchvision import models
 
+from methods.core.inception import NETWORK as INCEPTION
+from methods.core.inception import InceptionTrunk, load_inception
 from methods.core.weights import (
     WeightsIdentity,
     WeightsSource,
@@ -52,6 +54,13 @@ def _build_features(arch: str) -> nn.Sequential:
         return getattr(models, arch)(weights=None).features
 
 
+def _skeleton(arch: str) -> nn.Sequential:
+    """The trunk's modules on the meta device: shapes without the cost of initialising (the
+    whole classifier included) a network whose weights are loaded next anyway."""
+    with torch.device("meta"):
+        return getattr(models, arch)(weights=None).features
+
+
 def _features_only(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Accept a whole torchvision VGG state dict or just its ``features`` part."""
     if any(key.startswith("features.") for key in state):
@@ -62,7 +71,7 @@ def _features_only(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]
 
 
 def _fits(arch: str, state: Mapping[str, torch.Tensor]) -> bool:
-    expected = _build_features(arch).state_dict()
+    expected = _skeleton(arch).state_dict()
     features = _features_only(state)
     return features.keys() == expected.keys() and all(
         features[k].shape == expected[k].shape for k in expected
@@ -124,9 +133,17 @@ def load_vgg(arch: str, source: WeightsSource) -> FeatureEncoder:
         random_init=lambda: _build_features(arch).state_dict(),
         matches=lambda s: _fits(arch, s),
     )
-    features = _build_features(arch)
-    features.load_state_dict(_features_only(state), strict=True)
+    features = _skeleton(arch)
+    features.load_state_dict(_features_only(state), strict=True, assign=True)
     identity = WeightsIdentity(
         network=arch, source=described, sha256=state_dict_sha256(features.state_dict())
     )
     return FeatureEncoder(arch, features, identity)
+
+
+def load_encoder(arch: str, source: WeightsSource) -> FeatureEncoder | InceptionTrunk:
+    """Any backbone a method or metric borrows: VGG-16/19 feature encoders or Inception-v3's
+    trunk (``inception_v3``), each with its recorded weights identity."""
+    if arch == INCEPTION:
+        return load_inception(source)
+    return load_vgg(arch, source)

@@ -33,6 +33,7 @@ PRETRAINED_URLS: dict[str, str] = {
     ),
     "vgg16": "https://download.pytorch.org/models/vgg16-397923af.pth",
     "vgg19": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+    "inception_v3": "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
 }
 
 
@@ -102,7 +103,9 @@ def state_dict_sha256(state_dict: Mapping[str, torch.Tensor]) -> str:
         digest.update(name.encode())
         digest.update(str(tensor.dtype).encode())
         digest.update(str(tuple(tensor.shape)).encode())
-        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        digest.update(
+            tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
+        )
     return digest.hexdigest()
 
 
@@ -128,7 +131,8 @@ def _download_pretrained(network: str) -> dict[str, torch.Tensor]:
         ) from exc
 
 
-def _load_file(path: Path) -> dict[str, torch.Tensor]:
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict of tensors from ``path``, read weights-only: loading never runs code."""
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -151,9 +155,9 @@ def _from_path(network: str, path: Path, matches: Callable[[Mapping], bool]) -> 
                 f"weights folder {path} has no {file_name} for {network}; put torchvision's "
                 "checkpoint there under that name"
             )
-        state = _load_file(candidate)
+        state = read_state_dict(candidate)
     else:
-        state = _load_file(path)
+        state = read_state_dict(path)
     if not matches(state):
         raise WeightsUnavailable(
             f"weights file {path} does not fit {network}; pass a folder holding one checkpoint "

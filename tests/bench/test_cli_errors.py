@@ -1,5 +1,7 @@
 """Bad input gets one clear message and a non-zero exit, never a traceback."""
 
+import re
+
 import pytest
 from typer.testing import CliRunner
 
@@ -58,3 +60,26 @@ def test_listings_and_validate(tmp_path):
     result = bench("validate", str(write_tiny_suite(tmp_path)))
     assert result.exit_code == 0 and "2 cells" in result.output and "OK" in result.output
     assert bench("--help").exit_code == 0 and bench("run", "--help").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["train", "gatys"], "gatys: not trained methods; trained methods: cin, ghiasi, johnson"),
+        (["run", "--checkpoint", "johnson"], "expected METHOD=PATH"),
+        (["run", "--checkpoint", "gatys=x.pth"], r"methods\.gatys\.checkpoint"),
+        (["run", "--checkpoint", "johnson=/no/such.pth"], "/no/such.pth does not exist"),
+    ],
+)
+def test_bad_training_input_is_a_clear_error(args, message, tmp_path):
+    result = bench(*args, "--out", str(tmp_path))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert message in result.output.replace("\n", " ") or re.search(message, result.output)
+
+
+def test_trained_method_without_training_split_stops_before_compute(tmp_path):
+    suite = write_tiny_suite(tmp_path, methods={"johnson": {"steps": 1}})
+    result = bench("train", "johnson", "--suite", str(suite), "--out", str(tmp_path))
+    assert result.exit_code == 2
+    assert "has no training split" in result.output and "--checkpoint johnson=PATH" in result.output

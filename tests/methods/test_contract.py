@@ -6,6 +6,7 @@ import torch
 from bench.registry import METHODS
 from bench.suites.load import load_suite
 from methods.base import MethodConfig, PrepareData, resolve_config
+from tests.methods.training_data import TensorImages
 
 SMOKE = load_suite("smoke").spec
 
@@ -20,7 +21,14 @@ def test_method_returns_images_in_unit_range_of_the_input_shape(name, context):
     assert isinstance(getattr(cls, "iterative", None), bool), f"{name}: declare `iterative`"
     method = cls(config, context)
     styles = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
-    method.prepare(PrepareData(styles=styles))
+    training = TensorImages(torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(3)))
+    per_style = cls.needs.training and cls.needs.train_styles == "each"
+    method.prepare(
+        PrepareData(
+            styles=styles[:1] if per_style else styles,
+            training=training if cls.needs.training else None,
+        )
+    )
     content = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(2))
     result = method.stylize(content, styles[:1], seeds=[7])
     assert result.images.shape == content.shape

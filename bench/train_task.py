@@ -1,0 +1,135 @@
+"""What a training task runs (on a Ray worker, or in-process in tests): build the method, train
+it on its job's styles and training content, hand back the state dict and the facts.
+
+Plain Python so it can be tested without Ray; `bench.execute.run_training` wraps `train_job` in
+a Ray task. A failure comes back as the result's error, so one failed job fails only its cells.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.images import load_image
+from bench.registry import METHODS
+from bench.worker import device_name, pick_device
+from methods.base import MethodContext, PrepareData, resolve_config
+from methods.core.encoders import load_encoder
+from methods.core.weights import WeightsSource
+from metrics.runtime import timed
+
+State = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """One network to train (or load) for one method and style set."""
+
+    method: str
+    key: str
+    label: str
+    settings: dict[str, Any]
+    styles: tuple[str, ...] = ()
+    style_names: tuple[str, ...] = ()
+    style_hashes: tuple[str, ...] = ()
+    training: tuple[str, ...] = ()
+    identity: dict[str, Any] = field(default_factory=dict)
+    checkpoint: str | None = None
+
+
+@dataclass
+class TrainedCheckpoint:
+    """What a training task hands back to the driver (state dict plus facts), or its error."""
+
+    key: str
+    state: State | None = None
+    curves: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0
+    device: str = ""
+    device_kind: str = ""
+    devices: int = 0
+    error: str | None = None
+    traceback: str | None = None
+
+
+class FileImages:
+    """Training content read from files on demand (`bench.images.load_image`: resize the shorter
+    side, centre crop), so a large training set never sits in memory or in Ray's object store."""
+
+    def __init__(self, paths: tuple[str, ...], size: int) -> None:
+        self.paths = [Path(p) for p in paths]
+        self.size = size
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def batch(self, indices: list[int]) -> torch.Tensor:
+        return torch.stack([load_image(self.paths[i], self.size) for i in indices])
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """What a training task needs besides its job (small: sent once per task)."""
+
+    weights: str
+    seed: int
+    threads: int = 1
+
+
+def build_method(
+    name: str, settings: dict[str, Any], seed: int, weights: str, device: torch.device
+):
+    """A method instance with its backbones loaded from ``weights`` (outside any worker)."""
+    source = WeightsSource.parse(weights, seed=seed)
+    encoders: dict[str, Any] = {}
+
+    def encoder(arch: str) -> Any:
+        if arch not in encoders:
+            encoders[arch] = load_encoder(arch, source).to(device)
+        return encoders[arch]
+
+    cls = METHODS.get(name)
+    context = MethodContext(device=device, seed=seed, encoder=encoder)
+    return cls(resolve_config(cls, settings), context)
+
+
+def train_job(
+    job: TrainingJob, settings: TrainingSettings, styles: dict[str, np.ndarray]
+) -> TrainedCheckpoint:
+    """Train one job (runs in a Ray task); any exception comes back as the result's error."""
+    device = pick_device()
+    if device.type == "cpu":
+        torch.set_num_threads(settings.threads)
+    try:
+        method = build_method(job.method, job.settings, settings.seed, settings.weights, device)
+        style = torch.stack(
+            [
+                torch.from_numpy(styles[k].copy()).permute(2, 0, 1).float().div(255)
+                for k in job.styles
+            ]
+        )
+        data = FileImages(job.training, job.settings["image_size"])
+        curves, seconds = timed(
+            lambda: method.prepare(PrepareData(styles=style.to(device), training=data)), device
+        )
+        return TrainedCheckpoint(
+            key=job.key,
+            state=method.state_dict(),
+            curves=curves,
+            seconds=seconds,
+            device=device_name(device),
+            device_kind=device.type,
+            devices=1 if device.type == "cuda" else torch.get_num_threads(),
+        )
+    except Exception as exc:
+        return TrainedCheckpoint(
+            key=job.key,
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc(),
+            device=device_name(device),
+        )

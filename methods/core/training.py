@@ -1,0 +1,128 @@
+"""The training loop shared by every trained method (feed-forward transformers, later GANs).
+
+Plain PyTorch. The loop owns what every method does the same way: seeded batch order over the
+training content (epochs of a seeded permutation), a divergence check, and loss curves averaged
+over windows so a 40,000-step run still records at most `MAX_POINTS` points per term. What a step
+does (which networks, which optimisers, which losses) belongs to the method: it passes a `StepFn`
+that runs one update on a batch and returns its named loss terms.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+import torch
+from pydantic import Field
+
+from methods.base import MethodConfig, TrainingSet
+from methods.core.optimize import DivergenceError
+
+T = TypeVar("T")
+
+#: At most this many points per loss curve (each the mean over a window of steps).
+MAX_POINTS = 500
+
+#: One training step on a content batch [B, 3, H, W] in [0, 1]: update, return the loss terms.
+StepFn = Callable[[int, torch.Tensor], dict[str, float]]
+
+
+class TrainingConfig(MethodConfig):
+    """Settings every trained method has: the budget and, instead of training, a checkpoint.
+
+    ``checkpoint`` is a path to a state dict (weights-only) that replaces training; the harness
+    reads it, so the method is never trained when it is set. Fields in `inference_only` do not
+    change what training produces and are left out of the checkpoint cache key.
+    """
+
+    checkpoint: str | None = None
+    steps: int = Field(40_000, gt=0)
+    batch_size: int = Field(4, gt=0)
+    image_size: int = Field(256, ge=16, description="training crop of the content images")
+    lr: float = Field(1e-3, gt=0)
+
+    inference_only: ClassVar[frozenset[str]] = frozenset({"checkpoint"})
+
+    def training_settings(self) -> dict[str, Any]:
+        """The settings that decide the trained weights (the cache key hashes these)."""
+        return {
+            k: v for k, v in self.model_dump(mode="json").items() if k not in self.inference_only
+        }
+
+
+@dataclass
+class TrainingResult:
+    """Loss curves, one point per window of ``every`` steps (the window's mean)."""
+
+    curves: dict[str, list[float]] = field(default_factory=dict)
+    every: int = 1
+    steps: int = 0
+
+
+def seeded(factory: Callable[[], T], seed: int) -> T:
+    """Build something (a network) whose random init depends only on ``seed``; the caller's RNG
+    state is left alone."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return factory()
+
+
+def curve_every(steps: int) -> int:
+    """How many steps each point of a loss curve averages (so a curve has <= MAX_POINTS)."""
+    return max(1, math.ceil(steps / MAX_POINTS))
+
+
+def descend(optimizer: torch.optim.Optimizer, terms: dict[str, torch.Tensor]) -> dict[str, float]:
+    """One gradient step on ``terms["total"]`` (batch-mean scalars); refuses a non-finite loss."""
+    total = terms["total"]
+    if not torch.isfinite(total):
+        raise DivergenceError(
+            f"training loss became {total.item()}; lower the learning rate or the loss weights"
+        )
+    optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    optimizer.step()
+    return {name: float(value.detach()) for name, value in terms.items()}
+
+
+def batch_order(size: int, batch_size: int, steps: int, seed: int) -> list[list[int]]:
+    """Indices of each step's batch: consecutive epochs of a seeded permutation."""
+    if size == 0:
+        raise ValueError("the training set is empty; give the suite a training.content split")
+    generator = torch.Generator().manual_seed(seed)
+    batch_size = min(batch_size, size)
+    pool: list[int] = []
+    batches = []
+    for _ in range(steps):
+        if len(pool) < batch_size:
+            pool += torch.randperm(size, generator=generator).tolist()
+        batches.append(pool[:batch_size])
+        pool = pool[batch_size:]
+    return batches
+
+
+def train_loop(
+    data: TrainingSet,
+    step: StepFn,
+    steps: int,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+) -> TrainingResult:
+    """Run ``steps`` steps of ``step`` over seeded batches of ``data``; return the loss curves."""
+    every = curve_every(steps)
+    result = TrainingResult(every=every, steps=steps)
+    window: dict[str, list[float]] = {}
+    for index, batch in enumerate(batch_order(len(data), batch_size, steps, seed)):
+        terms = step(index, data.batch(batch).to(device))
+        for name, value in terms.items():
+            if not math.isfinite(value):
+                raise DivergenceError(f"training loss term {name!r} became {value} at step {index}")
+            window.setdefault(name, []).append(value)
+        if (index + 1) % every == 0 or index + 1 == steps:
+            for name, values in window.items():
+                result.curves.setdefault(name, []).append(sum(values) / len(values))
+            window = {}
+    return result

@@ -1,0 +1,128 @@
+"""Johnson, Alahi & Fei-Fei (ECCV 2016), "Perceptual Losses for Real-Time Style Transfer and
+Super-Resolution": one feed-forward network per style, trained with VGG-16 perceptual losses.
+
+Network, losses and defaults follow pytorch/examples' ``fast_neural_style`` (whose published
+checkpoints load as they are): `TransformerNet` (instance norm, up-sampling convs, no output
+activation), content loss = ``content_weight * MSE(relu2_2)``, style loss = ``style_weight * sum
+over relu1_2, relu2_2, relu3_3, relu4_3 of MSE(Gram / (C*H*W))``, optional total variation, Adam
+lr 1e-3, batch 4, 256 px crops. The example runs 2 epochs of COCO (about 40,000 steps at batch 4,
+the paper's count), which is the default ``steps``. The paper's own network used batch norm and
+a scaled tanh output; the example (and so this method) uses instance norm and no activation.
+
+Value range: the network works in 0-255, as in the example. `stylize` feeds it ``content * 255``
+and returns ``output / 255`` clamped to [0, 1] (the example clamps only when saving); training
+feeds the unclamped ``output / 255`` to the loss network, exactly as the example's
+``normalize_batch`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+from pydantic import Field
+
+from methods.base import Guides, MethodContext, MethodNeeds, PrepareData, Stylized
+from methods.core.checkpoints import load_strict
+from methods.core.perceptual import PerceptualLoss, PerceptualSpec, Targets
+from methods.core.training import TrainingConfig, descend, seeded, train_loop
+from methods.core.transformer import TransformerNet, without_legacy_norm_keys
+from methods.core.weights import read_state_dict
+
+STYLE_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
+
+
+class JohnsonConfig(TrainingConfig):
+    """Settings of the Johnson method (pytorch/examples' defaults)."""
+
+    content_layers: list[str] = Field(default_factory=lambda: ["relu2_2"])
+    content_weight: float = 1e5
+    style_layers: list[str] = Field(default_factory=lambda: list(STYLE_LAYERS))
+    style_weight: float = 1e10
+    tv_weight: float = 0.0
+
+
+class Johnson:
+    """A feed-forward transformer trained for one style image."""
+
+    name: ClassVar[str] = "johnson"
+    summary: ClassVar[str] = "feed-forward network per style, VGG-16 perceptual losses"
+    paper: ClassVar[str] = "Johnson, Alahi & Fei-Fei, ECCV 2016"
+    Config: ClassVar[type[JohnsonConfig]] = JohnsonConfig
+    presets: ClassVar[dict[str, dict]] = {"paper": {}}
+    needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair", training=True, train_styles="each")
+    iterative: ClassVar[bool] = False
+    encoders: ClassVar[tuple[str, ...]] = ("vgg16",)
+
+    def __init__(self, config: JohnsonConfig, context: MethodContext) -> None:
+        self.config = config
+        self.context = context
+        self.net = seeded(TransformerNet, context.seed).to(context.device)
+        spec = PerceptualSpec(
+            content_layers=config.content_layers,
+            content_weights=[config.content_weight] * len(config.content_layers),
+            style_layers=config.style_layers,
+            style_weights=[config.style_weight] * len(config.style_layers),
+            content_reduction="mse",
+            gram_norm="chw",
+            tv_weight=config.tv_weight,
+        )
+        self.loss = PerceptualLoss(context.encoder("vgg16"), spec)
+
+    def prepare(self, data: PrepareData) -> dict[str, list[float]]:
+        """Load ``config.checkpoint`` if set, else train on ``data.training`` for the one style."""
+        if self.config.checkpoint:
+            path = Path(self.config.checkpoint)
+            self.load_state_dict(read_state_dict(path), source=str(path))
+            return {}
+        if data.styles.shape[0] != 1:
+            raise ValueError(
+                f"johnson trains one network per style; got {data.styles.shape[0]} style images"
+            )
+        if data.training is None:
+            raise ValueError("johnson needs training content images (the suite's training split)")
+        config = self.config
+        style = self.loss.style_targets(data.styles.to(self.context.device))
+        optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
+        self.net.train()
+
+        def step(_: int, content: torch.Tensor) -> dict[str, float]:
+            output = self.net(content * 255) / 255
+            targets = Targets(content=self.loss.content_targets(content), style=style)
+            terms = self.loss(output, targets)
+            return descend(optimizer, {name: value.mean() for name, value in terms.items()})
+
+        result = train_loop(
+            data.training,
+            step,
+            config.steps,
+            config.batch_size,
+            self.context.seed,
+            self.context.device,
+        )
+        self.net.eval()
+        return result.curves
+
+    @torch.no_grad()
+    def stylize(
+        self,
+        content: torch.Tensor,
+        style: torch.Tensor,
+        guides: Guides | None = None,
+        seeds: Sequence[int] | None = None,
+    ) -> Stylized:
+        """The trained network applied to ``content``; ``style`` was fixed by training."""
+        self.net.eval()
+        return Stylized(images=(self.net(content * 255) / 255).clamp(0, 1))
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The network's weights, in pytorch/examples' key layout."""
+        return {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
+
+    def load_state_dict(
+        self, state: Mapping[str, torch.Tensor], source: str = "state dict"
+    ) -> None:
+        """Load ours or a pytorch/examples checkpoint strictly (old running stats dropped)."""
+        load_strict(self.net, without_legacy_norm_keys(state), source)

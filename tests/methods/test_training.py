@@ -1,0 +1,65 @@
+"""The shared training loop: seeded batches, windowed curves, divergence, strict checkpoints."""
+
+import pytest
+import torch
+
+from methods.core.checkpoints import CheckpointMismatch, check_state_dict
+from methods.core.optimize import DivergenceError
+from methods.core.training import MAX_POINTS, batch_order, curve_every, seeded, train_loop
+from tests.methods.training_data import TensorImages
+
+
+def test_batches_are_seeded_epochs_of_a_permutation():
+    batches = batch_order(size=6, batch_size=2, steps=6, seed=1)
+    assert sorted(i for b in batches[:3] for i in b) == list(range(6))
+    assert sorted(i for b in batches[3:] for i in b) == list(range(6))
+    assert batches == batch_order(6, 2, 6, seed=1) != batch_order(6, 2, 6, seed=2)
+    assert all(len(b) == 3 for b in batch_order(size=3, batch_size=8, steps=2, seed=0))
+    with pytest.raises(ValueError, match="training set is empty"):
+        batch_order(0, 2, 1, 0)
+
+
+def test_curves_average_windows_of_steps():
+    data = TensorImages(torch.zeros(4, 3, 2, 2))
+    steps = 3 * MAX_POINTS + 1
+    result = train_loop(
+        data, lambda i, batch: {"total": float(i)}, steps, 2, 0, torch.device("cpu")
+    )
+    every = curve_every(steps)
+    assert every == 4 and result.every == 4
+    assert len(result.curves["total"]) == 376 <= MAX_POINTS  # ceil(1501 / 4)
+    assert result.curves["total"][0] == pytest.approx((0 + 1 + 2 + 3) / 4)
+    assert result.curves["total"][-1] == float(steps - 1)
+
+
+def test_a_diverging_step_stops_training_with_a_reason():
+    data = TensorImages(torch.zeros(2, 3, 2, 2))
+    with pytest.raises(DivergenceError, match="step 1"):
+        train_loop(
+            data,
+            lambda i, batch: {"total": float("nan") if i == 1 else 1.0},
+            5,
+            1,
+            0,
+            torch.device("cpu"),
+        )
+
+
+def test_seeded_builds_are_reproducible_and_leave_the_rng_alone():
+    torch.manual_seed(7)
+    expected = torch.rand(2)
+    torch.manual_seed(7)
+    a = seeded(lambda: torch.nn.Linear(3, 3), 1)
+    assert torch.equal(torch.rand(2), expected)
+    assert torch.equal(a.weight, seeded(lambda: torch.nn.Linear(3, 3), 1).weight)
+
+
+def test_mismatch_lists_everything_and_truncates_long_lists():
+    expected = {f"w{i}": torch.zeros(2) for i in range(20)}
+    given = {"x": torch.zeros(1), "w0": torch.zeros(3)}
+    with pytest.raises(CheckpointMismatch) as error:
+        check_state_dict(expected, given, "f.pth")
+    message = str(error.value)
+    assert "checkpoint f.pth" in message and "unexpected keys: x" in message
+    assert "and 7 more" in message and "w0 (file (3,), network (2,))" in message
+    check_state_dict(expected, dict(expected), "ok.pth")
