@@ -31,6 +31,7 @@ class Faulty:
     Config: ClassVar[type[FaultyConfig]] = FaultyConfig
     presets: ClassVar[dict[str, dict]] = {"paper": {}}
     needs: ClassVar[MethodNeeds] = MethodNeeds()
+    iterative: ClassVar[bool] = False
     encoders: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: FaultyConfig, context: MethodContext) -> None:
