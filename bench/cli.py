@@ -24,6 +24,7 @@ from bench.errors import BenchError
 
 if TYPE_CHECKING:
     from bench.data.store import DatasetCopy
+    from reports.compare import Comparison
 
 app = typer.Typer(
     name="bench",
@@ -92,6 +93,31 @@ CheckpointOpt = Annotated[
 RetrainOpt = Annotated[
     bool, typer.Option("--retrain", help="Train again even if a matching checkpoint is cached.")
 ]
+TrackingOpt = Annotated[
+    str | None,
+    typer.Option(help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite in --out)."),
+]
+RayOpt = Annotated[
+    str | None,
+    typer.Option(help="Ray cluster to join (default: $RAY_ADDRESS or a local instance)."),
+]
+WeightsOpt = Annotated[
+    str | None, typer.Option(help="pretrained | random | PATH (file or folder of checkpoints).")
+]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(min=1, help="Number of workers (default: one per GPU, else per CPU core)."),
+]
+MethodsOpt = Annotated[
+    str | None, typer.Option(help="Comma-separated methods to run (default: the suite's).")
+]
+ThresholdOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--threshold",
+        help="METRIC=FRACTION: practical threshold, relative to the baseline (repeatable).",
+    ),
+]
 
 
 def _checkpoint_overrides(items: list[str] | None) -> list[str]:
@@ -111,31 +137,16 @@ def _checkpoint_overrides(items: list[str] | None) -> list[str]:
 @user_errors
 def run(
     suite: SuiteArg = "smoke",
-    methods: Annotated[
-        str | None, typer.Option(help="Comma-separated methods to run (default: the suite's).")
-    ] = None,
+    methods: MethodsOpt = None,
     out_dir: Annotated[
         Path,
         typer.Option("--out", help="Output folder for runs, reports and the default MLflow store."),
     ] = Path("bench-out"),
-    tracking_uri: Annotated[
-        str | None,
-        typer.Option(
-            help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite in --out)."
-        ),
-    ] = None,
-    ray_address: Annotated[
-        str | None,
-        typer.Option(help="Ray cluster to join (default: $RAY_ADDRESS or a local instance)."),
-    ] = None,
-    weights: Annotated[
-        str | None, typer.Option(help="pretrained | random | PATH (file or folder of checkpoints).")
-    ] = None,
+    tracking_uri: TrackingOpt = None,
+    ray_address: RayOpt = None,
+    weights: WeightsOpt = None,
     overrides: SetOpt = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(min=1, help="Number of workers (default: one per GPU, else per CPU core)."),
-    ] = None,
+    workers: WorkersOpt = None,
     resume: Annotated[
         Path | None, typer.Option(help="Run folder to resume: runs only its missing cells.")
     ] = None,
@@ -217,19 +228,9 @@ def train(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder of the default MLflow store.")
     ] = Path("bench-out"),
-    tracking_uri: Annotated[
-        str | None,
-        typer.Option(
-            help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite in --out)."
-        ),
-    ] = None,
-    ray_address: Annotated[
-        str | None,
-        typer.Option(help="Ray cluster to join (default: $RAY_ADDRESS or a local instance)."),
-    ] = None,
-    weights: Annotated[
-        str | None, typer.Option(help="pretrained | random | PATH (file or folder of checkpoints).")
-    ] = None,
+    tracking_uri: TrackingOpt = None,
+    ray_address: RayOpt = None,
+    weights: WeightsOpt = None,
     overrides: SetOpt = None,
     retrain: RetrainOpt = False,
     data_dir: DataDirOpt = None,
@@ -260,6 +261,144 @@ def train(
     if outcome.failed:
         err.print(f"[bold red]{outcome.failed} training job(s) failed[/]")
         raise typer.Exit(3)
+
+
+class CompareFormat(StrEnum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+
+
+def _thresholds(items: list[str] | None) -> dict[str, float]:
+    from reports.compare import parse_thresholds
+
+    try:
+        return parse_thresholds(items or [])
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
+
+
+def _print_comparison(comparison: Comparison) -> None:
+    from reports.compare import fmt, fmt_change
+
+    table = Table(title=f"{comparison.candidate} vs baseline {comparison.baseline}")
+    for column in ("method", "metric", "baseline", "candidate", "change", "noise", "verdict"):
+        table.add_column(column)
+    colours = {"regressed": "bold red", "improved": "green", "unchanged": "", "not compared": "dim"}
+    for c in comparison.changes:
+        verdict = f"[{colours[c.verdict]}]{c.verdict}[/]" if colours[c.verdict] else c.verdict
+        table.add_row(
+            c.method,
+            f"{c.metric} {'↑' if c.higher_is_better else '↓'}",
+            fmt(c.baseline),
+            fmt(c.candidate),
+            fmt_change(c),
+            c.noise,
+            verdict + (f" ({c.reason})" if c.reason else ""),
+        )
+    out.print(table)
+    for note in comparison.notes:
+        out.print(f"note: {note}")
+    out.print(f"{len(comparison.regressions)} regressed, {len(comparison.improvements)} improved")
+
+
+@app.command("compare")
+@user_errors
+def compare_runs(
+    baseline: Annotated[Path, typer.Argument(help="Baseline run folder (or its record.json).")],
+    candidate: Annotated[Path, typer.Argument(help="Candidate run folder (or its record.json).")],
+    output: Annotated[
+        CompareFormat, typer.Option("--format", help="table | markdown | json")
+    ] = CompareFormat.table,
+    html: Annotated[
+        Path | None,
+        typer.Option(help="Also write the candidate's report with a comparison section here."),
+    ] = None,
+    thresholds: ThresholdOpt = None,
+    fail_on_regression: Annotated[
+        bool, typer.Option(help="Exit 1 if anything regressed beyond noise.")
+    ] = False,
+) -> None:
+    """Compare two runs: per method and metric, the change, whether it is beyond noise, a verdict."""
+    import json
+
+    from bench.records import read_record
+    from reports.compare import ComparisonError, compare, to_markdown
+    from reports.html import write_report
+
+    base, cand = read_record(baseline), read_record(candidate)
+    try:
+        comparison = compare(base, cand, _thresholds(thresholds))
+    except ComparisonError as exc:
+        raise BenchError(f"cannot compare {baseline} with {candidate}: {exc}") from None
+    if output is CompareFormat.json:
+        out.print_json(json.dumps(comparison.as_dict()))
+    elif output is CompareFormat.markdown:
+        out.print(to_markdown(comparison), markup=False)
+    else:
+        _print_comparison(comparison)
+    if html is not None:
+        run_dir = candidate if candidate.is_dir() else candidate.parent
+        written = write_report(cand, run_dir, comparison.as_dict(), html.resolve())
+        err.print(f"report with comparison: {written}")
+    if fail_on_regression and comparison.regressions:
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def nightly(
+    suite: SuiteArg = "smoke",
+    history: Annotated[
+        Path,
+        typer.Option(help="History folder: runs/, history.jsonl, trend.html."),
+    ] = Path("bench-nightly"),
+    baseline: Annotated[
+        str,
+        typer.Option(help="last-good | tag:NAME | a run folder, record.json or run id."),
+    ] = "last-good",
+    tags: Annotated[
+        list[str] | None, typer.Option("--tag", help="Tag this night (e.g. release-1.2).")
+    ] = None,
+    thresholds: ThresholdOpt = None,
+    methods: MethodsOpt = None,
+    tracking_uri: TrackingOpt = None,
+    ray_address: RayOpt = None,
+    weights: WeightsOpt = None,
+    overrides: SetOpt = None,
+    workers: WorkersOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Run a suite, compare with a baseline, keep the history; exit 1 exactly when something
+    regressed beyond noise (more failed cells count as a regression)."""
+    from bench.nightly import run_nightly
+    from bench.runner import RunOptions
+
+    options = RunOptions(
+        suite=suite,
+        methods=_split(methods),
+        out=history / "runs",
+        tracking_uri=tracking_uri,
+        ray_address=ray_address,
+        weights=weights,
+        overrides=overrides or [],
+        workers=workers,
+        data_dir=data_dir,
+    )
+    outcome = run_nightly(options, history, baseline, tags, _thresholds(thresholds))
+    if outcome.comparison is None:
+        out.print("no baseline yet: this night becomes the first one (nothing compared)")
+    else:
+        _print_comparison(outcome.comparison)
+    out.print(f"Report:   {outcome.report}")
+    out.print(f"Trends:   {outcome.trend}")
+    out.print(f"Verdicts: {outcome.run_dir / 'regressions.txt'}")
+    if outcome.regressed:
+        err.print(
+            f"[bold red]REGRESSED[/]: {len(outcome.comparison.regressions)} metric(s) "
+            f"worse than {outcome.baseline} beyond noise"
+        )
+        raise typer.Exit(1)
 
 
 class Listing(StrEnum):

@@ -287,7 +287,20 @@ def compare(
                     **{**asdict(change), "verdict": "not compared", "reason": "devices differ"}
                 )
             result.changes.append(change)
+        result.changes.append(_failed_cells(baseline, candidate, method))
     return result
+
+
+def _failed_cells(base: Mapping[str, Any], cand: Mapping[str, Any], method: str) -> Change:
+    """More failed cells than the baseline is a regression, whatever the scores of the rest."""
+    b = base["methods"][method]["cells_failed"]
+    c = cand["methods"][method]["cells_failed"]
+    verdict: Verdict = "regressed" if c > b else "improved" if c < b else "unchanged"
+    return Change(
+        method=method, metric="failed_cells", per="method", higher_is_better=False,
+        baseline=float(b), candidate=float(c), delta=float(c - b), relative=None, threshold=0.0,
+        noise="count", verdict=verdict, n=cand["methods"][method]["cells_planned"],
+    )  # fmt: skip
 
 
 def parse_thresholds(items: list[str]) -> dict[str, float]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from reports.charts import Series, line_chart, scatter_chart
 from reports.grid import write_grid
 from reports.stats import CONFIDENCE, RESAMPLES
 from reports.tables import best_per_metric, intervals, leaderboard, set_score, split_scores
@@ -73,7 +74,61 @@ def _score_cell(record: dict, table, cis: dict, method: str, metric: str, notes:
     return cell
 
 
-def render_report(record: dict, run_dir: Path) -> str:
+#: Quality axis of the quality-vs-speed chart: the first of these the run has values for.
+QUALITY_AXIS = ("artfid", "fid", "lpips", "style_loss")
+
+
+def _curve_charts(record: dict) -> list:
+    """Per method: the median optimisation loss per step over its cells (iterative methods) and
+    each training job's loss curve (trained methods)."""
+    charts = []
+    lines = []
+    for method, summary in record["methods"].items():
+        mine = [
+            c["curves"]["total"]
+            for c in record["cells"]
+            if c["method"] == method and (c.get("curves") or {}).get("total")
+        ]
+        if mine:
+            steps = min(len(c) for c in mine)
+            median = [sorted(c[i] for c in mine)[len(mine) // 2] for i in range(steps)]
+            lines.append(Series(method, [(i + 1, v) for i, v in enumerate(median)]))
+        for job in summary.get("training") or []:
+            total = (job.get("curves") or {}).get("total")
+            if total:
+                every = job.get("curve_every") or 1
+                series = Series(job["label"], [((i + 1) * every, v) for i, v in enumerate(total)])
+                charts.append(
+                    line_chart(f"training loss: {job['label']}", [series], "step", "loss", True)
+                )
+    if lines:
+        title = "optimisation loss per step (median over cells)"
+        charts.insert(0, line_chart(title, lines, "step", "total loss", log_y=True))
+    return charts
+
+
+def _quality_vs_speed(record: dict, table) -> object | None:
+    """Quality (lower is better) against per-image latency, one point per method."""
+    metrics = record["metrics"]
+    if "latency" not in table:
+        return None
+    for name in QUALITY_AXIS:
+        if name in table and not metrics[name]["higher_is_better"]:
+            rows = table[[name, "latency"]].dropna()
+            rows = rows[rows["latency"] > 0]
+            if len(rows):
+                points = [(float(r["latency"]), float(r[name])) for _, r in rows.iterrows()]
+                return scatter_chart(
+                    f"{name} vs latency (Pareto front dashed, ★ on it)",
+                    list(rows.index),
+                    points,
+                    "latency per image (s, log scale)",
+                    f"{name} (lower is better)",
+                )
+    return None
+
+
+def render_report(record: dict, run_dir: Path, comparison: dict | None = None) -> str:
     """The report of ``record`` as one HTML string (images read from ``run_dir``)."""
     table = leaderboard(record)
     metrics = record["metrics"]
@@ -139,6 +194,9 @@ def render_report(record: dict, run_dir: Path) -> str:
         for method, split in per_split.index
     ]
     return _ENV.get_template("report.html.j2").render(
+        comparison=comparison,
+        speed_chart=_quality_vs_speed(record, table),
+        curve_charts=_curve_charts(record),
         splits=splits,
         image_metrics=image_metrics,
         record=record,
@@ -158,11 +216,52 @@ def render_report(record: dict, run_dir: Path) -> str:
     )
 
 
-def write_report(record: dict, run_dir: Path) -> Path:
-    """Write ``report.html`` (and ``grid.png``) into the run folder; returns the report path."""
+def write_report(
+    record: dict, run_dir: Path, comparison: dict | None = None, path: Path | None = None
+) -> Path:
+    """Write ``report.html`` (and ``grid.png``) into the run folder, with a comparison section
+    if given (`reports.compare.Comparison.as_dict`); returns the report path."""
     write_grid(record, run_dir)
-    path = run_dir / "report.html"
+    path = path or run_dir / "report.html"
     tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_report(record, run_dir), encoding="utf-8")
+    tmp.write_text(render_report(record, run_dir, comparison), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def render_trend(history: list[dict]) -> str:
+    """The nightly trend page: one chart per metric (a line per method, change points dashed)
+    and the table of nights."""
+    from reports.trend import change_points
+
+    metrics = sorted({m for e in history for v in e["values"].values() for m in v})
+    methods = sorted({m for e in history for m in e["values"]})
+    charts, shifts = [], []
+    for metric in metrics:
+        series = []
+        for method in methods:
+            points = [
+                (night, e["values"][method][metric])
+                for night, e in enumerate(history, 1)
+                if metric in e["values"].get(method, {})
+                and math.isfinite(e["values"][method][metric])
+            ]
+            if not points:
+                continue
+            found = change_points([v for _, v in points])
+            marks = [points[i][0] - 0.5 for i in found]
+            shifts += [(metric, method, history[points[i][0] - 1]["run_id"]) for i in found]
+            series.append(Series(method, points, marks))
+        if series:
+            charts.append(line_chart(metric, series, "night", metric))
+    return _ENV.get_template("trend.html.j2").render(
+        history=list(reversed(history)), charts=charts, shifts=shifts
+    )
+
+
+def write_trend(history: list[dict], path: Path) -> Path:
+    """Write the trend page atomically; returns its path."""
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(render_trend(history), encoding="utf-8")
     tmp.replace(path)
     return path

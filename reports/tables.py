@@ -85,3 +85,16 @@ def split_scores(record: dict) -> pd.DataFrame:
     table = scores.groupby(["method", "split"])[per_image].mean()
     table["n"] = scores.groupby(["method", "split"]).size()
     return table
+
+
+def headline_values(record: dict) -> dict[str, dict[str, float]]:
+    """Each method's leaderboard numbers (finite ones), as the nightly history keeps them."""
+    table = leaderboard(record)
+    values: dict[str, dict[str, float]] = {}
+    for method in table.index:
+        values[method] = {}
+        for metric in [*record["metrics"], "failed"]:
+            value = table.at[method, metric] if metric in table else None
+            if value is not None and pd.notna(value):
+                values[method][metric] = float(value)
+    return values

@@ -113,7 +113,9 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
              banner: !!document.getElementById('random-weights'),
              warnings: document.getElementById('set-warnings')?.textContent || '',
              details: [...document.querySelectorAll('.leaderboard .detail')].map(d => d.textContent),
-             methods: [...document.querySelectorAll('.leaderboard tbody td:first-child')].map(t => t.textContent)})""",
+             methods: [...document.querySelectorAll('.leaderboard tbody td:first-child')].map(t => t.textContent),
+             speed: document.querySelector('#speed-chart svg')?.getAttribute('aria-label') || '',
+             curves: document.querySelectorAll('#curves svg polyline').length})""",
     )
     assert page.console_errors == [] and page.dialogs == []
     assert all(url.startswith(("file:", "data:")) for url in page.requests)
@@ -124,6 +126,7 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
     )
     assert "2,048" in page.facts["warnings"] and "N=2 vs 3" in page.facts["details"]
     assert any(d.startswith("[") for d in page.facts["details"])  # bootstrap intervals
+    assert page.facts["speed"].startswith("artfid vs latency") and page.facts["curves"] == 1
 
     # The MLflow UI, started by `bench ui`, shows the method's child run and its metrics.
     port = free_port()

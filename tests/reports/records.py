@@ -122,6 +122,7 @@ def synthetic_record(
                 "paper": "p",
                 "needs": {},
                 "prepare_time": 0.0,
+                "cells_planned": len(content) * len(style),
                 "cells_ok": len(content) * len(style),
                 "cells_failed": 0,
             }

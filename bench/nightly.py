@@ -1,0 +1,147 @@
+"""``bench nightly``: run a suite, compare it with a baseline, keep a history, gate on regressions.
+
+The history is one folder: ``history.jsonl`` (one line per nightly: run, commit, verdict, tags
+and each method's headline numbers), ``regressions.txt`` (the latest night's), ``trend.html`` (every metric over the nights, change points
+marked) and, per run, ``comparison.json`` / ``comparison.md`` / ``regressions.txt`` beside its
+record, with the comparison also in the run's ``report.html``.
+
+Baselines: ``last-good`` (default: the newest earlier nightly with no regression and no failed
+cell), ``tag:NAME`` (the newest nightly tagged NAME with ``--tag``) or a run folder / record path.
+A rerun of the same code and config resumes the same run, which is never its own baseline.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+from bench.records import read_record, write_json_atomic
+from bench.runner import RunOptions, run_benchmark
+from reports.compare import Comparison, ComparisonError, compare, to_markdown
+from reports.html import write_report, write_trend
+from reports.tables import headline_values
+
+HISTORY = "history.jsonl"
+
+
+@dataclass
+class NightlyOutcome:
+    """What a nightly did; ``regressed`` decides the exit status."""
+
+    run_dir: Path
+    report: Path
+    baseline: str | None
+    comparison: Comparison | None
+    trend: Path
+
+    @property
+    def regressed(self) -> bool:
+        return bool(self.comparison and self.comparison.regressions)
+
+
+def read_history(folder: Path) -> list[dict[str, Any]]:
+    """Nightly entries, oldest first (a rerun's newer line replaces the older one)."""
+    path = folder / HISTORY
+    if not path.is_file():
+        return []
+    entries: dict[str, dict[str, Any]] = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            raise BenchError(f"{path} line {number} is not JSON; fix or delete that line") from None
+        entries.pop(entry["run_id"], None)
+        entries[entry["run_id"]] = entry
+    return list(entries.values())
+
+
+def pick_baseline(history: list[dict[str, Any]], spec: str, current: str) -> Path | None:
+    """The record to compare with (``None``: no earlier good nightly yet)."""
+    earlier = [e for e in history if e["run_id"] != current]
+    if spec == "last-good":
+        good = [e for e in earlier if e["good"]]
+        return Path(good[-1]["record"]) if good else None
+    if spec.startswith("tag:"):
+        tag = spec.removeprefix("tag:")
+        tagged = [e for e in earlier if tag in e.get("tags", [])]
+        if not tagged:
+            known = sorted({t for e in history for t in e.get("tags", [])})
+            raise BenchError(
+                f"no nightly is tagged {tag!r}; tags: {', '.join(known) or 'none yet'}"
+            )
+        return Path(tagged[-1]["record"])
+    named = [e for e in earlier if e["run_id"] == spec]
+    path = Path(named[-1]["record"]) if named else Path(spec)
+    if not path.exists():
+        raise BenchError(
+            f"--baseline {spec}: not a run folder, record.json, run id in the history, "
+            "'last-good' or 'tag:NAME'"
+        )
+    return path
+
+
+def run_nightly(
+    options: RunOptions,
+    history_dir: Path,
+    baseline: str = "last-good",
+    tags: list[str] | None = None,
+    thresholds: dict[str, float] | None = None,
+) -> NightlyOutcome:
+    """Run, compare, record in the history, redraw the trend page."""
+    history_dir = history_dir.resolve()
+    history = read_history(history_dir)
+    pick_baseline(history, baseline, current="")  # a wrong --baseline fails before any compute
+    outcome = run_benchmark(options)
+    record = outcome.record
+    base_path = pick_baseline(history, baseline, record["run_id"])
+    comparison = None
+    if base_path is not None:
+        try:
+            comparison = compare(read_record(base_path), record, thresholds)
+        except ComparisonError as exc:
+            raise BenchError(f"cannot compare with {base_path}: {exc}") from None
+        write_json_atomic(outcome.run_dir / "comparison.json", comparison.as_dict())
+        (outcome.run_dir / "comparison.md").write_text(to_markdown(comparison))
+    lines = [
+        f"{c.method} {c.metric}: {c.baseline:.4g} -> {c.candidate:.4g} ({c.noise})"
+        for c in (comparison.regressions if comparison else [])
+    ]
+    text = "".join(f"{line}\n" for line in lines)
+    (outcome.run_dir / "regressions.txt").write_text(text)
+    report = write_report(record, outcome.run_dir, comparison.as_dict() if comparison else None)
+    regressed = bool(comparison and comparison.regressions)
+    earlier_tags = {t for e in history if e["run_id"] == record["run_id"] for t in e["tags"]}
+    entry = {
+        "run_id": record["run_id"],
+        "record": str(outcome.run_dir / "record.json"),
+        "report": str(report),
+        "finished": datetime.now(UTC).isoformat(),
+        "git_commit": record["environment"]["git_commit"],
+        "suite": f"{record['suite']['name']} v{record['suite']['version']}",
+        "random_weights": record["weights"]["random"],
+        "devices": record["environment"]["devices"],
+        "baseline": comparison.baseline if comparison else None,
+        "regressions": len(lines),
+        "failed_cells": sum(1 for c in record["cells"] if c["status"] != "ok"),
+        "good": not regressed and record["status"] == "complete",
+        "tags": sorted(earlier_tags | set(tags or [])),
+        "values": headline_values(record),
+    }
+    history_dir.mkdir(parents=True, exist_ok=True)
+    (history_dir / "regressions.txt").write_text(text)  # the latest night's, for mail/CI
+    with (history_dir / HISTORY).open("a") as handle:
+        handle.write(json.dumps(entry) + "\n")
+    trend = write_trend(read_history(history_dir), history_dir / "trend.html")
+    return NightlyOutcome(
+        run_dir=outcome.run_dir,
+        report=report,
+        baseline=comparison.baseline if comparison else None,
+        comparison=comparison,
+        trend=trend,
+    )
