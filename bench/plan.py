@@ -58,6 +58,22 @@ class Plan:
             "metrics": list(self.metrics),
         }
 
+    def longest_first(self, cells: list[Cell]) -> list[Cell]:
+        """``cells`` with the most expensive first, so the slow ones start while other workers
+        take the quick ones and no long cell is left to start last and hold up the run's end.
+
+        Expected cost: optimisation methods (``iterative``) before feed-forward ones, and among
+        those more loss evaluations (``steps`` x ``phases``) first; ties keep plan order.
+        """
+
+        def cost(cell: Cell) -> int:
+            if not METHODS.get(cell.method).iterative:
+                return 0
+            config = self.methods[cell.method]
+            return max(1, getattr(config, "steps", 1)) * max(1, getattr(config, "phases", 1))
+
+        return sorted(cells, key=cost, reverse=True)
+
     @property
     def config_hash(self) -> str:
         canonical = json.dumps(self.resolved_config(), sort_keys=True, separators=(",", ":"))

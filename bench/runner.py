@@ -568,7 +568,7 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
                 )
                 styles = [r.key for r in suite.style if r.key in images]
                 run_cells(
-                    runnable,
+                    plan.longest_first(runnable),
                     settings,
                     images,
                     styles,

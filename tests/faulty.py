@@ -31,7 +31,7 @@ class Faulty:
     Config: ClassVar[type[FaultyConfig]] = FaultyConfig
     presets: ClassVar[dict[str, dict]] = {"paper": {}}
     needs: ClassVar[MethodNeeds] = MethodNeeds()
-    iterative: ClassVar[bool] = False
+    iterative: ClassVar[bool] = True  # one timed run per cell: sleeps are not repeated
     encoders: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: FaultyConfig, context: MethodContext) -> None:

@@ -7,7 +7,7 @@ import yaml
 
 from bench.errors import BenchError
 from bench.plan import cell_seed, make_plan
-from bench.registry import UnknownName
+from bench.registry import METHODS, UnknownName
 from bench.suites import procedural
 from bench.suites.load import load_suite
 from tests.conftest import write_tiny_suite
@@ -180,3 +180,14 @@ def test_user_suite_errors_name_the_file_and_the_key(tmp_path, sets, message):
     with pytest.raises(BenchError, match=message) as caught:
         load_suite(str(path))
     assert str(path) in str(caught.value)
+
+
+def test_cells_start_longest_first():
+    plan = make_plan(load_suite("smoke", ["gatys.steps=5", "semantic.steps=50"]))
+    ordered = plan.longest_first(list(plan.cells))
+    first = list(dict.fromkeys(c.method for c in ordered))
+    # semantic 50 steps x 1 phase, improved_gatys 10 x 2, gatys 5; feed-forward methods last.
+    assert first[:3] == ["semantic", "improved_gatys", "gatys"]
+    assert sorted(ordered, key=lambda c: c.id) == sorted(plan.cells, key=lambda c: c.id)
+    trained = [m for m in first if not METHODS.get(m).iterative]
+    assert first[3:] == trained == [m for m in plan.methods if m in trained]

@@ -25,3 +25,46 @@ def test_the_spec_is_fixed_and_described():
     assert description["content"]["layers"] == list(EVALUATION_SPEC.content_layers) == ["relu4_2"]
     assert description["network"] == "vgg19"
     assert ContentLoss.info.higher_is_better is False and StyleLoss.info.needs == ("style",)
+
+
+def test_content_and_style_loss_equal_a_plain_torchvision_computation(tmp_path):
+    """Independent reference: torchvision's VGG-19 run by index, Grams and MSEs in float64."""
+    import torchvision
+
+    from bench.paths import cache_dir
+    from methods.core.encoders import load_encoder
+    from methods.core.weights import WeightsSource
+    from metrics.base import MetricContext
+
+    torch.manual_seed(3)
+    vgg = torchvision.models.vgg19().eval()
+    torch.save(vgg.state_dict(), tmp_path / "vgg19.pth")
+    source = WeightsSource.parse(str(tmp_path / "vgg19.pth"), seed=0)
+    encoder = load_encoder("vgg19", source)
+    ours = MetricContext(torch.device("cpu"), source, lambda arch: encoder, cache_dir())
+    out, content, style = torch.rand(3, 2, 3, 48, 48)
+
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+    def features(image: torch.Tensor) -> dict[int, torch.Tensor]:
+        found, x = {}, (image - mean) / std
+        with torch.no_grad():
+            for index, layer in enumerate(vgg.features[:30]):
+                x = layer(x)
+                found[index] = x.double()
+        return found
+
+    def gram(f: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = f.shape
+        flat = f.reshape(b, c, h * w)
+        return flat @ flat.transpose(1, 2) / (c * h * w)
+
+    fo, fc, fs = features(out), features(content), features(style)
+    content_ref = ((fo[22] - fc[22]) ** 2).mean(dim=(1, 2, 3))  # relu4_2
+    style_ref = sum(
+        ((gram(fo[i]) - gram(fs[i])) ** 2).mean(dim=(1, 2))
+        for i in (1, 6, 11, 20, 29)  # relu1_1, relu2_1, relu3_1, relu4_1, relu5_1
+    )
+    assert torch.allclose(ContentLoss(ours)(out, content, style).double(), content_ref, rtol=1e-4)
+    assert torch.allclose(StyleLoss(ours)(out, content, style).double(), style_ref, rtol=1e-4)
