@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from markupsafe import Markup, escape
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
-WIDTH, HEIGHT, PAD = 420, 240, 44
+WIDTH, HEIGHT, PAD, TOP = 440, 262, 58, 24
 
 
 @dataclass
@@ -47,7 +47,8 @@ def _frame(title: str, x_label: str, y_label: str, x_range, y_range) -> list[str
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
-        f'<rect x="{PAD}" y="12" width="{WIDTH - PAD - 10}" height="{HEIGHT - PAD - 12}" '
+        f'<text x="{PAD}" y="14" font-size="12" font-weight="600">{escape(title)}</text>',
+        f'<rect x="{PAD}" y="{TOP}" width="{WIDTH - PAD - 10}" height="{HEIGHT - PAD - TOP}" '
         'fill="#fafafa" stroke="#ccc"/>',
         f'<text x="{WIDTH / 2}" y="{HEIGHT - 6}" text-anchor="middle" font-size="11">'
         f"{escape(x_label)}</text>",
@@ -57,14 +58,14 @@ def _frame(title: str, x_label: str, y_label: str, x_range, y_range) -> list[str
         f'<text x="{WIDTH - 10}" y="{HEIGHT - PAD + 14}" font-size="9" text-anchor="end">'
         f"{x1:.3g}</text>",
         f'<text x="{PAD - 3}" y="{HEIGHT - PAD}" font-size="9" text-anchor="end">{y0:.3g}</text>',
-        f'<text x="{PAD - 3}" y="20" font-size="9" text-anchor="end">{y1:.3g}</text>',
+        f'<text x="{PAD - 3}" y="{TOP + 8}" font-size="9" text-anchor="end">{y1:.3g}</text>',
     ]
 
 
 def _legend(labels: Sequence[str]) -> list[str]:
     return [
-        f'<text x="{PAD + 6}" y="{26 + 12 * i}" font-size="10" fill="{PALETTE[i % len(PALETTE)]}">'
-        f"■ {escape(label)}</text>"
+        f'<text x="{WIDTH - 16}" y="{TOP + 14 + 12 * i}" font-size="10" text-anchor="end" '
+        f'fill="{PALETTE[i % len(PALETTE)]}">■ {escape(label)}</text>'
         for i, label in enumerate(labels)
     ]
 
@@ -76,7 +77,7 @@ def line_chart(
     xs = [x for s in series for x, _ in s.points]
     ys = [y for s in series for _, y in s.points]
     fx, x0, x1 = _scale(xs, PAD, WIDTH - 10)
-    fy, y0, y1 = _scale(ys, HEIGHT - PAD, 12, log=log_y)
+    fy, y0, y1 = _scale(ys, HEIGHT - PAD, TOP, log=log_y)
     parts = _frame(title, x_label, y_label, (x0, x1), (y0, y1))
     for i, s in enumerate(series):
         colour = PALETTE[i % len(PALETTE)]
@@ -91,7 +92,7 @@ def line_chart(
                 for x, y in kept
             ]
         parts += [
-            f'<line class="change-point" x1="{fx(m):.1f}" x2="{fx(m):.1f}" y1="12" '
+            f'<line class="change-point" x1="{fx(m):.1f}" x2="{fx(m):.1f}" y1="{TOP}" '
             f'y2="{HEIGHT - PAD}" stroke="{colour}" stroke-dasharray="4 3"/>'
             for m in s.marks
         ]
@@ -123,7 +124,7 @@ def scatter_chart(
 ) -> Markup:
     """Labelled points (both axes lower-is-better, x on a log scale) with the Pareto front."""
     fx, x0, x1 = _scale([x for x, _ in points], PAD + 8, WIDTH - 18, log=True)
-    fy, y0, y1 = _scale([y for _, y in points], HEIGHT - PAD - 8, 20)
+    fy, y0, y1 = _scale([y for _, y in points], HEIGHT - PAD - 8, TOP + 12)
     parts = _frame(title, x_label, y_label, (x0, x1), (y0, y1))
     front = pareto_front(points)
     path = " ".join(f"{fx(points[i][0]):.1f},{fy(points[i][1]):.1f}" for i in front)
@@ -133,11 +134,13 @@ def scatter_chart(
     )
     for i, ((x, y), label) in enumerate(zip(points, labels, strict=True)):
         colour = PALETTE[i % len(PALETTE)]
+        right = fx(x) > WIDTH / 2  # labels of points on the right half go to their left
         parts.append(
             f'<circle cx="{fx(x):.1f}" cy="{fy(y):.1f}" r="4" fill="{colour}">'
             f"<title>{escape(label)}: {x:.3g}, {y:.3g}</title></circle>"
-            f'<text x="{fx(x) + 6:.1f}" y="{fy(y) - 5:.1f}" font-size="10">{escape(label)}'
-            f"{' ★' if i in front else ''}</text>"
+            f'<text x="{fx(x) + (-6 if right else 6):.1f}" y="{fy(y) - 6 - 10 * (i % 2):.1f}" '
+            f'font-size="10" text-anchor="{"end" if right else "start"}" fill="{colour}">'
+            f"{escape(label)}{' ★' if i in front else ''}</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -1,0 +1,20 @@
+"""Inline SVG charts: the Pareto front is right and labels cannot inject markup."""
+
+from __future__ import annotations
+
+from reports.charts import Series, line_chart, pareto_front, scatter_chart
+
+
+def test_pareto_front_keeps_exactly_the_undominated_points():
+    points = [(1.0, 5.0), (2.0, 2.0), (3.0, 3.0), (4.0, 1.0), (2.0, 2.0), (0.5, 9.0)]
+    # (3, 3) is beaten by (2, 2); the duplicate (2, 2) points do not dominate each other.
+    assert pareto_front(points) == [5, 0, 1, 4, 3]
+
+
+def test_labels_are_escaped_and_front_is_starred():
+    evil = "<img src=x onerror=alert(1)>"
+    svg = str(scatter_chart("t", [evil, "b"], [(1.0, 1.0), (2.0, 2.0)], "x", "y"))
+    assert "<img" not in svg and "&lt;img src=x" in svg
+    assert svg.count("★") == 1 and 'class="pareto"' in svg
+    line = str(line_chart("<b>", [Series(evil, [(1, 2.0), (2, 1.0)], marks=[1.5])], "s", "l"))
+    assert "<b>" not in line and line.count('class="change-point"') == 1
