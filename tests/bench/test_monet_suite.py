@@ -21,6 +21,9 @@ from bench.suites.pin import pin_suite
 from methods.core.weights import WeightsSource
 from tests.bench.data.conftest import tiny_jpeg
 
+#: The version the repository ships (bumped whenever the suite changes what a run computes).
+SHIPPED_VERSION = yaml.safe_load(MONET.read_text())["version"]
+
 
 def names(split: str, indices) -> list[str]:
     return [f"{split}/{i:05d}.jpg" for i in indices]
@@ -59,21 +62,24 @@ def test_monet_picks_its_images_by_the_documented_rule(monet_root):
     spec = suite.spec
     assert (spec.name, spec.version, spec.image_size, spec.weights) == (
         "monet",
-        1,
+        SHIPPED_VERSION,
         256,
         "pretrained",
     )
     plan = make_plan(suite)
     assert plan.methods["gatys"].steps == 500 and len(plan.cells) == 10 * 5 * len(plan.methods)
     record = build_record(plan, "id", "key", "commit", WeightsSource.parse("random"), [], "now")
-    assert record["suite"]["datasets"] == suite.datasets and record["suite"]["version"] == 1
+    assert (
+        record["suite"]["datasets"] == suite.datasets
+        and record["suite"]["version"] == SHIPPED_VERSION
+    )
     assert [c["name"] for c in record["suite"]["content"]] == [r.name for r in suite.content]
 
 
 def test_validate_reports_the_sets_and_the_dataset(monet_root):
     result = CliRunner().invoke(app, ["validate", "monet", "--data-dir", str(monet_root)])
     assert result.exit_code == 0, result.output
-    assert "suite monet v1: 10 content x 5 style at 256 px" in result.output
+    assert f"suite monet v{SHIPPED_VERSION}: 10 content x 5 style at 256 px" in result.output
     assert "reference set 121 images; training 6287 content, 1072 style images" in result.output
     assert "dataset monet2photo: file list sha256" in result.output
 
@@ -127,7 +133,7 @@ def test_pin_lists_the_names_and_guards_them(monet_root, tmp_path):
     suite = tmp_path / "monet.yaml"
     shutil.copy(MONET, suite)
     pinned = pin_suite(str(suite), data_dir=monet_root)
-    assert pinned.changed == ["content", "style"] and pinned.version == 1
+    assert pinned.changed == ["content", "style"] and pinned.version == SHIPPED_VERSION
     text = suite.read_text()
     assert "# The headline suite" in text and '- "00075.jpg"' in text  # comments stay
     loaded = load_suite(str(suite), data_dir=monet_root)
@@ -146,8 +152,8 @@ def test_pin_lists_the_names_and_guards_them(monet_root, tmp_path):
     with pytest.raises(BenchError, match="content.files: the pinned names are not the ones"):
         load_suite(str(suite), data_dir=other)
     repinned = pin_suite(str(suite), data_dir=other)
-    assert repinned.changed == ["content"] and repinned.version == 2
-    assert yaml.safe_load(suite.read_text())["version"] == 2
+    assert repinned.changed == ["content"] and repinned.version == SHIPPED_VERSION + 1
+    assert yaml.safe_load(suite.read_text())["version"] == SHIPPED_VERSION + 1
     assert load_suite(str(suite), data_dir=other).content[0].name == "testB/00001.jpg"
 
 
