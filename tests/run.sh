@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install what the tests need (uv, the locked environment with the test tools, Debian's
 # chromium for the browser tests), then lint and run the whole test suite.
-# Extra arguments go to pytest, e.g. `bash tests/run.sh -k gatys`.
+# Extra arguments go to pytest, e.g. `bash tests/run.sh -k gatys`. Tests run in 2 processes
+# (pytest-xdist; set PYTEST_WORKERS=0 for one): the end-to-end tests spend much of their time
+# waiting on process, Ray and server start-up, which two processes overlap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,4 +24,4 @@ fi
 "${uv[@]}" sync --locked --group test
 "${uv[@]}" run --locked --group test ruff check .
 "${uv[@]}" run --locked --group test ruff format --check .
-exec "${uv[@]}" run --locked --group test pytest "$@"
+exec "${uv[@]}" run --locked --group test pytest -n "${PYTEST_WORKERS:-2}" --durations=25 "$@"
