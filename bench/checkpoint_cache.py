@@ -3,7 +3,8 @@
 Content-addressed: the key (`bench.training`) hashes everything that decides the weights, so a
 file found under it can be used as it is. Writes are atomic (readers see the old file or the new
 one); an entry that cannot be read or whose state dict does not match its recorded hash counts
-as absent, so it is trained again.
+as absent, so it is trained again. Resumable trainings also keep ``<key>.partial.pt`` there
+while they run (`PartialCheckpoint`).
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from bench.paths import cache_dir
-from bench.train_task import State, TrainingJob
 from methods.core.weights import WeightsUnavailable, read_state_dict, state_dict_sha256
+
+if TYPE_CHECKING:
+    from bench.train_task import State, TrainingJob
 
 
 def checkpoint_dir() -> Path:
@@ -66,3 +70,43 @@ def write_cached(job: TrainingJob, state: State, meta: dict[str, Any]) -> Path:
     _atomic(state_path, lambda tmp: torch.save(state, tmp))
     _atomic(meta_path, lambda tmp: tmp.write_text(json.dumps(meta, indent=1, sort_keys=True)))
     return state_path
+
+
+class PartialCheckpoint:
+    """A job's partial training state, ``<key>.partial.pt`` beside its cache entry: a resumable
+    training (`methods.base.PartialStore`) saves it every so many steps; training the same job
+    again after an interruption (a crash, Ctrl-C, a lost worker) resumes from it. Read
+    weights-only; an unreadable file counts as absent. The task deletes it once training ends.
+
+    It also carries the training seconds spent before it was saved, so a resumed training's
+    time (`seconds`) counts every step that was kept, in either run.
+    """
+
+    def __init__(self, job: TrainingJob) -> None:
+        folder = checkpoint_dir() / job.method
+        self.path = folder / f"{job.key}.partial.pt"
+        self.started = time.perf_counter()
+        #: The step the loaded state was saved at, and the training seconds before it.
+        self.loaded_step = 0
+        self.seconds_before = 0.0
+
+    def load(self) -> dict[str, Any] | None:
+        if not self.path.is_file():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception:
+            return None
+        if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+            return None
+        self.loaded_step = state["step"]
+        self.seconds_before = float(state.get("seconds", 0.0))
+        self.started = time.perf_counter()
+        return state
+
+    def save(self, state: dict[str, Any]) -> None:
+        seconds = self.seconds_before + time.perf_counter() - self.started
+        _atomic(self.path, lambda tmp: torch.save({**state, "seconds": seconds}, tmp))
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)

@@ -19,9 +19,16 @@ class PlanError(BenchError):
     """A suite whose methods, settings or metrics do not fit together."""
 
 
+#: The style of every cell of a domain method (``needs.style == "domain"``, e.g. CycleGAN): such
+#: a method maps each content image to the style *set* it learnt, not to one style image, so it
+#: gets one cell per content image. No image key can equal it (keys are ``<role>-<name>``).
+DOMAIN_STYLE = "domain"
+
+
 @dataclass(frozen=True)
 class Cell:
-    """One unit of work: a method applied to one content image (and one style image).
+    """One unit of work: a method applied to one content image and one style image, or for a
+    domain method to one content image (``style`` is then `DOMAIN_STYLE`).
 
     ``job``: for trained methods, the key of the training job whose checkpoint the cell uses.
     """
@@ -80,6 +87,11 @@ class Plan:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def is_domain(method: str) -> bool:
+    """Whether a registered method maps content to a style domain (one cell per content)."""
+    return METHODS.get(method).needs.style == "domain"
+
+
 def cell_seed(suite_seed: int, cell_id: str) -> int:
     """A seed per cell that depends only on the suite seed and the cell, never on scheduling."""
     digest = hashlib.sha256(f"{suite_seed}:{cell_id}".encode()).digest()
@@ -120,10 +132,9 @@ def make_plan(suite: Suite, only_methods: list[str] | None = None) -> Plan:
     metrics = tuple(_with_requirements(requested))
     cells = []
     for name in methods:
+        styles = [DOMAIN_STYLE] if is_domain(name) else [style.key for style in suite.style]
         for content in suite.content:
-            for style in suite.style:
-                cell_id = f"{name}/{content.key}/{style.key}"
-                cells.append(
-                    Cell(cell_id, name, content.key, style.key, cell_seed(spec.seed, cell_id))
-                )
+            for style in styles:
+                cell_id = f"{name}/{content.key}/{style}"
+                cells.append(Cell(cell_id, name, content.key, style, cell_seed(spec.seed, cell_id)))
     return Plan(suite=suite, methods=methods, metrics=metrics, cells=tuple(cells))

@@ -68,6 +68,7 @@ METHODS: Registry[Any] = Registry(
         "johnson": "methods.johnson:Johnson",
         "cin": "methods.cin:CIN",
         "ghiasi": "methods.ghiasi:Ghiasi",
+        "cyclegan": "methods.cyclegan:CycleGAN",
     },
     group="stylebench.methods",
 )

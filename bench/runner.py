@@ -24,7 +24,7 @@ from bench.environment import git_commit, package_versions
 from bench.errors import BenchError
 from bench.execute import MethodWork, run_cells, run_training, session
 from bench.images import PREPROCESS, ImageError, load_image, open_rgb, to_uint8, write_png
-from bench.plan import Cell, Plan, make_plan
+from bench.plan import DOMAIN_STYLE, Cell, Plan, is_domain, make_plan
 from bench.progress import CellProgress, print_job
 from bench.records import SCHEMA, append_journal, read_journal, write_json_atomic
 from bench.registry import METHODS, METRICS
@@ -49,7 +49,7 @@ from bench.worker import (
 )
 from methods.core.encoders import load_encoder
 from methods.core.weights import WeightsSource, WeightsUnavailable
-from metrics.perceptual import EVALUATION_NETWORK, evaluation_description
+from metrics.perceptual import DOMAIN_STYLE_LOSS, EVALUATION_NETWORK, evaluation_description
 from metrics.runtime import REPEATS, THROUGHPUT_BATCH, Throughput
 
 
@@ -120,7 +120,7 @@ def prepare_jobs(
     from bench.tracking import register_checkpoint
 
     spec = plan.suite.spec
-    settings = TrainingSettings(weights=spec.weights, seed=spec.seed)
+    settings = TrainingSettings(weights=spec.weights, seed=spec.seed, resume=not options.retrain)
     styles = style_arrays(jobs, plan, images)
     provenance = {
         "suite": spec.name,
@@ -154,7 +154,7 @@ def _load_inputs(plan: Plan, run_dir: Path) -> tuple[dict[str, np.ndarray], dict
     images, errors = {}, {}
     size = plan.suite.spec.image_size
     roles = [("content", plan.suite.content), ("style", plan.suite.style)]
-    if plan.suite.reference and _set_metrics(plan):
+    if plan.suite.reference and (_set_metrics(plan) or _domain_set(plan)):
         roles.append(("reference", plan.suite.reference))
     for role, refs in roles:
         for ref in refs:
@@ -182,6 +182,19 @@ def _load_inputs(plan: Plan, run_dir: Path) -> tuple[dict[str, np.ndarray], dict
 
 def _set_metrics(plan: Plan) -> list[str]:
     return [name for name in plan.metrics if METRICS.get(name).info.per == "set"]
+
+
+def _domain_set(plan: Plan) -> tuple[str, ...]:
+    """Keys of the style set that domain methods' per-image style metrics compare with: the
+    reference set, as for FID/KID (empty when no such method or metric is in the plan)."""
+    style_metrics = [
+        name
+        for name in plan.metrics
+        if METRICS.get(name).info.per == "image" and "style" in METRICS.get(name).info.needs
+    ]
+    if not (style_metrics and any(is_domain(m) for m in plan.methods)):
+        return ()
+    return tuple(ref.key for ref in plan.suite.reference_set)
 
 
 def _reference_spec(plan: Plan) -> ReferenceSpec:
@@ -233,10 +246,11 @@ def _method_work(
     def throughput_of(method: str) -> ThroughputSpec | None:
         if throughput is None:
             return None
+        style = DOMAIN_STYLE if is_domain(method) else throughput.style
         first = next(
             c.id
             for c in plan.cells
-            if (c.method, c.content, c.style) == (method, throughput.contents[0], throughput.style)
+            if (c.method, c.content, c.style) == (method, throughput.contents[0], style)
         )
         return replace(throughput, job=training.cell_jobs.get(first))
 
@@ -360,6 +374,19 @@ def _set_evaluation(plan: Plan, method_results: dict[str, dict[str, Any]]) -> di
     }
 
 
+def _domain_evaluation(plan: Plan) -> dict[str, Any]:
+    """How domain methods (one output per content image, no style image) are scored."""
+    return {
+        "methods": [m for m in plan.methods if is_domain(m)],
+        "cell_style": DOMAIN_STYLE,
+        "style_set": "reference" if plan.suite.reference else "style",
+        "style_set_images": len(plan.suite.reference_set),
+        "style_loss": DOMAIN_STYLE_LOSS,
+        "content_metrics": "against the content image, as for every method",
+        "set_metrics": "outputs against the reference set, as for every method",
+    }
+
+
 def build_record(
     plan: Plan,
     run_id: str,
@@ -440,6 +467,7 @@ def build_record(
                 "peak_memory": "peak CUDA allocation on GPU, peak process RSS on CPU",
             },
             **({"sets": _set_evaluation(plan, method_results)} if _set_metrics(plan) else {}),
+            **({"domain": _domain_evaluation(plan)} if any(map(is_domain, plan.methods)) else {}),
         },
         "metrics": {name: METRICS.get(name).info.as_dict() for name in plan.metrics},
         "methods": _method_summaries(plan, cells, training or [], method_results),
@@ -512,8 +540,9 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
         "stylebench:random-weights": "yes: not a quality result" if weights.is_random else "no",
     }
     broken = {}
+    domain_set = _domain_set(plan)
     for cell in todo:
-        keys = [cell.content, cell.style]
+        keys = [cell.content, *(domain_set if is_domain(cell.method) else [cell.style])]
         if METHODS.get(cell.method).needs.guides:
             keys += [guide_key(cell.content), guide_key(cell.style)]
         errors = [bad_images[k] for k in keys if k in bad_images]
@@ -565,6 +594,7 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
                         name: cfg.model_dump(mode="json") for name, cfg in plan.methods.items()
                     },
                     metrics=plan.metrics,
+                    domain=domain_set,
                 )
                 styles = [r.key for r in suite.style if r.key in images]
                 run_cells(

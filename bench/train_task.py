@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.checkpoint_cache import PartialCheckpoint
 from bench.images import load_image
 from bench.registry import METHODS
 from bench.worker import device_name, pick_device
@@ -40,16 +41,23 @@ class TrainingJob:
     training: tuple[str, ...] = ()
     identity: dict[str, Any] = field(default_factory=dict)
     checkpoint: str | None = None
+    #: Files of the style domain of a domain method (read on demand like ``training``).
+    style_paths: tuple[str, ...] = ()
 
 
 @dataclass
 class TrainedCheckpoint:
-    """What a training task hands back to the driver (state dict plus facts), or its error."""
+    """What a training task hands back to the driver (state dict plus facts), or its error.
+
+    ``resumed_from``: the step an interrupted earlier run of the job had saved and this one went
+    on from (0: trained from the start); ``seconds`` then includes that run's training time.
+    """
 
     key: str
     state: State | None = None
     curves: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
+    resumed_from: int = 0
     device: str = ""
     device_kind: str = ""
     devices: int = 0
@@ -74,11 +82,13 @@ class FileImages:
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    """What a training task needs besides its job (small: sent once per task)."""
+    """What a training task needs besides its job (small: sent once per task). ``resume``: go on
+    from a partial checkpoint an interrupted run left (``--retrain`` discards it)."""
 
     weights: str
     seed: int
     threads: int = 1
+    resume: bool = True
 
 
 def build_method(
@@ -107,21 +117,33 @@ def train_job(
         torch.set_num_threads(settings.threads)
     try:
         method = build_method(job.method, job.settings, settings.seed, settings.weights, device)
-        style = torch.stack(
-            [
-                torch.from_numpy(styles[k].copy()).permute(2, 0, 1).float().div(255)
-                for k in job.styles
-            ]
+        size = job.settings["image_size"]
+        domain = FileImages(job.style_paths, size) if job.style_paths else None
+        style = (
+            torch.empty(0, 3, size, size)
+            if domain is not None
+            else torch.stack(
+                [
+                    torch.from_numpy(styles[k].copy()).permute(2, 0, 1).float().div(255)
+                    for k in job.styles
+                ]
+            )
         )
-        data = FileImages(job.training, job.settings["image_size"])
-        curves, seconds = timed(
-            lambda: method.prepare(PrepareData(styles=style.to(device), training=data)), device
+        data = FileImages(job.training, size)
+        partial = PartialCheckpoint(job)
+        if not settings.resume:
+            partial.clear()
+        prepare = PrepareData(
+            styles=style.to(device), training=data, style_domain=domain, partial=partial
         )
+        curves, seconds = timed(lambda: method.prepare(prepare), device)
+        partial.clear()
         return TrainedCheckpoint(
             key=job.key,
             state=method.state_dict(),
             curves=curves,
-            seconds=seconds,
+            seconds=partial.seconds_before + seconds,
+            resumed_from=partial.loaded_step,
             device=device_name(device),
             device_kind=device.type,
             devices=1 if device.type == "cuda" else torch.get_num_threads(),

@@ -32,7 +32,7 @@ import torch
 from bench.checkpoint_cache import cache_paths, read_cached, write_cached
 from bench.errors import BenchError
 from bench.images import load_image, to_uint8
-from bench.plan import Cell, Plan, PlanError
+from bench.plan import Cell, Plan, PlanError, is_domain
 from bench.registry import METHODS
 from bench.suites.load import ImageRef
 from bench.train_task import (
@@ -123,6 +123,7 @@ def _job(
         style_hashes=tuple(ref.sha256 for ref in styles),
         training=tuple(str(ref.path) for ref in plan.suite.training_content),
         identity=identity,
+        style_paths=tuple(str(ref.path) for ref in styles) if is_domain(name) else (),
     )
 
 
@@ -181,8 +182,11 @@ def plan_training(plan: Plan, weights: Mapping[str, str]) -> TrainingPlan:
                 continue
             # One job per style ("each") or one job for every style of the method.
             job = next((j for j in mine if cell.style in j.styles), mine[0])
-            style_hash = suite.image(cell.style).sha256
             cell_jobs[cell.id] = job.key
+            if is_domain(name):  # scored against the style domain, not one style image
+                splits[cell.id] = None
+                continue
+            style_hash = suite.image(cell.style).sha256
             splits[cell.id] = "train" if style_hash in job.style_hashes else "heldout"
     return TrainingPlan(jobs=jobs, cell_jobs=cell_jobs, splits=splits)
 
@@ -280,6 +284,7 @@ def prepare_checkpoints(
             job,
             sha256=state_dict_sha256(result.state),
             seconds=result.seconds,
+            resumed_from_step=result.resumed_from,
             device=result.device,
             device_kind=result.device_kind,
             devices=result.devices,
@@ -298,11 +303,15 @@ def prepare_checkpoints(
 
 
 def style_arrays(jobs: list[TrainingJob], plan: Plan, images: dict[str, np.ndarray]) -> dict:
-    """Style images of ``jobs`` as the cells see them; training-only styles are loaded here."""
+    """Style images of ``jobs`` as the cells see them; training-only styles are loaded here.
+    Domain methods read their style domain from its files in the task instead (``style_paths``:
+    a domain may hold thousands of images)."""
     refs = {ref.key: ref for ref in (*plan.suite.style, *plan.suite.training_style)}
     size = plan.suite.spec.image_size
     arrays = {}
     for job in jobs:
+        if job.style_paths:
+            continue
         for key in job.styles:
             if key not in arrays:
                 arrays[key] = (

@@ -20,13 +20,13 @@ import torch
 from bench.environment import cpu_name
 from bench.images import to_uint8
 from bench.paths import cache_dir
-from bench.plan import Cell
+from bench.plan import Cell, is_domain
 from bench.registry import METHODS, METRICS
 from bench.suites.guides import guide_key
 from methods.base import Guides, MethodContext, PrepareData, resolve_config
 from methods.core.encoders import load_encoder
 from methods.core.weights import WeightsSource
-from metrics.base import ImageMetric, MetricContext
+from metrics.base import ImageMetric, MetricContext, StyleDomain
 from metrics.reference_stats import ReferenceSet
 from metrics.runtime import measure, timed
 from metrics.sets import SetMetric, SetScorer
@@ -41,6 +41,9 @@ class WorkerSettings:
     methods: dict[str, dict[str, Any]]
     metrics: tuple[str, ...]
     threads: int = 1
+    #: Keys of the style set that outputs of domain methods are scored against (the reference
+    #: set: the suite's ``reference`` images, else its style images).
+    domain: tuple[str, ...] = ()
 
 
 @dataclass
@@ -141,6 +144,7 @@ class CellRunner:
         self._methods: dict[tuple[str, str | None], Any] = {}
         self._metrics: dict[str, Any] = {}
         self._set_scorer: SetScorer | None = None
+        self._domain: StyleDomain | None = None
         self._warm: set[str] = set()
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.metric_context = MetricContext(
@@ -181,6 +185,16 @@ class CellRunner:
         self._methods[name, job] = method
         return method, seconds
 
+    def domain(self) -> StyleDomain:
+        """The style set domain methods are scored against (stacked once per worker)."""
+        if self._domain is None:
+            keys = self.settings.domain
+            if not keys:
+                raise RuntimeError("no style set to score a domain method against")
+            images = torch.cat([self.tensor(key) for key in keys])
+            self._domain = StyleDomain(name="\n".join(keys), images=images)
+        return self._domain
+
     def _image_metrics(self) -> dict[str, Any]:
         for name in self.settings.metrics:
             if name not in self._metrics:
@@ -214,7 +228,9 @@ class CellRunner:
 
     def _run(self, cell: Cell, styles: list[str]) -> CellResult:
         method, prepare_time = self._method(cell.method, cell.job, styles)
-        content, style = self.tensor(cell.content), self.tensor(cell.style)
+        domain = is_domain(cell.method)
+        content = self.tensor(cell.content)
+        style = None if domain else self.tensor(cell.style)
         guides = self.guides(cell) if METHODS.get(cell.method).needs.guides else None
 
         def stylize():
@@ -231,7 +247,12 @@ class CellRunner:
         output = output.clamp(0, 1)
         scores = {"latency": timing.seconds, "peak_memory": timing.peak_mib}
         for name, metric in self._image_metrics().items():
-            scores[name] = float(metric(output, content, style)[0])
+            values = (
+                metric.score_domain(output, content, self.domain())
+                if style is None
+                else metric(output, content, style)
+            )
+            scores[name] = float(values[0])
         return CellResult(
             cell_id=cell.id,
             status="ok",
@@ -299,7 +320,9 @@ class CellRunner:
         try:
             method, _ = self._method(name, spec.job, list(spec.styles))
             content = torch.cat([self.tensor(key) for key in spec.contents])
-            style = self.tensor(spec.style).expand_as(content).contiguous()
+            style = (
+                None if is_domain(name) else self.tensor(spec.style).expand_as(content).contiguous()
+            )
             seeds = [self.settings.seed + i for i in range(len(content))]
             _, timing = measure(
                 lambda: method.stylize(content, style, seeds=seeds),

@@ -71,13 +71,34 @@ class TrainingSet(Protocol):
         ...
 
 
+class PartialStore(Protocol):
+    """Where a long training keeps its last partial state so that, interrupted, it resumes from
+    there (the harness gives one per training job). States hold tensors, numbers, strings, and
+    lists and dicts of them, so they are saved and read weights-only."""
+
+    def load(self) -> dict[str, Any] | None:
+        """The last saved state, or None."""
+        ...
+
+    def save(self, state: dict[str, Any]) -> None:
+        """Replace the saved state (atomically)."""
+        ...
+
+
 @dataclass
 class PrepareData:
     """What `prepare` gets: the style set (all styles the method will be asked for) and, for
-    trained methods, the training content."""
+    trained methods, the training content.
+
+    ``style_domain``: for methods that learn a style domain (``needs.style == "domain"``), its
+    images, read lazily at the training size like the content (``styles`` is then empty).
+    ``partial``: where a resumable training saves its progress (None: it does not).
+    """
 
     styles: torch.Tensor
     training: TrainingSet | None = None
+    style_domain: TrainingSet | None = None
+    partial: PartialStore | None = None
 
 
 @dataclass
@@ -124,12 +145,14 @@ class Method(Protocol):
     def stylize(
         self,
         content: torch.Tensor,
-        style: torch.Tensor,
+        style: torch.Tensor | None,
         guides: Guides | None = None,
         seeds: Sequence[int] | None = None,
     ) -> Stylized:
         """Stylize ``content`` [B,3,H,W] with ``style`` [B,3,H,W]; both in [0, 1].
 
+        Domain methods (``needs.style == "domain"``) map content to the style domain they were
+        trained on and get ``style=None`` from the harness (a style image given is ignored).
         ``seeds`` (one per image) make any randomness per image, so a batch gives the same
         images as stylizing its pairs one by one.
         """

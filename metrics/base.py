@@ -46,11 +46,22 @@ class MetricContext:
     cache: Path
 
 
+@dataclass(frozen=True)
+class StyleDomain:
+    """The style set that outputs of a domain method (e.g. CycleGAN, which maps content to a
+    style domain, not to one style image) are scored against: its images [N, 3, H, W] in
+    [0, 1], and a ``name`` that identifies them (metrics cache what they derive by it)."""
+
+    name: str
+    images: torch.Tensor
+
+
 class ImageMetric:
     """A per-image score of outputs against their content and style images, computed on a worker.
 
     Built once per worker (networks load once). ``identities`` names the weights of every network
-    the metric loaded itself, so the record can say what produced its numbers.
+    the metric loaded itself, so the record can say what produced its numbers. Outputs of
+    domain methods have no style image and are scored by `score_domain` instead.
     """
 
     info: ClassVar[MetricInfo]
@@ -65,10 +76,21 @@ class ImageMetric:
         missing (the driver calls it for non-random weights)."""
 
     def __call__(
-        self, outputs: torch.Tensor, content: torch.Tensor, style: torch.Tensor
+        self, outputs: torch.Tensor, content: torch.Tensor, style: torch.Tensor | None
     ) -> torch.Tensor:
-        """One value per image, shape [B]."""
+        """One value per image, shape [B]. ``style`` is None only for metrics that do not need
+        it (see `score_domain`)."""
         raise NotImplementedError
+
+    def score_domain(
+        self, outputs: torch.Tensor, content: torch.Tensor, domain: StyleDomain
+    ) -> torch.Tensor:
+        """One value per output of a domain method, shape [B]. A metric that compares with the
+        style image (``"style"`` in ``info.needs``) must define its comparison with a style set
+        here; the others compare with the content as always."""
+        if "style" in self.info.needs:
+            raise NotImplementedError(f"{self.info.name} defines no score against a style domain")
+        return self(outputs, content, None)
 
 
 class MeasuredMetric:

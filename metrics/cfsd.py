@@ -45,7 +45,7 @@ class CFSD(ImageMetric):
 
     @torch.no_grad()
     def __call__(
-        self, outputs: torch.Tensor, content: torch.Tensor, style: torch.Tensor
+        self, outputs: torch.Tensor, content: torch.Tensor, style: torch.Tensor | None
     ) -> torch.Tensor:
         values = []
         for output, original in zip(outputs, content, strict=True):  # one image at a time

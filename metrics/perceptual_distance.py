@@ -119,7 +119,7 @@ class LPIPS(ImageMetric):
 
     @torch.no_grad()
     def __call__(
-        self, outputs: torch.Tensor, content: torch.Tensor, style: torch.Tensor
+        self, outputs: torch.Tensor, content: torch.Tensor, style: torch.Tensor | None
     ) -> torch.Tensor:
         return self.model(outputs * 2 - 1, content * 2 - 1).flatten()
 

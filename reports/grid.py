@@ -6,17 +6,26 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from reports.tables import split_methods
+
 TILE = 96
 BANNER = 28
+#: Fill of a domain method's tiles below its one output per content image (not a failure).
+NOT_APPLICABLE = (235, 235, 235)
 
 
 def write_grid(record: dict, run_dir: Path) -> Path | None:
-    """Write ``grid.png`` (content | style | each method's output); missing outputs stay grey."""
+    """Write ``grid.png`` (content | style | each method's output); missing outputs stay grey.
+    Domain methods come last, their one output per content image in its first row."""
     suite = record["suite"]
-    methods = list(record["methods"])
-    outputs = {
-        (c["method"], c["content"], c["style"]): c["output"] for c in record["cells"] if c["output"]
-    }
+    pair_methods, domain_methods = split_methods(record)
+    methods = pair_methods + domain_methods
+    first_style = suite["style"][0]["key"] if suite["style"] else None
+    outputs = {}
+    for cell in record["cells"]:
+        if cell["output"]:
+            style = first_style if cell["method"] in domain_methods else cell["style"]
+            outputs[cell["method"], cell["content"], style] = cell["output"]
     pairs = [(c, s) for c in suite["content"] for s in suite["style"]]
     if not pairs:
         return None
@@ -33,7 +42,11 @@ def write_grid(record: dict, run_dir: Path) -> Path | None:
             outputs.get((m, content["key"], style["key"])) for m in methods
         ]
         for col, rel in enumerate(tiles):
-            if rel and (run_dir / rel).is_file():
+            below_domain_output = col >= 2 + len(pair_methods) and style["key"] != first_style
+            if below_domain_output:
+                box = (col * TILE, top + row * TILE, (col + 1) * TILE, top + (row + 1) * TILE)
+                sheet.paste(NOT_APPLICABLE, box)
+            elif rel and (run_dir / rel).is_file():
                 with Image.open(run_dir / rel) as tile:
                     sheet.paste(
                         tile.convert("RGB").resize((TILE, TILE)), (col * TILE, top + row * TILE)

@@ -17,7 +17,14 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from reports.charts import Series, line_chart, scatter_chart
 from reports.grid import write_grid
 from reports.stats import CONFIDENCE, RESAMPLES
-from reports.tables import best_per_metric, intervals, leaderboard, set_score, split_scores
+from reports.tables import (
+    best_per_metric,
+    intervals,
+    leaderboard,
+    set_score,
+    split_methods,
+    split_scores,
+)
 
 _ENV = Environment(
     loader=PackageLoader("reports", "templates"),
@@ -51,11 +58,16 @@ def _fmt(value: object) -> str:
 
 def _score_cell(record: dict, table, cis: dict, method: str, metric: str, notes: list) -> dict:
     """One leaderboard cell: the value, a second line (CI, N or std) and any warning's number."""
-    per = record["metrics"][metric]["per"]
+    info = record["metrics"][metric]
+    per = info["per"]
     cell = {"text": _fmt(table.at[method, metric]), "detail": "", "note": None, "title": ""}
     if per == "image" and metric in cis.get(method, {}):
         ci = cis[method][metric]
         cell["detail"] = f"[{_fmt(ci.low)}, {_fmt(ci.high)}]" if ci.low is not None else "n=1"
+        domain = (record["methods"][method].get("needs") or {}).get("style") == "domain"
+        if domain and "style" in info.get("needs", ()):
+            cell["detail"] += " vs style-set mean"
+            cell["title"] = "domain method: against the mean Gram matrices of the style set"
     elif per == "method":
         details = record["methods"][method].get(f"{metric}_details") or {}
         cell["detail"] = f"batch {details['batch_size']}" if "batch_size" in details else ""
@@ -128,6 +140,44 @@ def _quality_vs_speed(record: dict, table) -> object | None:
     return None
 
 
+def _output(cell: dict | None, run_dir: Path, method: str) -> dict:
+    return {
+        "method": method,
+        "src": _data_uri(run_dir / cell["output"]) if cell and cell["output"] else "",
+        "error": cell["error"] if cell else "not run",
+    }
+
+
+def _grid(record: dict, run_dir: Path, pair_methods: list[str], domain_methods: list[str]) -> list:
+    """One row per (content, style) pair with each per-pair method's output; a domain method's
+    one output per content image sits in the content's first row, spanning its style rows."""
+    suite = record["suite"]
+    pairs = {(c["method"], c["content"], c["style"]): c for c in record["cells"]}
+    domain = {
+        (c["method"], c["content"]): c for c in record["cells"] if c["method"] in domain_methods
+    }
+    rows = []
+    for content in suite["content"]:
+        for index, style in enumerate(suite["style"]):
+            rows.append(
+                {
+                    "content": content["key"],
+                    "style": style["key"],
+                    "outputs": [
+                        _output(pairs.get((m, content["key"], style["key"])), run_dir, m)
+                        for m in pair_methods
+                    ],
+                    "domain": [
+                        _output(domain.get((m, content["key"])), run_dir, m) for m in domain_methods
+                    ]
+                    if index == 0
+                    else [],
+                    "span": len(suite["style"]),
+                }
+            )
+    return rows
+
+
 def render_report(record: dict, run_dir: Path, comparison: dict | None = None) -> str:
     """The report of ``record`` as one HTML string (images read from ``run_dir``)."""
     table = leaderboard(record)
@@ -161,26 +211,11 @@ def render_report(record: dict, run_dir: Path, comparison: dict | None = None) -
         for method, summary in record["methods"].items()
         if summary.get("method_error")
     ]
-    cells = {(c["method"], c["content"], c["style"]): c for c in record["cells"]}
     suite = record["suite"]
     names = {r["key"]: r["name"] for r in suite["content"] + suite["style"]}
     inputs = {r["key"]: _data_uri(run_dir / r["input"]) for r in suite["content"] + suite["style"]}
-    grid = []
-    for content in suite["content"]:
-        for style in suite["style"]:
-            outputs = []
-            for method in record["methods"]:
-                cell = cells.get((method, content["key"], style["key"]))
-                outputs.append(
-                    {
-                        "method": method,
-                        "src": _data_uri(run_dir / cell["output"])
-                        if cell and cell["output"]
-                        else "",
-                        "error": cell["error"] if cell else "not run",
-                    }
-                )
-            grid.append({"content": content["key"], "style": style["key"], "outputs": outputs})
+    pair_methods, domain_methods = split_methods(record)
+    grid = _grid(record, run_dir, pair_methods, domain_methods)
     failures = [c for c in record["cells"] if c["status"] != "ok"]
     per_split = split_scores(record)
     image_metrics = [m for m, info in metrics.items() if info["per"] == "image"]
@@ -203,6 +238,8 @@ def render_report(record: dict, run_dir: Path, comparison: dict | None = None) -
         metrics=metrics,
         rows=rows,
         grid=grid,
+        pair_methods=pair_methods,
+        domain_methods=domain_methods,
         names=names,
         inputs=inputs,
         failures=failures,

@@ -17,6 +17,17 @@ def cell_scores(record: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["method", "content", "style", *record["metrics"]])
 
 
+def split_methods(record: dict) -> tuple[list[str], list[str]]:
+    """The record's methods that stylize (content, style) pairs, and those that map content to a
+    style domain (one output per content image, scored against the style set), in order."""
+    domain = [
+        name
+        for name, summary in record["methods"].items()
+        if (summary.get("needs") or {}).get("style") == "domain"
+    ]
+    return [name for name in record["methods"] if name not in domain], domain
+
+
 def set_score(record: dict, method: str, metric: str) -> dict:
     """A method's score on a per-set metric (value, N, warnings...), or ``{}`` if it has none."""
     return record["methods"][method].get("set_scores", {}).get(metric) or {}

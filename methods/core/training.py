@@ -2,9 +2,11 @@
 
 Plain PyTorch. The loop owns what every method does the same way: seeded batch order over the
 training content (epochs of a seeded permutation), a divergence check, and loss curves averaged
-over windows so a 40,000-step run still records at most `MAX_POINTS` points per term. What a step
-does (which networks, which optimisers, which losses) belongs to the method: it passes a `StepFn`
-that runs one update on a batch and returns its named loss terms.
+over windows so a 40,000-step run still records at most `MAX_POINTS` points per term, and (for
+methods that opt in with `Resumable`) a partial checkpoint every so many steps from which an
+interrupted training resumes exactly where it was. What a step does (which networks, which
+optimisers, which losses) belongs to the method: it passes a `StepFn` that runs one update on a
+batch and returns its named loss terms.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from pydantic import Field
 
-from methods.base import MethodConfig, TrainingSet
+from methods.base import MethodConfig, PartialStore, TrainingSet
 from methods.core.optimize import DivergenceError
 
 T = TypeVar("T")
@@ -54,11 +56,26 @@ class TrainingConfig(MethodConfig):
 
 @dataclass
 class TrainingResult:
-    """Loss curves, one point per window of ``every`` steps (the window's mean)."""
+    """Loss curves, one point per window of ``every`` steps (the window's mean); ``resumed_from``:
+    the step a partial checkpoint let training start at (0: from the beginning)."""
 
     curves: dict[str, list[float]] = field(default_factory=dict)
     every: int = 1
     steps: int = 0
+    resumed_from: int = 0
+
+
+@dataclass
+class Resumable:
+    """How `train_loop` checkpoints a method's training every ``every`` steps into ``store``:
+    ``state`` returns everything the method's next steps depend on (networks, optimisers, random
+    generators, ...), ``restore`` puts it back. The batch order and the learning-rate schedule
+    are functions of the step, so restoring at step k continues exactly as if never stopped."""
+
+    store: PartialStore
+    every: int
+    state: Callable[[], dict[str, Any]]
+    restore: Callable[[dict[str, Any]], None]
 
 
 def seeded(factory: Callable[[], T], seed: int) -> T:
@@ -110,19 +127,34 @@ def train_loop(
     batch_size: int,
     seed: int,
     device: torch.device,
+    resumable: Resumable | None = None,
 ) -> TrainingResult:
-    """Run ``steps`` steps of ``step`` over seeded batches of ``data``; return the loss curves."""
+    """Run ``steps`` steps of ``step`` over seeded batches of ``data``; return the loss curves.
+
+    With ``resumable``, a partial state saved by an earlier, interrupted run of the same training
+    is restored first and the loop goes on from its step.
+    """
     every = curve_every(steps)
     result = TrainingResult(every=every, steps=steps)
     window: dict[str, list[float]] = {}
-    for index, batch in enumerate(batch_order(len(data), batch_size, steps, seed)):
-        terms = step(index, data.batch(batch).to(device))
+    saved = resumable.store.load() if resumable is not None else None
+    if resumable is not None and saved is not None and saved.get("steps") == steps:
+        resumable.restore(saved["method"])
+        result.resumed_from = saved["step"]
+        result.curves, window = saved["curves"], saved["window"]
+    batches = batch_order(len(data), batch_size, steps, seed)
+    for index in range(result.resumed_from, steps):
+        terms = step(index, data.batch(batches[index]).to(device))
         for name, value in terms.items():
             if not math.isfinite(value):
                 raise DivergenceError(f"training loss term {name!r} became {value} at step {index}")
             window.setdefault(name, []).append(value)
-        if (index + 1) % every == 0 or index + 1 == steps:
+        done = index + 1
+        if done % every == 0 or done == steps:
             for name, values in window.items():
                 result.curves.setdefault(name, []).append(sum(values) / len(values))
             window = {}
+        if resumable and resumable.every and done % resumable.every == 0 and done < steps:
+            state = {"step": done, "steps": steps, "curves": result.curves, "window": window}
+            resumable.store.save({**state, "method": resumable.state()})
     return result

@@ -23,14 +23,16 @@ def test_method_returns_images_in_unit_range_of_the_input_shape(name, context):
     styles = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     training = TensorImages(torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(3)))
     per_style = cls.needs.training and cls.needs.train_styles == "each"
+    domain = cls.needs.style == "domain"  # learns the style set, read like training content
     method.prepare(
         PrepareData(
-            styles=styles[:1] if per_style else styles,
+            styles=styles[:0] if domain else styles[:1] if per_style else styles,
             training=training if cls.needs.training else None,
+            style_domain=TensorImages(styles) if domain else None,
         )
     )
     content = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(2))
-    result = method.stylize(content, styles[:1], seeds=[7])
+    result = method.stylize(content, None if domain else styles[:1], seeds=[7])
     assert result.images.shape == content.shape
     assert result.images.dtype == torch.float32
     assert result.images.min() >= 0.0 and result.images.max() <= 1.0

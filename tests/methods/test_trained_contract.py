@@ -22,7 +22,10 @@ def prepared(request, context):
     if cls.needs.train_styles == "each":
         styles = styles[:1]
     data = TensorImages(torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(3)))
-    method.prepare(PrepareData(styles=styles, training=data))
+    if cls.needs.style == "domain":  # the style set is read lazily, like the content
+        method.prepare(PrepareData(styles[:0], training=data, style_domain=TensorImages(styles)))
+    else:
+        method.prepare(PrepareData(styles=styles, training=data))
     return cls, method, styles
 
 

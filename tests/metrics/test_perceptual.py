@@ -1,7 +1,9 @@
 """Evaluation content/style loss: zero on identical inputs, fixed spec, per-image values."""
 
+import pytest
 import torch
 
+from metrics.base import StyleDomain
 from metrics.perceptual import EVALUATION_SPEC, ContentLoss, StyleLoss, evaluation_description
 
 
@@ -68,3 +70,46 @@ def test_content_and_style_loss_equal_a_plain_torchvision_computation(tmp_path):
     )
     assert torch.allclose(ContentLoss(ours)(out, content, style).double(), content_ref, rtol=1e-4)
     assert torch.allclose(StyleLoss(ours)(out, content, style).double(), style_ref, rtol=1e-4)
+
+
+def test_domain_style_loss_compares_with_the_mean_gram_of_the_style_set(metric_context):
+    """Checked against Gram matrices and their set mean computed here, in float64."""
+    metric = StyleLoss(metric_context)
+    outputs = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    styles = torch.rand(11, 3, 32, 32, generator=torch.Generator().manual_seed(2))  # > a batch
+    layers = list(EVALUATION_SPEC.style_layers)
+    encoder = metric_context.encoder("vgg19")
+
+    def grams(images):
+        with torch.no_grad():
+            features = encoder(images, layers)
+        result = {}
+        for layer, f in features.items():
+            b, c, h, w = f.shape
+            flat = f.double().reshape(b, c, h * w)
+            result[layer] = flat @ flat.transpose(1, 2) / (c * h * w)
+        return result
+
+    set_mean = {layer: gram.mean(0) for layer, gram in grams(styles).items()}
+    expected = sum(
+        ((g - set_mean[layer]) ** 2).mean(dim=(1, 2)) for layer, g in grams(outputs).items()
+    )
+    got = metric.score_domain(outputs, outputs, StyleDomain("eleven", styles))
+    assert got.shape == (2,)
+    assert torch.allclose(got.double(), expected, rtol=1e-4, atol=0)  # values are ~1e-9
+    one = metric.score_domain(outputs, outputs, StyleDomain("one", styles[:1]))
+    assert torch.allclose(
+        one, metric(outputs, outputs, styles[:1].expand(2, -1, -1, -1)), rtol=1e-5, atol=0
+    )
+    assert not torch.allclose(one, got, rtol=1e-2, atol=0)
+    with pytest.raises(ValueError, match="needs a style image"):
+        metric(outputs, outputs, None)
+
+
+def test_metrics_without_a_style_score_domain_outputs_as_usual(metric_context):
+    content, outputs = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    domain = StyleDomain("d", torch.rand(2, 3, 32, 32))
+    metric = ContentLoss(metric_context)
+    assert torch.equal(
+        metric.score_domain(outputs, content, domain), metric(outputs, content, None)
+    )

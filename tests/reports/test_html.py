@@ -1,5 +1,8 @@
 """The HTML report: self-contained, correct leaderboard, user strings escaped, safe in a browser."""
 
+import numpy as np
+from PIL import Image
+
 from reports.html import render_report, write_report
 from tests.browser import visit
 from tests.reports.records import synthetic_record
@@ -42,3 +45,76 @@ def test_report_renders_in_chromium_without_running_injected_code(tmp_path):
     assert page.facts["images"] == [16] * 8  # 2 rows x (content, style, two methods)
     assert all(url.startswith(("file:", "data:")) for url in page.requests)
     assert (tmp_path / "grid.png").is_file()
+
+
+def with_domain_method(record: dict, run_dir, name: str = "cyclegan") -> dict:
+    """``record`` plus a domain method: one cell per content image (style "domain"), scored
+    with style_loss against the style set."""
+    record["metrics"]["style_loss"] = {
+        "name": "style_loss",
+        "higher_is_better": False,
+        "per": "image",
+        "unit": "",
+        "description": "s",
+        "needs": ["style"],
+    }
+    record["methods"][name] = {
+        **next(iter(record["methods"].values())),
+        "needs": {"style": "domain", "training": True},
+        "cells_ok": len(record["suite"]["content"]),
+    }
+    record["evaluation"]["domain"] = {"style_set": "reference", "style_set_images": 7}
+    for i, content in enumerate(record["suite"]["content"]):
+        output = f"images/{name}/{content['key']}/domain.png"
+        Image.fromarray(np.full((16, 16, 3), 200, np.uint8)).save(run_dir / output)
+        record["cells"].append(
+            {
+                **record["cells"][0],
+                "id": f"{name}/{content['key']}/domain",
+                "method": name,
+                "content": content["key"],
+                "style": "domain",
+                "output": output,
+                "scores": {"content_loss": 0.5, "latency": 0.1, "style_loss": 2.0 + i},
+            }
+        )
+    return record
+
+
+def test_a_domain_method_gets_one_column_with_one_output_per_content(tmp_path):
+    record = synthetic_record(tmp_path, ["a.png", "b.png"], ["s.png", "t.png", "u.png"], {"p": 0.2})
+    (tmp_path / "images" / "cyclegan" / "c-0").mkdir(parents=True)
+    (tmp_path / "images" / "cyclegan" / "c-1").mkdir(parents=True)
+    html = render_report(with_domain_method(record, tmp_path), tmp_path)
+    grid = html[
+        html.index('<table class="grid">') : html.index("</table>", html.index('class="grid"'))
+    ]
+    assert grid.count("</th>") == 4  # content, style, p, cyclegan
+    assert grid.count('<td class="domain" rowspan="3">') == 2  # once per content, over 3 styles
+    assert grid.count("→ style domain") == 2 and grid.count('title="p"') == 6
+    assert "mean Gram matrices of the 7 images of the style set (reference)" in html
+    board = html[html.index(">cyclegan</td>") : html.index("</tr>", html.index(">cyclegan</td>"))]
+    assert "vs style-set mean" in board and "2.5" in board  # mean of 2.0 and 3.0
+    write_report(record, tmp_path)
+    with Image.open(tmp_path / "grid.png") as sheet:
+        assert sheet.size == (96 * 4, 28 + 96 * 6)
+        pixels = sheet.convert("RGB")
+        column = 96 * 3 + 48
+        assert pixels.getpixel((column, 28 + 48)) == (200, 200, 200)  # a.png's output
+        assert pixels.getpixel((column, 28 + 96 + 48)) == (235, 235, 235)  # not repeated
+        assert pixels.getpixel((column, 28 + 3 * 96 + 48)) == (200, 200, 200)  # b.png's output
+
+
+def test_domain_column_renders_in_chromium(tmp_path):
+    record = synthetic_record(tmp_path, ["a.png", "b.png"], ["s.png", "t.png"], {"p": 0.2})
+    for key in ("c-0", "c-1"):
+        (tmp_path / "images" / "cyclegan" / key).mkdir(parents=True)
+    report = write_report(with_domain_method(record, tmp_path), tmp_path)
+    page = visit(
+        report.as_uri(),
+        """({rows: [...document.querySelectorAll('.grid tbody tr')].map(r => r.cells.length),
+             domain: [...document.querySelectorAll('.grid td.domain img')].map(i => i.naturalWidth)})""",
+    )
+    assert page.console_errors == []
+    assert page.facts["rows"] == [4, 3, 4, 3]  # the domain cell spans each content's 2 rows
+    assert page.facts["domain"] == [16, 16]

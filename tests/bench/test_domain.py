@@ -1,0 +1,144 @@
+"""Domain methods (CycleGAN) in the harness: one cell per content image, one training job on the
+style domain read from files, resuming an interrupted training, scoring against the style set."""
+
+import pytest
+import torch
+
+from bench.checkpoint_cache import PartialCheckpoint, cache_paths
+from bench.images import load_image, to_uint8
+from bench.plan import DOMAIN_STYLE, make_plan
+from bench.suites.load import load_suite
+from bench.train_task import TrainingSettings, train_job
+from bench.training import plan_training, style_arrays
+from bench.worker import CellRunner, WorkerSettings
+from metrics.base import StyleDomain
+from metrics.perceptual import StyleLoss
+from tests.conftest import write_tiny_suite
+
+WEIGHTS = {"vgg16": "v16", "vgg19": "v19"}
+CYCLEGAN = {"steps": 4, "image_size": 32, "ngf": 4, "n_blocks": 1, "ndf": 4, "pool_size": 2}
+TRAINING = {
+    "content": {"generate": "scenes", "count": 3, "first": 50},
+    "style": {"generate": "paintings", "count": 2, "first": 1},
+}
+
+
+def suite(tmp_path, cyclegan=None, **extra):
+    extra.setdefault("training", TRAINING)
+    path = write_tiny_suite(
+        tmp_path,
+        methods={"gatys": {"steps": 1}, "cyclegan": cyclegan or dict(CYCLEGAN)},
+        style={"generate": "paintings", "count": 3},
+        **extra,
+    )
+    return load_suite(str(path))
+
+
+def test_a_domain_method_gets_one_cell_per_content_image(tmp_path):
+    plan = make_plan(suite(tmp_path))
+    cyclegan = [c for c in plan.cells if c.method == "cyclegan"]
+    assert [(c.content, c.style) for c in cyclegan] == [
+        ("c-scene_00", DOMAIN_STYLE),
+        ("c-scene_01", DOMAIN_STYLE),
+    ]
+    assert [c.id for c in cyclegan] == ["cyclegan/c-scene_00/domain", "cyclegan/c-scene_01/domain"]
+    assert len({c.seed for c in cyclegan}) == 2
+    assert len([c for c in plan.cells if c.method == "gatys"]) == 2 * 3  # pairs, as always
+
+
+def test_one_job_learns_the_training_styles_read_from_their_files(tmp_path):
+    loaded = suite(tmp_path)
+    plan = make_plan(loaded)
+    training = plan_training(plan, WEIGHTS)
+    (job,) = training.jobs.values()
+    assert job.label == "cyclegan/2 training styles"
+    assert job.style_paths == tuple(str(r.path) for r in loaded.training_style)
+    assert {training.cell_jobs[c.id] for c in plan.cells if c.method == "cyclegan"} == {job.key}
+    assert {training.splits[c.id] for c in plan.cells if c.method == "cyclegan"} == {None}
+    assert style_arrays([job], plan, {}) == {}  # nothing loaded on the driver
+    untrained = make_plan(suite(tmp_path, training={"content": TRAINING["content"]}))
+    (fallback,) = plan_training(untrained, WEIGHTS).jobs.values()
+    assert fallback.style_paths == tuple(str(r.path) for r in untrained.suite.style)
+
+
+def _interrupt_after(monkeypatch, saves: int) -> None:
+    original = PartialCheckpoint.save
+    count = {"n": 0}
+
+    def save(self, state):
+        count["n"] += 1
+        if count["n"] > saves:
+            raise RuntimeError("worker lost")
+        original(self, state)
+
+    monkeypatch.setattr(PartialCheckpoint, "save", save)
+
+
+def test_an_interrupted_training_job_resumes_from_its_partial_checkpoint(tmp_path, monkeypatch):
+    plan = make_plan(suite(tmp_path, {**CYCLEGAN, "steps": 6, "save_every": 2}))
+    (job,) = plan_training(plan, WEIGHTS).jobs.values()
+    settings = TrainingSettings(weights="random", seed=0)
+    partial = PartialCheckpoint(job).path
+    assert partial.parent == cache_paths(job)[0].parent and partial.name == f"{job.key}.partial.pt"
+
+    with monkeypatch.context() as patch:
+        _interrupt_after(patch, saves=1)  # steps 1-2 saved, lost while saving step 4
+        failed = train_job(job, settings, {})
+    assert failed.error == "RuntimeError: worker lost" and partial.is_file()
+    saved = torch.load(partial, weights_only=True)
+    assert saved["step"] == 2 and saved["seconds"] > 0
+
+    resumed = train_job(job, settings, {})
+    assert resumed.error is None, resumed.traceback
+    assert resumed.resumed_from == 2 and resumed.seconds > saved["seconds"]
+    assert not partial.exists()  # removed once training ends
+    assert len(resumed.curves["total"]) == 6
+
+    with monkeypatch.context() as patch:  # again, then --retrain: the partial is discarded
+        _interrupt_after(patch, saves=1)
+        train_job(job, settings, {})
+    fresh = train_job(job, TrainingSettings(weights="random", seed=0, resume=False), {})
+    assert fresh.resumed_from == 0 and not partial.exists()
+    assert fresh.curves == resumed.curves
+    for key, value in fresh.state.items():
+        assert torch.equal(value, resumed.state[key]), key
+    assert {k.split(".")[0] for k in fresh.state} == {"photo_to_style", "style_to_photo"}
+
+
+def runner(tmp_path, with_domain: bool = True) -> tuple[CellRunner, list]:
+    """A worker for a suite's cyclegan with a trained checkpoint, scoring style and content
+    loss, told (or not) which images make the style set; and the plan's cells."""
+    plan = make_plan(suite(tmp_path), ["cyclegan"])
+    training = plan_training(plan, WEIGHTS)
+    (job,) = training.jobs.values()
+    trained = train_job(job, TrainingSettings(weights="random", seed=0), {})
+    refs = (*plan.suite.content, *plan.suite.style)
+    settings = WorkerSettings(
+        weights="random",
+        seed=0,
+        methods={"cyclegan": plan.methods["cyclegan"].model_dump(mode="json")},
+        metrics=("content_loss", "style_loss"),
+        domain=tuple(r.key for r in plan.suite.style) if with_domain else (),
+    )
+    images = {r.key: to_uint8(load_image(r.path, 32).unsqueeze(0))[0] for r in refs}
+    return CellRunner(settings, images, {job.key: trained.state}), training.attach(plan.cells)
+
+
+def test_a_domain_cell_is_scored_against_the_style_set(tmp_path, metric_context):
+    worker, cells = runner(tmp_path)
+    result = worker.run(cells[0], [])
+    assert result.status == "ok", result.traceback
+    assert set(result.scores) == {"content_loss", "style_loss"}
+    method, _ = worker._method("cyclegan", cells[0].job, [])
+    content = worker.tensor(cells[0].content)
+    stylized = method.stylize(content).images
+    styles = torch.cat([worker.tensor(key) for key in worker.settings.domain])
+    expected = StyleLoss(metric_context).score_domain(stylized, content, StyleDomain("s", styles))
+    assert result.scores["style_loss"] == pytest.approx(float(expected[0]), rel=1e-5, abs=0)
+    assert result.output.shape == (32, 32, 3)
+
+
+def test_without_a_style_set_a_domain_cell_fails_with_a_reason(tmp_path):
+    worker, cells = runner(tmp_path, with_domain=False)
+    result = worker.run(cells[0], [])
+    assert result.status == "failed" and "no style set" in result.error
