@@ -48,17 +48,24 @@ def conv_layers(arch: str) -> list[str]:
     return [name for name in layer_names(arch) if name.startswith("conv")]
 
 
-def _build_features(arch: str) -> nn.Sequential:
-    """A freshly initialised trunk; its init draws from a forked RNG, leaving the caller's alone."""
-    with torch.random.fork_rng(devices=[]):
-        return getattr(models, arch)(weights=None).features
-
-
 def _skeleton(arch: str) -> nn.Sequential:
     """The trunk's modules on the meta device: shapes without the cost of initialising (the
     whole classifier included) a network whose weights are loaded next anyway."""
     with torch.device("meta"):
         return getattr(models, arch)(weights=None).features
+
+
+def _random_features(arch: str) -> dict[str, torch.Tensor]:
+    """Random trunk weights drawn from the global RNG (which `resolve_state_dict` seeds) with
+    torchvision's VGG initialisation: He-normal (fan-out) convolutions, zero biases. Only the
+    trunk is drawn: building the whole network would also draw its 120M-parameter classifier,
+    which no encoder uses, at about a second per load."""
+    features = _skeleton(arch).to_empty(device="cpu")
+    for module in features:
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+    return features.state_dict()
 
 
 def _features_only(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -130,7 +137,7 @@ def load_vgg(arch: str, source: WeightsSource) -> FeatureEncoder:
     state, described = resolve_state_dict(
         arch,
         source,
-        random_init=lambda: _build_features(arch).state_dict(),
+        random_init=lambda: _random_features(arch),
         matches=lambda s: _fits(arch, s),
     )
     features = _skeleton(arch)
