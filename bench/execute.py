@@ -228,6 +228,14 @@ def run_cells(
         cells_left = Counter(cell.method for cell in cells)
         prepared: dict[str, set[Any]] = defaultdict(set)
         waiting, jobs = list(work.methods), {}
+
+        def dispatch() -> None:
+            while queue and idle:
+                actor, cell = idle.pop(), queue.popleft()
+                prepared[cell.method].add(actor)
+                attempts[_key(cell)] += 1
+                pending[actor.run.remote(cell, styles)] = (actor, cell)
+
         while queue or pending or waiting:
             for method in [m for m in waiting if cells_left[m] == 0]:
                 actor = _actor_for(prepared[method], idle, actors)
@@ -241,18 +249,15 @@ def run_cells(
                 idle.remove(actor)
                 attempts[_key(method)] += 1
                 pending[actor.score_method.remote(job)] = (actor, method)
-            while queue and idle:
-                actor, cell = idle.pop(), queue.popleft()
-                prepared[cell.method].add(actor)
-                attempts[_key(cell)] += 1
-                pending[actor.run.remote(cell, styles)] = (actor, cell)
+            dispatch()
             if not pending:
                 continue
             ready, _ = ray.wait(list(pending), num_returns=1)
+            finished = []
             for ref in ready:
                 actor, item = pending.pop(ref)
                 try:
-                    result = ray.get(ref)
+                    finished.append((item, ray.get(ref)))
                     idle.append(actor)
                 except (RayActorError, RayTaskError) as exc:
                     ray.kill(actor)
@@ -262,7 +267,11 @@ def run_cells(
                     if attempts[_key(item)] < max_attempts:
                         (queue.appendleft if isinstance(item, Cell) else waiting.append)(item)
                         continue
-                    result = _lost(item, attempts[_key(item)], exc)
+                    finished.append((item, _lost(item, attempts[_key(item)], exc)))
+            # The freed worker starts its next cell before the driver writes this one's image,
+            # journal line and MLflow entries, so that writing never holds up compute.
+            dispatch()
+            for item, result in finished:
                 if isinstance(result, MethodResult):
                     work.on_result(result)
                 else:

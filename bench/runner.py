@@ -308,6 +308,7 @@ def _cell_entry(
         "worker": result.worker,
         "weights": result.weights,
         "notes": result.notes,
+        "timings": result.timings,
         "finished": datetime.now(UTC).isoformat(),
     }
 
@@ -321,6 +322,30 @@ def _prepare_time(cells: list[dict[str, Any]], training: list[dict[str, Any]]) -
         return None if None in seconds else sum(seconds)
     prepare = [c["prepare_time"] for c in cells if c.get("prepare_time") is not None]
     return max(prepare) if prepare else None
+
+
+def compute_summary(
+    cells: list[dict[str, Any]],
+    method_results: dict[str, dict[str, Any]],
+    training: list[dict[str, Any]],
+) -> dict[str, float]:
+    """Seconds of work on workers, summed over the record's cells, method jobs and the
+    checkpoints trained for it: the method (``prepare``, ``stylize``, ``throughput``), the metrics
+    (``score``) and, apart, loading networks (``setup``). ``compute`` is the method and metric
+    work, the part a run exists to do; a run's wall time over it is the harness's overhead."""
+    cell_timings = [c.get("timings") or {} for c in cells]
+    job_timings = [r.get("timings") or {} for r in method_results.values()]
+    trained = [t.get("seconds") or 0.0 for t in training if t.get("source") == "trained"]
+    summary = {
+        "prepare": sum(t.get("prepare", 0.0) for t in cell_timings) + sum(trained),
+        "stylize": sum(t.get("stylize", 0.0) for t in cell_timings),
+        "throughput": sum(t.get("throughput", 0.0) for t in job_timings),
+        "score": sum(t.get("score", 0.0) for t in cell_timings)
+        + sum(t.get("set_metrics", 0.0) for t in job_timings),
+        "setup": sum(t.get("setup", 0.0) for t in [*cell_timings, *job_timings]),
+    }
+    summary["compute"] = sum(v for k, v in summary.items() if k != "setup")
+    return summary
 
 
 def _method_summaries(
@@ -349,6 +374,7 @@ def _method_summaries(
             "throughput": (result.get("throughput") or {}).get("value"),
             "throughput_details": result.get("throughput"),
             "set_scores": result.get("set_scores", {}),
+            "job_timings": result.get("timings", {}),
             "method_error": result.get("error"),
         }
     return summaries
@@ -471,6 +497,7 @@ def build_record(
         },
         "metrics": {name: METRICS.get(name).info.as_dict() for name in plan.metrics},
         "methods": _method_summaries(plan, cells, training or [], method_results),
+        "compute_seconds": compute_summary(cells, method_results, training or []),
         "cells": sorted(cells, key=lambda c: [c["method"], c["content"], c["style"]]),
     }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,10 @@ class CellResult:
     worker: str = ""
     weights: list[dict] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)
+    #: Seconds this cell spent on the worker: ``setup`` (building the method and loading the
+    #: networks it and the metrics first needed; 0 once loaded), ``prepare``, ``stylize`` (every
+    #: call of the latency protocol, warm-up included) and ``score`` (per-image metrics).
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,10 @@ class MethodResult:
     device: str = ""
     worker: str = ""
     weights: list[dict] = field(default_factory=list)
+    #: Seconds of the job on the worker: ``throughput`` (the batch and its protocol's repeats,
+    #: after preparing the method if this worker had not), ``setup`` (loading the set metrics'
+    #: network), ``set_metrics`` (features and scores).
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def pick_device() -> torch.device:
@@ -227,7 +236,10 @@ class CellRunner:
         return Guides(content=get(cell.content), style=get(cell.style))
 
     def _run(self, cell: Cell, styles: list[str]) -> CellResult:
+        clock = time.perf_counter()
         method, prepare_time = self._method(cell.method, cell.job, styles)
+        timings = {"setup": time.perf_counter() - clock - (prepare_time or 0.0)}
+        timings["prepare"] = prepare_time or 0.0
         domain = is_domain(cell.method)
         content = self.tensor(cell.content)
         style = None if domain else self.tensor(cell.style)
@@ -237,22 +249,29 @@ class CellRunner:
             return method.stylize(content, style, guides=guides, seeds=[cell.seed])
 
         iterative = METHODS.get(cell.method).iterative
+        clock = time.perf_counter()
         result, timing = measure(
             stylize, self.device, iterative, warm_up=cell.method not in self._warm
         )
+        timings["stylize"] = time.perf_counter() - clock
         self._warm.add(cell.method)
         output = result.images
         if output.shape != content.shape or not torch.isfinite(output).all():
             raise RuntimeError(f"{cell.method} returned {tuple(output.shape)} or non-finite pixels")
         output = output.clamp(0, 1)
         scores = {"latency": timing.seconds, "peak_memory": timing.peak_mib}
-        for name, metric in self._image_metrics().items():
+        clock = time.perf_counter()
+        metrics = self._image_metrics()  # built on first use, after the first stylize as ever
+        timings["setup"] += time.perf_counter() - clock
+        clock = time.perf_counter()
+        for name, metric in metrics.items():
             values = (
                 metric.score_domain(output, content, self.domain())
                 if style is None
                 else metric(output, content, style)
             )
             scores[name] = float(values[0])
+        timings["score"] = time.perf_counter() - clock
         return CellResult(
             cell_id=cell.id,
             status="ok",
@@ -264,6 +283,7 @@ class CellRunner:
             device=device_name(self.device),
             worker=self.worker,
             weights=self._identities(),
+            timings=timings,
         )
 
     def _identities(self) -> list[dict]:
@@ -295,10 +315,15 @@ class CellRunner:
         ]
         result = MethodResult(method=job.method, worker=self.worker)
         if job.throughput is not None:
+            clock = time.perf_counter()
             result.throughput = self._throughput(job.method, job.throughput)
+            result.timings["throughput"] = time.perf_counter() - clock
         if metrics:
+            clock = time.perf_counter()
             if self._set_scorer is None:
                 self._set_scorer = SetScorer(self.metric_context)
+            result.timings["setup"] = time.perf_counter() - clock
+            clock = time.perf_counter()
             spec = job.reference
             reference = ReferenceSet(
                 images=np.stack([self.images[key] for key in spec.keys]),
@@ -310,6 +335,7 @@ class CellRunner:
                 job.outputs, reference, job.image_scores, metrics, self.settings.seed
             )
             result.set_scores = {name: score.as_dict() for name, score in scores.items()}
+            result.timings["set_metrics"] = time.perf_counter() - clock
         result.device = device_name(self.device)
         result.weights = self._identities()
         return result

@@ -103,7 +103,7 @@ class Gatys:
     def __init__(self, config: GatysConfig, context: MethodContext) -> None:
         self.config = config
         self.context = context
-        encoder = context.encoder("vgg19").with_pooling(config.pooling)
+        encoder = context.encoder("vgg19").with_pooling(config.pooling).running(config.execution())
         self.loss = PerceptualLoss(encoder, self.perceptual_spec(config))
 
     @staticmethod

@@ -86,7 +86,7 @@ class Semantic:
     def __init__(self, config: SemanticConfig, context: MethodContext) -> None:
         self.config = config
         self.context = context
-        encoder = context.encoder("vgg19").with_pooling(config.pooling)
+        encoder = context.encoder("vgg19").with_pooling(config.pooling).running(config.execution())
         spec = PerceptualSpec(
             content_layers=config.content_layers,
             content_weights=[config.content_weight] * len(config.content_layers),

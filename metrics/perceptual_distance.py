@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import ClassVar, Literal
 
 import lpips
@@ -75,14 +76,27 @@ def backbone_features(
 
 
 def build_lpips(net: Backbone, features: Mapping[str, torch.Tensor]) -> lpips.LPIPS:
-    """The package's LPIPS v0.1 with its trunk given ``features`` (torchvision ``features`` keys)."""
-    with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
+    """The package's LPIPS v0.1 with its trunk given ``features`` (torchvision ``features`` keys)
+    and its calibrated heads read from the file the package ships.
+
+    The modules are built on the meta device and every tensor is then loaded (strictly), so no
+    time goes into random weights that would be overwritten (the package's VGG-16 would also
+    draw a 120M-parameter classifier it never uses)."""
+    with warnings.catch_warnings(), torch.device("meta"):
         warnings.simplefilter("ignore", UserWarning)
-        model = lpips.LPIPS(net=net, version=LPIPS_VERSION, pnet_rand=True, verbose=False)
-    trunk = model.net.state_dict()
+        model = lpips.LPIPS(
+            net=net, version=LPIPS_VERSION, pretrained=False, pnet_rand=True, verbose=False
+        )
+    model = model.to_empty(device="cpu")
+    heads = Path(lpips.__file__).parent / "weights" / f"v{LPIPS_VERSION}" / f"{net}.pth"
     # The package slices torchvision's ``features`` keeping each module's index: slice2.3.weight
     # is features.3.weight.
-    model.net.load_state_dict({name: features[name.split(".", 1)[1]] for name in trunk})
+    trunk = {f"net.{name}": features[name.split(".", 1)[1]] for name in model.net.state_dict()}
+    scaling = {f"scaling_layer.{k}": v for k, v in lpips.ScalingLayer().state_dict().items()}
+    lins = torch.load(heads, map_location="cpu", weights_only=True)
+    # ``lins`` is a ModuleList over the same heads as lin0..lin4: both names carry them.
+    lins |= {f"lins.{k[3]}{k[4:]}": v for k, v in lins.items() if k.startswith("lin")}
+    model.load_state_dict({**trunk, **scaling, **lins}, strict=True)
     return model.requires_grad_(False).eval()
 
 

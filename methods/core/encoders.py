@@ -8,7 +8,9 @@ asked for, so asking for ``relu2_2`` never pays for block 5.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -31,6 +33,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 BLOCKS: dict[str, tuple[int, ...]] = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
 
 Pooling = Literal["max", "avg"]
+Precision = Literal["float32", "bfloat16"]
 
 
 def layer_names(arch: str) -> list[str]:
@@ -48,17 +51,24 @@ def conv_layers(arch: str) -> list[str]:
     return [name for name in layer_names(arch) if name.startswith("conv")]
 
 
-def _build_features(arch: str) -> nn.Sequential:
-    """A freshly initialised trunk; its init draws from a forked RNG, leaving the caller's alone."""
-    with torch.random.fork_rng(devices=[]):
-        return getattr(models, arch)(weights=None).features
-
-
 def _skeleton(arch: str) -> nn.Sequential:
     """The trunk's modules on the meta device: shapes without the cost of initialising (the
     whole classifier included) a network whose weights are loaded next anyway."""
     with torch.device("meta"):
         return getattr(models, arch)(weights=None).features
+
+
+def _random_features(arch: str) -> dict[str, torch.Tensor]:
+    """Random trunk weights drawn from the global RNG (which `resolve_state_dict` seeds) with
+    torchvision's VGG initialisation: He-normal (fan-out) convolutions, zero biases. Only the
+    trunk is drawn: building the whole network would also draw its 120M-parameter classifier,
+    which no encoder uses, at about a second per load."""
+    features = _skeleton(arch).to_empty(device="cpu")
+    for module in features:
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+    return features.state_dict()
 
 
 def _features_only(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -78,19 +88,44 @@ def _fits(arch: str, state: Mapping[str, torch.Tensor]) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Execution:
+    """How an encoder runs, never what it computes: the features it returns have the dtype of
+    the images it gets (float32) and NCHW indexing whatever is set here.
+
+    ``channels_last``: images and weights in NHWC memory order (the layout tensor-core GPUs
+    convolve fastest). ``precision``: ``bfloat16`` runs the trunk under bfloat16 autocast and
+    returns its features as float32, so Gram matrices and losses stay float32; only the
+    convolutions round more coarsely. ``compile``: the trunk goes through ``torch.compile``
+    (the first calls at each image size pay for compiling).
+    """
+
+    channels_last: bool = False
+    precision: Precision = "float32"
+    compile: bool = False
+
+
 class FeatureEncoder(nn.Module):
     """A frozen VGG trunk that returns the activations of named layers."""
 
-    def __init__(self, arch: str, features: nn.Sequential, identity: WeightsIdentity) -> None:
+    def __init__(
+        self,
+        arch: str,
+        features: nn.Sequential,
+        identity: WeightsIdentity,
+        execution: Execution = Execution(),
+    ) -> None:
         super().__init__()
         self.arch = arch
         self.identity = identity
         self.names = layer_names(arch)
         self.layers = features
+        self.execution = execution
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         self.requires_grad_(False)
         self.eval()
+        self._trunk = torch.compile(self._run_trunk) if execution.compile else self._run_trunk
 
     def with_pooling(self, pooling: Pooling) -> FeatureEncoder:
         """A copy sharing these weights whose pooling layers are max (default) or average."""
@@ -102,7 +137,17 @@ class FeatureEncoder(nn.Module):
                 for m in self.layers
             )
         )
-        return FeatureEncoder(self.arch, layers, self.identity).to(self.mean.device)
+        return FeatureEncoder(self.arch, layers, self.identity, self.execution).to(self.mean.device)
+
+    def running(self, execution: Execution) -> FeatureEncoder:
+        """A copy that runs as ``execution`` says. Channels-last copies the weights (into NHWC
+        order), so the encoder it came from, shared with the metrics, is left as it was."""
+        if execution == self.execution:
+            return self
+        layers = self.layers
+        if execution.channels_last and not self.execution.channels_last:
+            layers = copy.deepcopy(layers).to(memory_format=torch.channels_last)
+        return FeatureEncoder(self.arch, layers, self.identity, execution).to(self.mean.device)
 
     def index(self, name: str) -> int:
         try:
@@ -114,8 +159,17 @@ class FeatureEncoder(nn.Module):
 
     def forward(self, images: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:
         wanted = {self.index(name): name for name in layers}
-        out: dict[str, torch.Tensor] = {}
         x = (images - self.mean) / self.std
+        if self.execution.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        bfloat16 = self.execution.precision == "bfloat16"
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bfloat16):
+            out = self._trunk(x, wanted)
+        return {name: value.to(x.dtype) for name, value in out.items()}
+
+    def _run_trunk(self, x: torch.Tensor, wanted: dict[int, str]) -> dict[str, torch.Tensor]:
+        """Run the trunk only as deep as the deepest wanted layer."""
+        out: dict[str, torch.Tensor] = {}
         for i, module in enumerate(self.layers[: max(wanted) + 1]):
             x = module(x)
             if i in wanted:
@@ -130,7 +184,7 @@ def load_vgg(arch: str, source: WeightsSource) -> FeatureEncoder:
     state, described = resolve_state_dict(
         arch,
         source,
-        random_init=lambda: _build_features(arch).state_dict(),
+        random_init=lambda: _random_features(arch),
         matches=lambda s: _fits(arch, s),
     )
     features = _skeleton(arch)

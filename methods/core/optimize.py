@@ -15,7 +15,7 @@ import torch
 from pydantic import Field
 
 from methods.base import MethodConfig
-from methods.core.encoders import IMAGENET_MEAN
+from methods.core.encoders import IMAGENET_MEAN, Execution, Precision
 from methods.core.lbfgs import BatchLBFGS
 
 Optimizer = Literal["lbfgs", "adam"]
@@ -34,6 +34,15 @@ class OptimizationConfig(MethodConfig):
     lr: float = Field(1.0, gt=0)
     lbfgs_history: int = Field(100, ge=1, description="L-BFGS curvature pairs kept per image")
     phases: int = Field(1, ge=1, le=6, description="coarse-to-fine phases; 1 = full size only")
+    channels_last: bool = Field(False, description="NHWC images and VGG weights (GPU speed)")
+    precision: Precision = Field(
+        "float32", description="bfloat16: VGG under bf16 autocast; Grams and losses float32"
+    )
+    compile: bool = Field(False, description="torch.compile the VGG trunk")
+
+    def execution(self) -> Execution:
+        """How the loss network runs (`Execution`): speed settings, same loss."""
+        return Execution(self.channels_last, self.precision, self.compile)
 
 
 def initial_images(init: Init, content: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:

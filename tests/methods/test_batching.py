@@ -3,7 +3,7 @@
 The batch check runs in float64: there a batch is bit-for-bit its pairs one by one, which shows
 no state is shared between pairs. In float32 a batched convolution may sum in another order
 (~1e-7 relative), and optimisation amplifies rounding like any change of summation order
-(benchmarks/batched_gatys.py prints the size of the difference).
+(benchmarks/gatys.py prints the size of the difference).
 """
 
 import copy

@@ -1,11 +1,20 @@
 """The shared training loop: seeded batches, windowed curves, divergence, strict checkpoints."""
 
+import threading
+
 import pytest
 import torch
 
 from methods.core.checkpoints import CheckpointMismatch, check_state_dict
 from methods.core.optimize import DivergenceError
-from methods.core.training import MAX_POINTS, batch_order, curve_every, seeded, train_loop
+from methods.core.training import (
+    MAX_POINTS,
+    PREFETCH,
+    batch_order,
+    curve_every,
+    seeded,
+    train_loop,
+)
 from tests.methods.training_data import TensorImages
 
 
@@ -39,6 +48,59 @@ def test_a_diverging_step_stops_training_with_a_reason():
             data,
             lambda i, batch: {"total": float("nan") if i == 1 else 1.0},
             5,
+            1,
+            0,
+            torch.device("cpu"),
+        )
+
+
+class RecordingImages(TensorImages):
+    """Training images that note which batch is being read (by the loader's thread)."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        super().__init__(images)
+        self.read: list[list[int]] = []
+        self.reading = threading.Condition()
+
+    def batch(self, indices: list[int]) -> torch.Tensor:
+        with self.reading:
+            self.read.append(list(indices))
+            self.reading.notify_all()
+        return super().batch(indices)
+
+    def wait_for(self, count: int) -> bool:
+        with self.reading:
+            return self.reading.wait_for(lambda: len(self.read) >= count, timeout=30)
+
+
+def test_the_next_batches_are_read_while_a_step_runs():
+    data = RecordingImages(torch.arange(6.0).view(6, 1, 1, 1).expand(6, 3, 2, 2).contiguous())
+    seen: list[torch.Tensor] = []
+
+    def step(index: int, batch: torch.Tensor) -> dict[str, float]:
+        # Without prefetching, batch index + 1 would not be read before this step returns.
+        assert data.wait_for(min(index + 1 + PREFETCH, 5)), f"step {index} waited for its data"
+        seen.append(batch)
+        return {"total": 1.0}
+
+    train_loop(data, step, 5, 2, 0, torch.device("cpu"))
+    batches = batch_order(6, 2, 5, 0)
+    assert data.read == batches  # each batch read once, in order
+    assert [b[:, 0, 0, 0].tolist() for b in seen] == [[float(i) for i in b] for b in batches]
+
+
+def test_a_failing_read_stops_training_with_its_error():
+    class Broken(TensorImages):
+        def batch(self, indices: list[int]) -> torch.Tensor:
+            if 3 in indices:
+                raise OSError("image 3 is unreadable")
+            return super().batch(indices)
+
+    with pytest.raises(OSError, match="image 3"):
+        train_loop(
+            Broken(torch.zeros(4, 3, 2, 2)),
+            lambda i, b: {"total": 1.0},
+            8,
             1,
             0,
             torch.device("cpu"),

@@ -1,0 +1,260 @@
+"""Gatys' optimisation step against a plain PyTorch implementation, and batched optimisation.
+
+    uv run python benchmarks/gatys.py [--size 64] [--steps 20] [--repeats 3] [--batch 8]
+        [--variants default,channels_last] [--weights random|pretrained|PATH]
+        [--device cuda|cpu] [--threads N] [--skip-step] [--skip-batch]
+
+Step time: seconds per loss evaluation (forward, backward and L-BFGS update) of `Gatys` (paper
+preset) against `PlainGatys` below, the same loss written the straightforward way (the PyTorch
+tutorial's way): a VGG-19 trunk cut after relu5_1 with average pooling, content 1/2 sum of
+squared differences at relu4_2, Gram matrices / (H*W) at relu1_1..relu5_1 with E_l = mean of
+squared differences / 4, weights 1/5 each times 1e3, `torch.optim.LBFGS` without line search.
+Same weights, size, seed and starting noise (so the first losses must agree: printed). The
+ratio ours / plain has the target <= 0.9. Each ``--variants`` entry is one of our speed
+settings (`methods.core.encoders.Execution`): ``default``, ``channels_last``, ``bfloat16``,
+``compile``, or several joined by ``+``. Runs are interleaved and each is warmed up first.
+
+Batching: pairs per minute stylizing ``--batch`` pairs one by one vs as one batch (each pair
+keeps its own L-BFGS state, methods/core/lbfgs.py), and how far the results are apart: float
+rounding only (batched convolutions sum in another order; in float64 the difference is exactly
+0, tests/methods/test_batching.py), amplified by the optimisation.
+
+FLOPs per step come from `torch.utils.flop_counter` on one loss evaluation with its backward.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+from torchvision import models
+
+from benchmarks.common import machine, median, pick_device, spread, verdict
+from methods.base import MethodContext, Stylized, resolve_config
+from methods.core.encoders import FeatureEncoder, load_vgg
+from methods.core.optimize import initial_images
+from methods.core.weights import WeightsSource
+from methods.gatys import Gatys
+from metrics.runtime import synchronize, timed
+
+T = TypeVar("T")
+
+CONTENT_LAYER = 22  # relu4_2 in torchvision's vgg19().features
+STYLE_LAYERS = (1, 6, 11, 20, 29)  # relu1_1, relu2_1, relu3_1, relu4_1, relu5_1
+
+
+class PlainGatys:
+    """Gatys' paper loss, written plainly: one image, one module list, one optimiser."""
+
+    def __init__(self, encoder: FeatureEncoder, device: torch.device) -> None:
+        with torch.device("meta"):
+            features = models.vgg19(weights=None).features[: max(STYLE_LAYERS) + 1]
+        features.load_state_dict(encoder.layers[: len(features)].state_dict(), assign=True)
+        for i, module in enumerate(features):
+            if isinstance(module, nn.MaxPool2d):
+                features[i] = nn.AvgPool2d(kernel_size=2, stride=2)
+        self.cnn = features.to(device).eval().requires_grad_(False)
+        self.mean = torch.tensor([0.485, 0.456, 0.406], device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor([0.229, 0.224, 0.225], device=device).view(1, 3, 1, 1)
+
+    def features(self, image: torch.Tensor) -> dict[int, torch.Tensor]:
+        out, x = {}, (image - self.mean) / self.std
+        for i, layer in enumerate(self.cnn):
+            x = layer(x)
+            if i == CONTENT_LAYER or i in STYLE_LAYERS:
+                out[i] = x
+        return out
+
+    @staticmethod
+    def gram(feature: torch.Tensor) -> torch.Tensor:
+        _, c, h, w = feature.shape
+        flat = feature.view(c, h * w)
+        return flat @ flat.t() / (h * w)
+
+    def loss(self, image: torch.Tensor, content: torch.Tensor, grams: dict) -> torch.Tensor:
+        feats = self.features(image)
+        content_loss = 0.5 * (feats[CONTENT_LAYER] - content).pow(2).sum()
+        style_loss = sum(
+            0.2 * (self.gram(feats[i]) - grams[i]).pow(2).mean() / 4 for i in STYLE_LAYERS
+        )
+        return content_loss + 1e3 * style_loss
+
+    def stylize(self, content: torch.Tensor, style: torch.Tensor, init: torch.Tensor, steps: int):
+        """The optimised image and its loss at every evaluation."""
+        with torch.no_grad():
+            target = self.features(content)[CONTENT_LAYER]
+            grams = {i: self.gram(f) for i, f in self.features(style).items() if i in STYLE_LAYERS}
+        image = init.clone().requires_grad_(True)
+        optimizer = torch.optim.LBFGS(
+            [image], lr=1, max_iter=steps, max_eval=steps, history_size=100,
+            tolerance_grad=-1, tolerance_change=-1,
+        )  # fmt: skip
+        losses = []
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            loss = self.loss(image, target, grams)
+            loss.backward()
+            losses.append(loss.item())
+            return loss
+
+        optimizer.step(closure)
+        return image.detach().clamp(0, 1), losses
+
+
+def step_flops(plain: PlainGatys, content: torch.Tensor, style: torch.Tensor) -> int:
+    """FLOPs of one loss evaluation and its backward (every op torch counts: convolutions and
+    matrix products)."""
+    with torch.no_grad():
+        target = plain.features(content)[CONTENT_LAYER]
+        grams = {i: plain.gram(f) for i, f in plain.features(style).items() if i in STYLE_LAYERS}
+    image = content.clone().requires_grad_(True)
+    with FlopCounterMode(display=False) as counter:
+        plain.loss(image, target, grams).backward()
+    return counter.get_total_flops()
+
+
+def variant_settings(variant: str) -> dict:
+    settings: dict = {}
+    for part in variant.split("+"):
+        if part == "channels_last":
+            settings["channels_last"] = True
+        elif part == "bfloat16":
+            settings["precision"] = "bfloat16"
+        elif part == "compile":
+            settings["compile"] = True
+        elif part != "default":
+            raise SystemExit(f"unknown variant part {part!r}")
+    return settings
+
+
+def time_runs(runs: dict[str, Callable[[], object]], device: torch.device, repeats: int):
+    """Seconds of each run, ``repeats`` times, interleaved; every run warmed up once first."""
+    for fn in runs.values():
+        fn()
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            seconds[name].append(timed(fn, device)[1])
+    return seconds
+
+
+def measure_step(args: argparse.Namespace, encoder: FeatureEncoder, device: torch.device) -> None:
+    context = MethodContext(device=device, seed=0, encoder=lambda arch: encoder)
+    generator = torch.Generator().manual_seed(0)
+    shape = (1, 3, args.size, args.size)
+    content = torch.rand(shape, generator=generator).to(device)
+    style = torch.rand(shape, generator=generator).to(device)
+    init = initial_images("noise", content, [1])
+    plain = PlainGatys(encoder, device)
+    ours = {
+        v: Gatys(resolve_config(Gatys, {"steps": args.steps, **variant_settings(v)}), context)
+        for v in args.variants.split(",")
+    }
+    results: dict[str, list] = {}
+
+    def run_ours(variant: str) -> Callable[[], None]:
+        def run() -> None:
+            results[variant] = ours[variant].stylize(content, style, seeds=[1]).curves["total"][0]
+
+        return run
+
+    def run_plain() -> None:
+        results["plain"] = plain.stylize(content, style, init, args.steps)[1]
+
+    runs = {"plain": run_plain, **{v: run_ours(v) for v in ours}}
+    seconds = time_runs(runs, device, args.repeats)
+    flops = step_flops(plain, content, style)
+    plain_step = median(seconds["plain"]) / args.steps
+    print(f"step time: {args.size} px, {args.steps} L-BFGS steps, batch 1, {args.repeats} repeats")
+    print(f"{'plain PyTorch: s/step':<46} {spread([s / args.steps for s in seconds['plain']])}")
+    for variant in ours:
+        step = median(seconds[variant]) / args.steps
+        print(
+            f"{'ours (' + variant + '): s/step':<46} {spread([s / args.steps for s in seconds[variant]])}"
+        )
+        print(verdict(f"  ours ({variant}) / plain", step / plain_step, "<= 0.9"))
+    first = {name: losses[0] for name, losses in results.items()}
+    last = {name: losses[-1] for name, losses in results.items()}
+    agree = max(abs(first[v] - first["plain"]) / first["plain"] for v in ours)
+    print(f"{'same loss: first-step loss, ours vs plain':<46} {agree:.1e} relative difference")
+    print("final loss: " + ", ".join(f"{name} {value:.4g}" for name, value in last.items()))
+    print(f"{'FLOPs per step (forward + backward)':<46} {flops / 1e9:.3g} GFLOP")
+    for name in runs:
+        rate = flops * args.steps / median(seconds[name])
+        print(f"{'  achieved, ' + name:<46} {rate / 1e9:.3g} GFLOP/s")
+
+
+def measure_batch(args: argparse.Namespace, encoder: FeatureEncoder, device: torch.device) -> None:
+    context = MethodContext(device=device, seed=0, encoder=lambda arch: encoder)
+    settings = {"steps": args.steps, **variant_settings(args.variants.split(",")[0])}
+    method = Gatys(resolve_config(Gatys, settings), context)
+    generator = torch.Generator().manual_seed(0)
+    shape = (args.batch, 3, args.size, args.size)
+    content = torch.rand(shape, generator=generator).to(device)
+    style = torch.rand(shape, generator=generator).to(device)
+    seeds = list(range(args.batch))
+
+    def one_by_one() -> list[Stylized]:
+        return [
+            method.stylize(content[i : i + 1], style[i : i + 1], seeds=[seeds[i]])
+            for i in range(args.batch)
+        ]
+
+    def batched() -> Stylized:
+        return method.stylize(content, style, seeds=seeds)
+
+    if device.type == "cuda":  # cuDNN autotuning and the allocator, for both batch sizes
+        one_by_one()
+        batched()
+        synchronize(device)
+    singles, single_seconds = timed(one_by_one, device)
+    batch, batch_seconds = timed(batched, device)
+    single = torch.cat([s.images for s in singles])
+    single_loss = torch.tensor([s.curves["total"][0][-1] for s in singles])
+    batch_loss = torch.tensor([curve[-1] for curve in batch.curves["total"]])
+    print(f"\nbatching: {args.batch} pairs, {args.size} px, {args.steps} L-BFGS steps")
+    print(f"{'batch 1: pairs/min':<46} {60 * args.batch / single_seconds:.3g}")
+    print(f"{'batch ' + str(args.batch) + ': pairs/min':<46} {60 * args.batch / batch_seconds:.3g}")
+    print(f"{'speed-up':<46} {single_seconds / batch_seconds:.2f}x")
+    pixels = (batch.images - single).abs().max().item()
+    losses = ((batch_loss - single_loss).abs() / single_loss.abs()).max().item()
+    print(
+        f"batched vs one by one: max pixel difference {pixels:.2e} (pixels in [0, 1]), "
+        f"max relative difference of the final loss {losses:.2e}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--variants", default="default,channels_last")
+    parser.add_argument("--weights", default="random")
+    parser.add_argument("--device")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--skip-step", action="store_true")
+    parser.add_argument("--skip-batch", action="store_true")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    start = time.perf_counter()
+    encoder = load_vgg("vgg19", WeightsSource.parse(args.weights, seed=0)).to(device)
+    print(f"gatys benchmark on {machine(device)}; weights {args.weights}\n")
+    if not args.skip_step:
+        measure_step(args, encoder, device)
+    if not args.skip_batch:
+        measure_batch(args, encoder, device)
+    print(f"\n(took {time.perf_counter() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""What the harness costs around the compute: overhead, scaling with workers, resume.
+
+    uv run python benchmarks/harness.py [--measure overhead,scaling,resume] [--repeats 1]
+        [--contents 4] [--styles 2] [--size 64] [--steps 40] [--workers 2]
+
+Writes a fixed procedural suite (``--contents`` scenes x ``--styles`` paintings, random weights,
+``gatys`` paper preset with ``--steps`` L-BFGS steps, every metric) and runs it the way
+``bench run`` does, through `bench.runner.run_benchmark`, into fresh folders:
+
+- overhead: wall time of a run with 1 worker over the method and metric compute inside it
+  (``compute_seconds.compute`` of its record: prepare, stylize, throughput and scoring, timed on
+  the worker). Target <= 1.15. Ray is started before each run and timed apart (the run joins
+  it); the MLflow store is created once, untimed, as it is once per output folder.
+- resume: wall time of running the same config into the finished folder again, over the first
+  run's. Target <= 0.05, and nothing may be computed: Ray is never started, and no journal gets a
+  line.
+- scaling: wall time with 1 worker over wall time with ``--workers`` (Ray started apart for
+  both). Target >= 1.7 with 2 workers on 2 cores.
+
+Each repeat runs 1 worker, the resume, then ``--workers`` workers (interleaved, so that load
+that drifts hits both alike); ratios are of the medians. Each run gets its own Ray instance and
+its own cache folder, so no run finds another's reference statistics. Real sizes: e.g.
+``--contents 10 --styles 5 --size 256 --steps 500``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import ray
+import yaml
+
+import bench.execute
+import bench.runner
+import bench.tracking
+import reports.html
+from bench.runner import RunOptions, run_benchmark
+from benchmarks.common import machine, median, pick_device, spread, verdict
+
+
+class Phases:
+    """Seconds spent in chosen functions of the driver, by label (wrapped in place)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def wrap(self, owner: Any, name: str, label: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[label] += time.perf_counter() - start
+                self.calls[label] += 1
+
+        setattr(owner, name, timed)
+
+    def take(self) -> dict[str, float]:
+        taken = dict(self.seconds)
+        self.seconds.clear()
+        self.calls.clear()
+        return taken
+
+
+def write_suite(folder: Path, args: argparse.Namespace) -> Path:
+    suite = {
+        "name": "harness-bench",
+        "version": 1,
+        "description": "benchmarks/harness.py: a fixed procedural suite",
+        "image_size": args.size,
+        "seed": 0,
+        "weights": "random",
+        "content": {"generate": "scenes", "count": args.contents},
+        "style": {"generate": "paintings", "count": args.styles},
+        "methods": {"gatys": {"preset": "paper", "steps": args.steps}},
+    }
+    path = folder / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    return path
+
+
+def start_ray(cache: Path) -> float:
+    """A fresh local Ray instance whose workers use ``cache``; returns its start-up seconds."""
+    os.environ["STYLEBENCH_CACHE"] = str(cache)
+    start = time.perf_counter()
+    bench.execute.connect(None)
+    return time.perf_counter() - start
+
+
+def lines(run_dir: Path) -> dict[str, int]:
+    """Lines in each journal of a run folder (a resume that computes nothing adds none)."""
+    return {
+        name: len((run_dir / name).read_text().splitlines())
+        for name in ("journal.jsonl", "methods.jsonl", "training.jsonl")
+        if (run_dir / name).is_file()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--measure", default="overhead,scaling,resume")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--contents", type=int, default=4)
+    parser.add_argument("--styles", type=int, default=2)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--keep", type=Path, help="keep the run folders here (default: deleted)")
+    args = parser.parse_args()
+    measure = set(args.measure.split(","))
+    unknown = measure - {"overhead", "scaling", "resume"}
+    if unknown:
+        parser.error(f"unknown --measure {sorted(unknown)}; use overhead, scaling, resume")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+    phases = Phases()
+    phases.wrap(bench.runner, "_check_weights", "weights check (driver)")
+    phases.wrap(bench.runner, "_load_inputs", "inputs (driver)")
+    phases.wrap(bench.runner, "run_cells", "cells and method jobs (Ray)")
+    for name in ("start", "monitor_system", "log_cell", "finish"):
+        phases.wrap(bench.tracking.Tracker, name, "MLflow")
+    phases.wrap(reports.html, "write_report", "report")
+    connects = {"n": 0}
+    phases.wrap(bench.execute, "connect", "Ray start-up")
+    original_connect = bench.execute.connect
+
+    def counted_connect(address: str | None) -> bool:
+        connects["n"] += 1
+        return original_connect(address)
+
+    bench.execute.connect = counted_connect
+
+    with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
+        root = args.keep or Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        suite = write_suite(root, args)
+        tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
+        from mlflow.tracking import MlflowClient
+
+        start = time.perf_counter()
+        MlflowClient(tracking_uri).search_experiments()
+        mlflow_store = time.perf_counter() - start
+
+        def run(out: Path, workers: int, ray_cache: Path | None) -> tuple[float, dict, dict]:
+            """One timed run; Ray started first (timed apart) unless ``ray_cache`` is None."""
+            ray_seconds = start_ray(ray_cache) if ray_cache is not None else None
+            phases.take()
+            options = RunOptions(
+                suite=str(suite), out=out, tracking_uri=tracking_uri, workers=workers
+            )
+            start = time.perf_counter()
+            outcome = run_benchmark(options)
+            wall = time.perf_counter() - start
+            if ray.is_initialized():
+                ray.shutdown()
+            if outcome.failed:
+                raise SystemExit(f"{outcome.failed} cells failed in {outcome.run_dir}")
+            facts = {"ray": ray_seconds, "phases": phases.take(), "run_dir": outcome.run_dir}
+            return wall, outcome.record["compute_seconds"], facts
+
+        results: dict[str, list] = defaultdict(list)
+        for repeat in range(args.repeats):
+            first = root / f"r{repeat}-1worker"
+            wall, compute, facts = run(first, 1, root / f"r{repeat}-cache-1")
+            results["one"].append((wall, compute, facts))
+            if "resume" in measure:
+                before, connects["n"] = lines(facts["run_dir"]), 0
+                resume_wall, _, resume_facts = run(first, 1, None)
+                computed = connects["n"] > 0 or lines(facts["run_dir"]) != before
+                results["resume"].append((resume_wall, computed, resume_facts))
+            if "scaling" in measure:
+                many = root / f"r{repeat}-{args.workers}workers"
+                results["many"].append(run(many, args.workers, root / f"r{repeat}-cache-n"))
+
+        print_results(args, measure, results, mlflow_store)
+
+
+def print_results(
+    args: argparse.Namespace, measure: set[str], results: dict[str, list], mlflow_store: float
+) -> None:
+    walls = [wall for wall, _, _ in results["one"]]
+    computes = [compute["compute"] for _, compute, _ in results["one"]]
+    print(
+        f"harness benchmark on {machine(pick_device('cpu'))}\n"
+        f"suite: {args.contents} scenes x {args.styles} paintings at {args.size} px, gatys "
+        f"{args.steps} L-BFGS steps, every metric, random weights; {args.repeats} repeat(s), "
+        "medians\n"
+    )
+    ray_starts = [f["ray"] for key in ("one", "many") for _, _, f in results[key]]
+    print(f"{'Ray start-up (apart, not in any ratio)':<46} {spread(ray_starts)} s")
+    print(f"{'MLflow store creation (once per folder, apart)':<46} {mlflow_store:.3g} s")
+    print(f"{'run with 1 worker: wall':<46} {spread(walls)} s")
+    print(f"{'  method + metric compute (workers)':<46} {spread(computes)} s")
+    for key in ("stylize", "throughput", "score", "prepare", "setup"):
+        values = [compute[key] for _, compute, _ in results["one"]]
+        label = f"    {key}" if key != "setup" else "  loading networks on workers (not compute)"
+        print(f"{label:<46} {spread(values)} s")
+    phase_names = sorted({name for _, _, f in results["one"] for name in f["phases"]})
+    for name in phase_names:
+        values = [f["phases"].get(name, 0.0) for _, _, f in results["one"]]
+        print(f"{'  driver: ' + name:<46} {spread(values)} s")
+    print()
+    if "overhead" in measure:
+        print(
+            verdict(
+                "overhead: wall / compute (1 worker)", median(walls) / median(computes), "<= 1.15"
+            )
+        )
+    if "resume" in measure:
+        resumes = [wall for wall, _, _ in results["resume"]]
+        computed = any(c for _, c, _ in results["resume"])
+        print(
+            verdict(
+                "resume: rerun of a finished run / first run",
+                median(resumes) / median(walls),
+                "<= 0.05",
+            )
+        )
+        print(
+            f"{'  resume wall':<46} {spread(resumes)} s; "
+            + (
+                "COMPUTED SOMETHING (Ray started or a journal grew)"
+                if computed
+                else "no compute: Ray never started, journals unchanged"
+            )
+        )
+    if "scaling" in measure:
+        many = [wall for wall, _, _ in results["many"]]
+        print(
+            verdict(
+                f"scaling: wall 1 worker / {args.workers} workers",
+                median(walls) / median(many),
+                ">= 1.7",
+            )
+        )
+        print(f"{'  wall with ' + str(args.workers) + ' workers':<46} {spread(many)} s")
+
+
+if __name__ == "__main__":
+    main()
