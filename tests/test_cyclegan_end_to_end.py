@@ -1,7 +1,7 @@
 """CycleGAN through the real CLI with real Ray and MLflow: ``bench run --methods cyclegan``
 trains it as a Ray task on the suite's training split, stylizes each content image once and
-scores it against the style set; a reference-format generator loads with ``--checkpoint`` and
-a wrong one is refused with the keys that do not fit."""
+scores it against the style set; a reference-format generator that does not fit the network is
+refused with the keys that do not fit."""
 
 from __future__ import annotations
 
@@ -69,19 +69,9 @@ def test_train_stylize_score_and_load_a_reference_generator(tmp_path):
     (model,) = client.search_registered_models()
     assert model.name.startswith("stylebench.cyclegan.")
 
-    state = reference_checkpoint(ngf=4, n_blocks=2)  # latest_net_G.pth layout, old IN keys
-    torch.save(state, tmp_path / "latest_net_G.pth")
-    loaded = bench("run", "--suite", str(suite), "--out", str(out), "--methods", "cyclegan",
-                   "--checkpoint", f"cyclegan={tmp_path / 'latest_net_G.pth'}", "--workers", "1",
-                   "--set", "metrics=[content_loss]", cwd=tmp_path)  # fmt: skip
-    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
-    assert "loaded cyclegan/latest_net_G.pth" in loaded.stderr
-    second = json.loads(
-        next(p for p in out.glob("tiny-*") if p != run_dir).joinpath("record.json").read_text()
-    )
-    assert second["methods"]["cyclegan"]["training"][0]["source"] == "file"
-    assert all(c["status"] == "ok" for c in second["cells"]) and len(second["cells"]) == 2
-
+    # A reference-format generator that does not fit: refused before any compute, keys listed.
+    # (One that fits is loaded on the driver and stylizes on a worker: tests/bench/test_domain.py.)
+    state = reference_checkpoint(ngf=4, n_blocks=2)
     del state["model.10.conv_block.5.bias"]
     torch.save(state, tmp_path / "broken.pth")
     broken = bench("run", "--suite", str(suite), "--out", str(out), "--methods", "cyclegan",

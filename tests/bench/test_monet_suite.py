@@ -14,6 +14,7 @@ from bench.data.catalog import DATASETS
 from bench.data.store import verify
 from bench.errors import BenchError
 from bench.plan import make_plan
+from bench.registry import METHODS
 from bench.runner import build_record
 from bench.suites import MONET
 from bench.suites.load import load_suite
@@ -59,21 +60,24 @@ def test_monet_picks_its_images_by_the_documented_rule(monet_root):
     spec = suite.spec
     assert (spec.name, spec.version, spec.image_size, spec.weights) == (
         "monet",
-        1,
+        2,
         256,
         "pretrained",
     )
     plan = make_plan(suite)
-    assert plan.methods["gatys"].steps == 500 and len(plan.cells) == 10 * 5 * len(plan.methods)
+    assert plan.methods["gatys"].steps == 500
+    domain = [m for m in plan.methods if METHODS.get(m).needs.style == "domain"]
+    assert plan.methods["cyclegan"].steps == 1_257_400 and domain == ["cyclegan"]
+    assert len(plan.cells) == 10 * 5 * (len(plan.methods) - 1) + 10  # cyclegan: once per photo
     record = build_record(plan, "id", "key", "commit", WeightsSource.parse("random"), [], "now")
-    assert record["suite"]["datasets"] == suite.datasets and record["suite"]["version"] == 1
+    assert record["suite"]["datasets"] == suite.datasets and record["suite"]["version"] == 2
     assert [c["name"] for c in record["suite"]["content"]] == [r.name for r in suite.content]
 
 
 def test_validate_reports_the_sets_and_the_dataset(monet_root):
     result = CliRunner().invoke(app, ["validate", "monet", "--data-dir", str(monet_root)])
     assert result.exit_code == 0, result.output
-    assert "suite monet v1: 10 content x 5 style at 256 px" in result.output
+    assert "suite monet v2: 10 content x 5 style at 256 px" in result.output
     assert "reference set 121 images; training 6287 content, 1072 style images" in result.output
     assert "dataset monet2photo: file list sha256" in result.output
 
@@ -127,7 +131,7 @@ def test_pin_lists_the_names_and_guards_them(monet_root, tmp_path):
     suite = tmp_path / "monet.yaml"
     shutil.copy(MONET, suite)
     pinned = pin_suite(str(suite), data_dir=monet_root)
-    assert pinned.changed == ["content", "style"] and pinned.version == 1
+    assert pinned.changed == ["content", "style"] and pinned.version == 2
     text = suite.read_text()
     assert "# The headline suite" in text and '- "00075.jpg"' in text  # comments stay
     loaded = load_suite(str(suite), data_dir=monet_root)
@@ -146,8 +150,8 @@ def test_pin_lists_the_names_and_guards_them(monet_root, tmp_path):
     with pytest.raises(BenchError, match="content.files: the pinned names are not the ones"):
         load_suite(str(suite), data_dir=other)
     repinned = pin_suite(str(suite), data_dir=other)
-    assert repinned.changed == ["content"] and repinned.version == 2
-    assert yaml.safe_load(suite.read_text())["version"] == 2
+    assert repinned.changed == ["content"] and repinned.version == 3
+    assert yaml.safe_load(suite.read_text())["version"] == 3
     assert load_suite(str(suite), data_dir=other).content[0].name == "testB/00001.jpg"
 
 
