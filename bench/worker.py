@@ -195,13 +195,15 @@ class CellRunner:
         return method, seconds
 
     def domain(self) -> StyleDomain:
-        """The style set domain methods are scored against (stacked once per worker)."""
+        """The style set domain methods are scored against (stacked once per worker; empty when
+        the plan has no metric that compares with it)."""
         if self._domain is None:
             keys = self.settings.domain
-            if not keys:
-                raise RuntimeError("no style set to score a domain method against")
-            images = torch.cat([self.tensor(key) for key in keys])
-            self._domain = StyleDomain(name="\n".join(keys), images=images)
+            images = [self.tensor(key) for key in keys]
+            self._domain = StyleDomain(
+                name="\n".join(keys),
+                images=torch.cat(images) if images else torch.empty(0, 3, 0, 0),
+            )
         return self._domain
 
     def _image_metrics(self) -> dict[str, Any]:

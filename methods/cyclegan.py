@@ -38,6 +38,7 @@ from methods.base import (
     Guides,
     MethodContext,
     MethodNeeds,
+    PartialStore,
     PrepareData,
     Stylized,
     TrainingSet,
@@ -226,10 +227,10 @@ class CycleGAN:
                 "cyclegan needs the style domain's images (the suite's training.style, "
                 "else its style images)"
             )
-        return self._train(data.training, data.style_domain, data)
+        return self._train(data.training, data.style_domain, data.partial)
 
     def _train(
-        self, photos: TrainingSet, domain: TrainingSet, data: PrepareData
+        self, photos: TrainingSet, domain: TrainingSet, partial: PartialStore | None
     ) -> dict[str, list[float]]:
         config, device = self.config, self.context.device
         discriminators = self._discriminators()
@@ -262,9 +263,8 @@ class CycleGAN:
                 ),
             }
             d_losses = descend(optimizer_d, {**d_terms, "total": sum(d_terms.values())})
-            return {**losses, "d_style": d_losses["d_style"], "d_photo": d_losses["d_photo"]} | {
-                "lr": config.lr * factor
-            }
+            d_style, d_photo = d_losses["d_style"], d_losses["d_photo"]
+            return {**losses, "d_style": d_style, "d_photo": d_photo, "lr": config.lr * factor}
 
         def state() -> dict[str, Any]:
             return {
@@ -288,8 +288,8 @@ class CycleGAN:
             torch.set_rng_state(saved["torch_rng"])
 
         resumable = (
-            Resumable(data.partial, config.save_every, state, restore)
-            if data.partial is not None and config.save_every
+            Resumable(partial, config.save_every, state, restore)
+            if partial is not None and config.save_every
             else None
         )
         result = train_loop(

@@ -105,7 +105,7 @@ class StyleLoss(_PerceptualMetric):
         if domain.name not in self._domains:
             images = domain.images
             if len(images) == 0:
-                raise ValueError(f"style domain {domain.name!r} has no images")
+                raise ValueError("the style set to score a domain method against is empty")
             sums: dict[str, torch.Tensor] = {}
             for start in range(0, len(images), DOMAIN_BATCH):
                 batch = images[start : start + DOMAIN_BATCH].to(self.context.device)

@@ -65,7 +65,10 @@ def test_listings_and_validate(tmp_path):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["train", "gatys"], "gatys: not trained methods; trained methods: cin, ghiasi, johnson"),
+        (
+            ["train", "gatys"],
+            "gatys: not trained methods; trained methods: cin, cyclegan, ghiasi, johnson",
+        ),
         (["run", "--checkpoint", "johnson"], "expected METHOD=PATH"),
         (["run", "--checkpoint", "gatys=x.pth"], r"methods\.gatys\.checkpoint"),
         (["run", "--checkpoint", "johnson=/no/such.pth"], "/no/such.pth does not exist"),

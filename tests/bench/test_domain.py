@@ -9,11 +9,13 @@ from bench.images import load_image, to_uint8
 from bench.plan import DOMAIN_STYLE, make_plan
 from bench.suites.load import load_suite
 from bench.train_task import TrainingSettings, train_job
-from bench.training import plan_training, style_arrays
+from bench.training import plan_training, prepare_checkpoints, style_arrays
 from bench.worker import CellRunner, WorkerSettings
+from methods.core.cyclegan_nets import ResnetGenerator
 from metrics.base import StyleDomain
 from metrics.perceptual import StyleLoss
 from tests.conftest import write_tiny_suite
+from tests.methods.test_cyclegan import reference_checkpoint, reference_generator_layout
 
 WEIGHTS = {"vgg16": "v16", "vgg19": "v19"}
 CYCLEGAN = {"steps": 4, "image_size": 32, "ngf": 4, "n_blocks": 1, "ndf": 4, "pool_size": 2}
@@ -105,7 +107,9 @@ def test_an_interrupted_training_job_resumes_from_its_partial_checkpoint(tmp_pat
     assert {k.split(".")[0] for k in fresh.state} == {"photo_to_style", "style_to_photo"}
 
 
-def runner(tmp_path, with_domain: bool = True) -> tuple[CellRunner, list]:
+def runner(
+    tmp_path, with_domain: bool = True, metrics: tuple[str, ...] = ("content_loss", "style_loss")
+) -> tuple[CellRunner, list]:
     """A worker for a suite's cyclegan with a trained checkpoint, scoring style and content
     loss, told (or not) which images make the style set; and the plan's cells."""
     plan = make_plan(suite(tmp_path), ["cyclegan"])
@@ -117,7 +121,7 @@ def runner(tmp_path, with_domain: bool = True) -> tuple[CellRunner, list]:
         weights="random",
         seed=0,
         methods={"cyclegan": plan.methods["cyclegan"].model_dump(mode="json")},
-        metrics=("content_loss", "style_loss"),
+        metrics=metrics,
         domain=tuple(r.key for r in plan.suite.style) if with_domain else (),
     )
     images = {r.key: to_uint8(load_image(r.path, 32).unsqueeze(0))[0] for r in refs}
@@ -138,7 +142,42 @@ def test_a_domain_cell_is_scored_against_the_style_set(tmp_path, metric_context)
     assert result.output.shape == (32, 32, 3)
 
 
-def test_without_a_style_set_a_domain_cell_fails_with_a_reason(tmp_path):
+def test_without_a_style_set_only_metrics_that_need_one_fail(tmp_path):
     worker, cells = runner(tmp_path, with_domain=False)
     result = worker.run(cells[0], [])
-    assert result.status == "failed" and "no style set" in result.error
+    assert result.status == "failed" and "style set to score a domain method" in result.error
+    worker, cells = runner(tmp_path, with_domain=False, metrics=("content_loss",))
+    assert worker.run(cells[0], []).status == "ok"
+
+
+def test_a_reference_generator_file_loads_on_the_driver_and_stylizes_on_a_worker(tmp_path):
+    path = tmp_path / "latest_net_G.pth"
+    state = reference_checkpoint(ngf=4, n_blocks=1)  # with old instance-norm statistics
+    torch.save(state, path)
+    plan = make_plan(suite(tmp_path, {**CYCLEGAN, "checkpoint": str(path)}, training=None))
+    training = plan_training(plan, WEIGHTS)
+    (job,) = training.jobs.values()
+    settings = TrainingSettings(weights="random", seed=0)
+    prepared = prepare_checkpoints([job], settings, {}, False, lambda todo: [], {})
+    assert prepared.entries[job.key]["source"] == "file"
+    shipped = prepared.states[job.key]
+    assert set(shipped) == set(reference_generator_layout(ngf=4, n_blocks=1))
+    worker = CellRunner(
+        WorkerSettings(
+            weights="random",
+            seed=0,
+            methods={"cyclegan": plan.methods["cyclegan"].model_dump(mode="json")},
+            metrics=(),
+        ),
+        {r.key: to_uint8(load_image(r.path, 32).unsqueeze(0))[0] for r in plan.suite.content},
+        {job.key: shipped},
+    )
+    cell = next(c for c in training.attach(plan.cells) if c.method == "cyclegan")
+    result = worker.run(cell, [])
+    assert result.status == "ok", result.traceback
+    generator = ResnetGenerator(ngf=4, n_blocks=1)
+    generator.load_state_dict({k: v for k, v in state.items() if k in shipped})
+    content = worker.tensor(cell.content)
+    with torch.no_grad():
+        expected = to_uint8(((generator(content * 2 - 1) + 1) / 2).clamp(0, 1))[0]
+    assert (result.output == expected).all()

@@ -14,6 +14,7 @@ from bench.data.catalog import DATASETS
 from bench.data.store import verify
 from bench.errors import BenchError
 from bench.plan import make_plan
+from bench.registry import METHODS
 from bench.runner import build_record
 from bench.suites import MONET
 from bench.suites.load import load_suite
@@ -67,7 +68,10 @@ def test_monet_picks_its_images_by_the_documented_rule(monet_root):
         "pretrained",
     )
     plan = make_plan(suite)
-    assert plan.methods["gatys"].steps == 500 and len(plan.cells) == 10 * 5 * len(plan.methods)
+    assert plan.methods["gatys"].steps == 500
+    domain = [m for m in plan.methods if METHODS.get(m).needs.style == "domain"]
+    assert plan.methods["cyclegan"].steps == 1_257_400 and domain == ["cyclegan"]
+    assert len(plan.cells) == 10 * 5 * (len(plan.methods) - 1) + 10  # cyclegan: once per photo
     record = build_record(plan, "id", "key", "commit", WeightsSource.parse("random"), [], "now")
     assert (
         record["suite"]["datasets"] == suite.datasets
