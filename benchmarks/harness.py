@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -130,7 +132,6 @@ def main() -> None:
         phases.wrap(bench.tracking.Tracker, name, "MLflow")
     phases.wrap(reports.html, "write_report", "report")
     connects = {"n": 0}
-    phases.wrap(bench.execute, "connect", "Ray start-up")
     original_connect = bench.execute.connect
 
     def counted_connect(address: str | None) -> bool:
@@ -149,6 +150,9 @@ def main() -> None:
         start = time.perf_counter()
         MlflowClient(tracking_uri).search_experiments()
         mlflow_store = time.perf_counter() - start
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import bench.execute"], check=True)
+        worker_imports = time.perf_counter() - start
 
         def run(out: Path, workers: int, ray_cache: Path | None) -> tuple[float, dict, dict]:
             """One timed run; Ray started first (timed apart) unless ``ray_cache`` is None."""
@@ -181,11 +185,11 @@ def main() -> None:
                 many = root / f"r{repeat}-{args.workers}workers"
                 results["many"].append(run(many, args.workers, root / f"r{repeat}-cache-n"))
 
-        print_results(args, measure, results, mlflow_store)
+        print_results(args, measure, results, {"store": mlflow_store, "imports": worker_imports})
 
 
 def print_results(
-    args: argparse.Namespace, measure: set[str], results: dict[str, list], mlflow_store: float
+    args: argparse.Namespace, measure: set[str], results: dict[str, list], once: dict[str, float]
 ) -> None:
     walls = [wall for wall, _, _ in results["one"]]
     computes = [compute["compute"] for _, compute, _ in results["one"]]
@@ -197,7 +201,8 @@ def print_results(
     )
     ray_starts = [f["ray"] for key in ("one", "many") for _, _, f in results[key]]
     print(f"{'Ray start-up (apart, not in any ratio)':<46} {spread(ray_starts)} s")
-    print(f"{'MLflow store creation (once per folder, apart)':<46} {mlflow_store:.3g} s")
+    print(f"{'MLflow store creation (once per folder, apart)':<46} {once['store']:.3g} s")
+    print(f"{'a worker process importing its code (once)':<46} {once['imports']:.3g} s")
     print(f"{'run with 1 worker: wall':<46} {spread(walls)} s")
     print(f"{'  method + metric compute (workers)':<46} {spread(computes)} s")
     for key in ("stylize", "throughput", "score", "prepare", "setup"):
@@ -208,6 +213,17 @@ def print_results(
     for name in phase_names:
         values = [f["phases"].get(name, 0.0) for _, _, f in results["one"]]
         print(f"{'  driver: ' + name:<46} {spread(values)} s")
+    cells = "cells and method jobs (Ray)"
+    waiting = [
+        f["phases"].get(cells, 0.0) - compute["compute"] - compute["setup"]
+        for _, compute, f in results["one"]
+    ]
+    print(f"{'    of which worker start-up and waiting':<46} {spread(waiting)} s")
+    fixed = median(walls) - median(computes)
+    print(
+        f"{'fixed cost around the compute (wall - compute)':<46} {fixed:.3g} s: wall / compute "
+        f"<= 1.15 once a run computes >= {fixed / 0.15:.0f} s"
+    )
     print()
     if "overhead" in measure:
         print(
