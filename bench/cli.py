@@ -418,7 +418,7 @@ def list_registered(
     table = Table(show_edge=False)
     if what is Listing.methods:
         for column in ("name", "paper", "needs", "what it does"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column == "name", min_width=len(column))
         for name in METHODS.names():
             cls = METHODS.get(name)
             needs = cls.needs
@@ -430,7 +430,7 @@ def list_registered(
             table.add_row(name, cls.paper, need, cls.summary)
     elif what is Listing.metrics:
         for column in ("name", "better", "per", "unit", "needs", "definition"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column == "name", min_width=len(column))
         for name in METRICS.names():
             info = METRICS.get(name).info
             table.add_row(
@@ -445,7 +445,7 @@ def list_registered(
         import yaml
 
         for column in ("name", "version", "description"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column == "name", min_width=len(column))
         for name in SUITES.names():
             spec = yaml.safe_load(SUITES.get(name).read_text())
             table.add_row(name, str(spec.get("version")), spec.get("description", ""))

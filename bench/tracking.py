@@ -26,6 +26,14 @@ from bench.records import write_json_atomic
 from reports.stats import bootstrap_ci
 
 BATCH = 900
+#: MLflow's HTTP client retries a dead server for minutes by default (7 retries, backoff factor
+#: 2, 120 s timeout); a run must fall back to its journal within seconds instead. A user's own
+#: settings of these variables win.
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
 PARAM_BATCH = 90
 
 
@@ -123,6 +131,8 @@ class Tracker:
         if self._client is None:
             from mlflow.tracking import MlflowClient
 
+            for name, value in HTTP_DEFAULTS.items():
+                os.environ.setdefault(name, value)
             self._client = MlflowClient(tracking_uri=self.uri)
         return self._client
 
