@@ -35,8 +35,11 @@ def test_all_metrics_of_the_issue_are_registered():
     assert set(METRICS.names()) >= EXPECTED
 
 
-def test_bench_ls_metrics_lists_direction_and_needs():
-    result = CliRunner().invoke(app, ["ls", "metrics"], env={"COLUMNS": "250"})
+def test_bench_ls_metrics_lists_direction_and_needs(monkeypatch):
+    from bench import cli
+
+    monkeypatch.setattr(cli.out, "_width", 250)  # the console was sized when bench.cli loaded
+    result = CliRunner().invoke(app, ["ls", "metrics"])
     assert result.exit_code == 0, result.output
     lines = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
     for name in EXPECTED:
