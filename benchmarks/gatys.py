@@ -11,7 +11,9 @@ squared differences at relu4_2, Gram matrices / (H*W) at relu1_1..relu5_1 with E
 squared differences / 4, weights 1/5 each times 1e3, `torch.optim.LBFGS` without line search.
 Same weights, size, seed and starting noise (so the first losses must agree: printed). A step
 is the time from one loss evaluation to the next; the ratio is of the medians over every step of
-every run (robust to other jobs on a shared machine), target <= 0.9. Each ``--variants`` entry is one of our speed
+every run, target <= 0.9. On a shared machine the ratio of CPU seconds per step is printed too:
+with ``--threads 1`` it is insensitive to other jobs (with more threads, threads waiting for
+each other count as CPU time). Each ``--variants`` entry is one of our speed
 settings (`methods.core.encoders.Execution`): ``default``, ``channels_last``, ``bfloat16``,
 ``compile``, or several joined by ``+``. Runs are interleaved and each is warmed up first.
 
@@ -92,7 +94,7 @@ class PlainGatys:
         style: torch.Tensor,
         init: torch.Tensor,
         steps: int,
-        stamps: list[float] | None = None,
+        stamps: list[tuple[float, float]] | None = None,
     ):
         """The optimised image and its loss at every evaluation (``stamps``: when each began)."""
         with torch.no_grad():
@@ -107,7 +109,7 @@ class PlainGatys:
 
         def closure() -> torch.Tensor:
             if stamps is not None:
-                stamps.append(time.perf_counter())
+                stamps.append(now())
             optimizer.zero_grad()
             loss = self.loss(image, target, grams)
             loss.backward()
@@ -116,6 +118,12 @@ class PlainGatys:
 
         optimizer.step(closure)
         return image.detach().clamp(0, 1), losses
+
+
+def now() -> tuple[float, float]:
+    """Wall-clock and process CPU seconds. Other jobs on a shared machine stretch the first;
+    the second counts only this process's work (with one torch thread, the step's own cost)."""
+    return time.perf_counter(), time.process_time()
 
 
 def step_flops(plain: PlainGatys, content: torch.Tensor, style: torch.Tensor) -> int:
@@ -168,10 +176,10 @@ def measure_step(args: argparse.Namespace, encoder: FeatureEncoder, device: torc
         for v in args.variants.split(",")
     }
     results: dict[str, list] = {}
-    stamps: dict[str, list[list[float]]] = {name: [] for name in ["plain", *ours]}
+    stamps: dict[str, list[list[tuple[float, float]]]] = {name: [] for name in ["plain", *ours]}
     for variant, method in ours.items():
         method.loss.register_forward_pre_hook(
-            lambda module, inputs, v=variant: stamps[v][-1].append(time.perf_counter())
+            lambda module, inputs, v=variant: stamps[v][-1].append(now())
         )
 
     def run_ours(variant: str) -> Callable[[], None]:
@@ -187,10 +195,13 @@ def measure_step(args: argparse.Namespace, encoder: FeatureEncoder, device: torc
 
     runs = {"plain": run_plain, **{v: run_ours(v) for v in ours}}
     seconds = time_runs(runs, device, args.repeats)
-    steps = {  # time from one loss evaluation to the next, warm-up runs left out
-        name: [b - a for run in runs_[1:] for a, b in itertools.pairwise(run)]
-        for name, runs_ in stamps.items()
-    }
+    steps, cpu = (  # time from one loss evaluation to the next, warm-up runs left out
+        {
+            name: [b[k] - a[k] for run in runs_[1:] for a, b in itertools.pairwise(run)]
+            for name, runs_ in stamps.items()
+        }
+        for k in (0, 1)
+    )
     flops = step_flops(plain, content, style)
     plain_step = median(steps["plain"])
     print(
@@ -203,6 +214,8 @@ def measure_step(args: argparse.Namespace, encoder: FeatureEncoder, device: torc
         print(verdict(f"  ours ({variant}) / plain", median(steps[variant]) / plain_step, "<= 0.9"))
         fastest = min(steps[variant]) / min(steps["plain"])
         print(f"{'    fastest step / fastest step (less load-bound)':<46} {fastest:>10.3f}")
+        cpu_ratio = median(cpu[variant]) / median(cpu["plain"])
+        print(f"{'    CPU seconds per step, ratio of medians':<46} {cpu_ratio:>10.3f}")
     first = {name: losses[0] for name, losses in results.items()}
     last = {name: losses[-1] for name, losses in results.items()}
     agree = max(abs(first[v] - first["plain"]) / first["plain"] for v in ours)
