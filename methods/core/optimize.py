@@ -106,8 +106,10 @@ def optimize_images(
                 f"loss became {total.detach().tolist()} at step {len(curves.get('total', []))}"
                 "; lower the learning rate or the loss weights"
             )
-        for name, value in terms.items():
-            curves.setdefault(name, []).append(value.detach().cpu().tolist())
+        # One device-to-host copy per step for every term (not one per term).
+        values = torch.stack([value.detach() for value in terms.values()]).cpu().tolist()
+        for name, value in zip(terms, values, strict=True):
+            curves.setdefault(name, []).append(value)
         return total.sum()
 
     if optimizer == "lbfgs":
