@@ -18,9 +18,8 @@ settings (`methods.core.encoders.Execution`): ``default``, ``channels_last``, ``
 ``compile``, or several joined by ``+``. Runs are interleaved and each is warmed up first.
 
 Batching: pairs per minute stylizing ``--batch`` pairs one by one vs as one batch (each pair
-keeps its own L-BFGS state, methods/core/lbfgs.py), and how far the results are apart: float
-rounding only (batched convolutions sum in another order; in float64 the difference is exactly
-0, tests/methods/test_batching.py), amplified by the optimisation.
+keeps its own L-BFGS state, methods/core/lbfgs.py), and how far the results are apart: 0
+when batching is exact (tests/methods/test_batching.py; README, Batched optimisation).
 
 FLOPs per step come from `torch.utils.flop_counter` on one loss evaluation with its backward.
 """

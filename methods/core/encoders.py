@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torchvision import models
 
+from methods.core.exact_batches import ExactBatches
 from methods.core.inception import NETWORK as INCEPTION
 from methods.core.inception import InceptionTrunk, load_inception
 from methods.core.weights import (
@@ -97,12 +98,19 @@ class Execution:
     convolve fastest). ``precision``: ``bfloat16`` runs the trunk under bfloat16 autocast and
     returns its features as float32, so Gram matrices and losses stay float32; only the
     convolutions round more coarsely. ``compile``: the trunk goes through ``torch.compile``
-    (the first calls at each image size pay for compiling).
+    (the first calls at each image size pay for compiling). ``exact_batches``: layers whose
+    kernels round differently in a batch run image by image (`ExactBatches`), so a batch gives
+    every image the bits it gets alone; ignored under ``compile``, which picks its own kernels.
     """
 
     channels_last: bool = False
     precision: Precision = "float32"
     compile: bool = False
+    exact_batches: bool = True
+
+
+def _batched(index: int, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return module(x)
 
 
 class FeatureEncoder(nn.Module):
@@ -126,6 +134,8 @@ class FeatureEncoder(nn.Module):
         self.requires_grad_(False)
         self.eval()
         self._trunk = torch.compile(self._run_trunk) if execution.compile else self._run_trunk
+        exact = execution.exact_batches and not execution.compile
+        self._run_layer = ExactBatches() if exact else _batched
 
     def with_pooling(self, pooling: Pooling) -> FeatureEncoder:
         """A copy sharing these weights whose pooling layers are max (default) or average."""
@@ -171,7 +181,7 @@ class FeatureEncoder(nn.Module):
         """Run the trunk only as deep as the deepest wanted layer."""
         out: dict[str, torch.Tensor] = {}
         for i, module in enumerate(self.layers[: max(wanted) + 1]):
-            x = module(x)
+            x = self._run_layer(i, module, x)
             if i in wanted:
                 out[wanted[i]] = x
         return out

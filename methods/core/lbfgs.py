@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from methods.core.losses import per_image_sum
+
 #: A closure: evaluates the loss at the current images and leaves per-image gradients in .grad.
 Closure = Callable[[], torch.Tensor]
 
@@ -25,8 +27,8 @@ CURVATURE_EPS = 1e-10
 
 
 def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per-image dot products of two [B, N] tensors."""
-    return (a * b).sum(dim=1)
+    """Per-image dot products of two [B, N] tensors, summed in an order fixed per image."""
+    return per_image_sum(a * b)
 
 
 @dataclass
@@ -108,7 +110,7 @@ class BatchLBFGS:
         for iteration in range(1, max_eval):
             if iteration == 1:
                 direction = grad.neg()
-                step = self.lr * torch.clamp(1.0 / grad.abs().sum(dim=1), max=1.0)
+                step = self.lr * torch.clamp(1.0 / per_image_sum(grad.abs()), max=1.0)
             else:
                 y = grad - prev_grad
                 s = direction * step[:, None]

@@ -1,7 +1,9 @@
 """Perceptual loss terms shared by every method and by the evaluation metrics.
 
 Each function works on a batch and returns one value per image (shape ``[B]``), so batched
-optimisation of independent pairs gives each pair exactly the loss it would get alone.
+optimisation of independent pairs gives each pair exactly the loss it would get alone: every
+per-image reduction goes through `per_image_sum`, whose summation order depends on neither the
+batch size nor the thread count.
 """
 
 from __future__ import annotations
@@ -13,6 +15,30 @@ import torch
 import torch.nn.functional as F
 
 GramNorm = Literal["chw", "hw", "none"]
+
+#: Length of the fixed chunks `per_image_sum` adds up first (below PyTorch's CPU grain size, so
+#: no chunk is split across threads).
+SUM_CHUNK = 4096
+
+
+def per_image_sum(x: torch.Tensor) -> torch.Tensor:
+    """The sum of each image's values, ``[B]``, in one fixed order.
+
+    ``x.flatten(1).sum(1)`` is not that: with one image (one output) PyTorch splits a long row
+    across threads, with several it gives each row to one thread, so the same image sums in a
+    different order alone and in a batch (and with another thread count). Here every image is
+    cut into chunks of `SUM_CHUNK` values (zero-padded), each chunk summed, then the chunk sums.
+    """
+    rows = x.reshape(x.shape[0], -1)
+    pad = -rows.shape[1] % SUM_CHUNK
+    if pad:
+        rows = F.pad(rows, (0, pad))
+    return rows.view(rows.shape[0], -1, SUM_CHUNK).sum(dim=2).sum(dim=1)
+
+
+def per_image_mean(x: torch.Tensor) -> torch.Tensor:
+    """The mean of each image's values, ``[B]`` (`per_image_sum`'s fixed order)."""
+    return per_image_sum(x) / x[0].numel()
 
 
 def gram_matrix(features: torch.Tensor, norm: GramNorm = "chw", shift: float = 0.0) -> torch.Tensor:
@@ -61,20 +87,29 @@ def cross_gram(
 
 def mean_squared_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Mean of squared differences over every dimension but the batch."""
-    return (a - b).pow(2).flatten(1).mean(dim=1)
+    return per_image_mean((a - b).pow(2))
 
 
 def half_sum_squared_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``0.5 * sum((a - b)^2)`` per image: the content loss as written in Gatys et al."""
-    return 0.5 * (a - b).pow(2).flatten(1).sum(dim=1)
+    return 0.5 * per_image_sum((a - b).pow(2))
 
 
 def smoothness(images: torch.Tensor, exponent: float = 1.25) -> torch.Tensor:
-    """Mean over pixels of ``(dx^2 + dy^2)^exponent`` per image: neural-doodle's smoothness prior."""
-    corner = images[..., :-1, :-1]
-    dx = images[..., :-1, 1:] - corner
-    dy = images[..., 1:, :-1] - corner
-    return (dx.pow(2) + dy.pow(2)).pow(exponent).flatten(1).mean(1)
+    """Mean over pixels of ``(dx^2 + dy^2)^exponent`` per image: neural-doodle's smoothness prior.
+
+    Image by image: a fractional power is vectorised on CPU, and where an element falls in the
+    vector loop (by its offset in the batch) changes its rounding, so a batch would not give each
+    image the bits it gets alone (`methods.core.exact_batches`).
+    """
+    return torch.stack([_image_smoothness(image, exponent) for image in images])
+
+
+def _image_smoothness(image: torch.Tensor, exponent: float) -> torch.Tensor:
+    corner = image[..., :-1, :-1]
+    dx = image[..., :-1, 1:] - corner
+    dy = image[..., 1:, :-1] - corner
+    return per_image_mean((dx.pow(2) + dy.pow(2)).pow(exponent)[None])[0]
 
 
 def total_variation(images: torch.Tensor, power: float = 2.0) -> torch.Tensor:
@@ -82,5 +117,5 @@ def total_variation(images: torch.Tensor, power: float = 2.0) -> torch.Tensor:
     dx = images[..., :, 1:] - images[..., :, :-1]
     dy = images[..., 1:, :] - images[..., :-1, :]
     if power == 1.0:
-        return dx.abs().flatten(1).mean(1) + dy.abs().flatten(1).mean(1)
-    return dx.pow(2).flatten(1).mean(1) + dy.pow(2).flatten(1).mean(1)
+        return per_image_mean(dx.abs()) + per_image_mean(dy.abs())
+    return per_image_mean(dx.pow(2)) + per_image_mean(dy.pow(2))

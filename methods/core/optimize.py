@@ -39,10 +39,13 @@ class OptimizationConfig(MethodConfig):
         "float32", description="bfloat16: VGG under bf16 autocast; Grams and losses float32"
     )
     compile: bool = Field(False, description="torch.compile the VGG trunk")
+    exact_batches: bool = Field(
+        True, description="layers that round differently in a batch run image by image"
+    )
 
     def execution(self) -> Execution:
         """How the loss network runs (`Execution`): speed settings, same loss."""
-        return Execution(self.channels_last, self.precision, self.compile)
+        return Execution(self.channels_last, self.precision, self.compile, self.exact_batches)
 
 
 def initial_images(init: Init, content: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:

@@ -1,17 +1,13 @@
-"""Batched optimisation gives every pair the image it gets alone; coarse-to-fine phases.
+"""Batched optimisation gives every pair the image it gets alone, bit for bit; coarse-to-fine.
 
-The batch check runs in float64: there a batch is bit-for-bit its pairs one by one, which shows
-no state is shared between pairs. In float32 a batched convolution may sum in another order
-(~1e-7 relative), and optimisation amplifies rounding like any change of summation order
-(benchmarks/gatys.py prints the size of the difference).
+In float32, on the default backend: a batch must not change one bit of any pair's result,
+because an optimisation amplifies any rounding difference into visibly different images.
 """
-
-import copy
 
 import pytest
 import torch
 
-from methods.base import MethodContext, resolve_config
+from methods.base import resolve_config
 from methods.core.pyramid import coarse_to_fine, phase_sizes
 from methods.gatys import Gatys
 from methods.improved_gatys import ImprovedGatys
@@ -24,26 +20,21 @@ CASES = [
     (ImprovedGatys, {"steps": 4}),
     (Semantic, {"steps": 3, "phases": 1}),
 ]
-
-
-@pytest.fixture(scope="module")
-def double_context(vgg19):
-    encoder = copy.deepcopy(vgg19).to(torch.float64)
-    return MethodContext(device=torch.device("cpu"), seed=0, encoder=lambda arch: encoder)
+SEEDS = [11, 12, 13]
 
 
 @pytest.mark.parametrize("cls,settings", CASES, ids=lambda v: getattr(v, "name", str(v)))
-def test_a_batch_matches_its_pairs_one_by_one(double_context, cls, settings):
+def test_a_batch_gives_each_pair_the_bits_it_gets_alone(context, cls, settings):
     generator = torch.Generator().manual_seed(4)
-    content = torch.rand(2, 3, 32, 32, generator=generator, dtype=torch.float64)
-    style = torch.rand(2, 3, 32, 32, generator=generator, dtype=torch.float64)
-    method = cls(resolve_config(cls, settings), double_context)
-    batch = method.stylize(content, style, seeds=[11, 12])
+    content = torch.rand(3, 3, 32, 32, generator=generator)
+    style = torch.rand(3, 3, 32, 32, generator=generator)
+    method = cls(resolve_config(cls, settings), context)
+    batch = method.stylize(content, style, seeds=SEEDS)
     assert batch.curves["total"][0] != batch.curves["total"][1], "the pairs differ"
-    for i, seed in enumerate([11, 12]):
+    for i, seed in enumerate(SEEDS):
         alone = method.stylize(content[i : i + 1], style[i : i + 1], seeds=[seed])
-        torch.testing.assert_close(batch.images[i : i + 1], alone.images, atol=1e-12, rtol=0)
-        assert batch.curves["total"][i] == pytest.approx(alone.curves["total"][0], rel=1e-12)
+        assert torch.equal(batch.images[i : i + 1], alone.images), f"pair {i} changed in a batch"
+        assert batch.curves["total"][i] == alone.curves["total"][0]
 
 
 def test_phase_sizes_double_up_to_the_full_size():

@@ -30,7 +30,7 @@ def test_forward_returns_named_layers_and_matches_plain_slicing(vgg19):
     out = vgg19(x, ["relu1_1", "relu3_1"])
     assert set(out) == {"relu1_1", "relu3_1"}
     normalised = (x - vgg19.mean) / vgg19.std
-    assert torch.allclose(out["relu3_1"], vgg19.layers[:12](normalised))
+    torch.testing.assert_close(out["relu3_1"], vgg19.layers[:12](normalised))
     assert out["relu3_1"].shape == (2, 256, 8, 8)
 
 
