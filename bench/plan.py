@@ -128,6 +128,11 @@ def make_plan(suite: Suite, only_methods: list[str] | None = None) -> Plan:
     if not names:
         raise PlanError(f"suite {spec.name!r} lists no methods; add some or pass --methods")
     methods = {name: _method_config(name, dict(spec.methods.get(name) or {})) for name in names}
+    for name, config in methods.items():
+        try:
+            config.check_image_size(spec.image_size)
+        except ValueError as exc:
+            raise PlanError(f"methods.{name} at image_size {spec.image_size}: {exc}") from None
     requested = spec.metrics if spec.metrics is not None else METRICS.names()
     metrics = tuple(_with_requirements(requested))
     cells = []

@@ -31,6 +31,10 @@ class MethodConfig(BaseModel):
 
     preset: str = "paper"
 
+    def check_image_size(self, size: int) -> None:
+        """Raise ValueError when these settings cannot run on ``size`` px images (checked when a
+        run is planned, so a bad combination stops before any compute, not in every cell)."""
+
 
 @dataclass(frozen=True)
 class MethodNeeds:

@@ -34,8 +34,6 @@ from methods.core.perceptual import ContentReduction, PerceptualLoss, Perceptual
 from methods.core.pyramid import Size, optimize_coarse_to_fine, resize
 
 STYLE_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
-#: The deepest layers sit behind four 2x poolings: smaller phases would leave them empty.
-MIN_SIZE = 16
 
 
 class GatysConfig(OptimizationConfig):
@@ -65,6 +63,10 @@ class GatysConfig(OptimizationConfig):
         if self.style_layer_weights is not None:
             return list(self.style_layer_weights)
         return [1.0 / len(self.style_layers)] * len(self.style_layers)
+
+    def min_size(self) -> int:
+        """16 px: the deepest layers sit behind four 2x poolings; smaller phases leave them empty."""
+        return 16
 
 
 def scaled_like(images: torch.Tensor, reference: torch.Tensor, size: Size) -> torch.Tensor:
@@ -138,5 +140,5 @@ class Gatys:
             targets = self.loss.targets(resize(content, size), scaled_like(style, content, size))
             return lambda images: self.loss(images, targets)
 
-        result = optimize_coarse_to_fine(self.config, content, seeds, loss_at, MIN_SIZE)
+        result = optimize_coarse_to_fine(self.config, content, seeds, loss_at)
         return Stylized(images=result.images, curves=result.curves)

@@ -143,9 +143,7 @@ class Semantic:
             )
             return lambda images: self.loss(images, targets)
 
-        result = optimize_coarse_to_fine(
-            self.config, content, seeds, loss_at, self.config.min_size()
-        )
+        result = optimize_coarse_to_fine(self.config, content, seeds, loss_at)
         return Stylized(
             images=result.images,
             curves=result.curves,

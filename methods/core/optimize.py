@@ -23,6 +23,23 @@ Optimizer = Literal["lbfgs", "adam"]
 #: ``--seed noise``); ``mean``: ImageNet mean colour plus tiny noise (jcjohnson/neural-style's
 #: ``-init random``); ``content``: the content image.
 Init = Literal["content", "noise", "doodle_noise", "mean"]
+Size = tuple[int, int]
+
+
+def phase_sizes(size: Size, phases: int, min_size: int = 1) -> list[Size]:
+    """Image sizes of each phase, coarsest first; the last is ``size`` itself."""
+    if phases < 1:
+        raise ValueError("phases must be at least 1")
+    sizes = [
+        (max(1, round(size[0] / 2**k)), max(1, round(size[1] / 2**k)))
+        for k in range(phases - 1, -1, -1)
+    ]
+    if min(sizes[0]) < min_size:
+        raise ValueError(
+            f"{phases} phases make the coarsest image {sizes[0][0]}x{sizes[0][1]} px, smaller "
+            f"than the {min_size} px this method needs; use fewer phases or larger images"
+        )
+    return sizes
 
 
 class OptimizationConfig(MethodConfig):
@@ -42,6 +59,13 @@ class OptimizationConfig(MethodConfig):
     exact_batches: bool = Field(
         True, description="layers that round differently in a batch run image by image"
     )
+
+    def min_size(self) -> int:
+        """The smallest image side the loss works at (coarse phases included)."""
+        return 1
+
+    def check_image_size(self, size: int) -> None:
+        phase_sizes((size, size), self.phases, self.min_size())
 
     def execution(self) -> Execution:
         """How the loss network runs (`Execution`): speed settings, same loss."""

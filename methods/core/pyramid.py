@@ -16,27 +16,11 @@ from methods.core.optimize import (
     LossFn,
     OptimizationConfig,
     OptimizationResult,
+    Size,
     initial_images,
     optimize_images,
+    phase_sizes,
 )
-
-Size = tuple[int, int]
-
-
-def phase_sizes(size: Size, phases: int, min_size: int = 1) -> list[Size]:
-    """Image sizes of each phase, coarsest first; the last is ``size`` itself."""
-    if phases < 1:
-        raise ValueError("phases must be at least 1")
-    sizes = [
-        (max(1, round(size[0] / 2**k)), max(1, round(size[1] / 2**k)))
-        for k in range(phases - 1, -1, -1)
-    ]
-    if min(sizes[0]) < min_size:
-        raise ValueError(
-            f"{phases} phases make the coarsest image {sizes[0][0]}x{sizes[0][1]} px, smaller "
-            f"than the {min_size} px this method needs; use fewer phases or larger images"
-        )
-    return sizes
 
 
 def resize(images: torch.Tensor, size: Size) -> torch.Tensor:
@@ -79,7 +63,6 @@ def optimize_coarse_to_fine(
     content: torch.Tensor,
     seeds: Sequence[int],
     loss_at: Callable[[Size], LossFn],
-    min_size: int = 1,
 ) -> OptimizationResult:
     """The optimisation methods' stylize: ``config.phases`` phases of ``config.steps`` each.
 
@@ -102,4 +85,4 @@ def optimize_coarse_to_fine(
         )
 
     size = (content.shape[-2], content.shape[-1])
-    return coarse_to_fine(size, config.phases, init, run_phase, min_size)
+    return coarse_to_fine(size, config.phases, init, run_phase, config.min_size())

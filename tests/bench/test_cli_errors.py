@@ -24,6 +24,19 @@ def bench(*args: str):
         (["run", "--set", "gatys.stepz=3"], r"methods.gatys.stepz"),
         (["run", "--weights", "/no/such.pth"], "weights path '/no/such.pth' does not exist"),
         (["validate", "smoke", "--set", "metrics=[fid_xx]"], "unknown metric 'fid_xx'"),
+        (
+            [
+                "run",
+                "--methods",
+                "semantic",
+                "--set",
+                "image_size=64",
+                "--set",
+                "semantic.phases=3",
+            ],
+            r"methods.semantic at image_size 64: 3 phases make the coarsest image 16x16 px, "
+            "smaller than the 24 px",
+        ),
     ],
 )
 def test_bad_input_is_a_clear_error(args, message, tmp_path):
@@ -47,7 +60,9 @@ def test_validate_reports_unreadable_images_by_name(tmp_path):
         (tmp_path / sub).mkdir()
     (tmp_path / "content" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     (tmp_path / "style" / "empty.png").write_bytes(b"")
-    result = bench("validate", str(tmp_path), "--set", "image_size=32")
+    result = bench(
+        "validate", str(tmp_path), "--set", "image_size=32", "--set", "semantic.phases=1"
+    )
     assert result.exit_code == 2
     assert "broken.jpg" in result.output and "empty.png" in result.output
     assert "Traceback" not in result.output

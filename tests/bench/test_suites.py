@@ -22,7 +22,7 @@ def test_smoke_is_procedural_deterministic_and_random_weights(tmp_path):
 
 
 def test_folder_suite_uses_content_and_style_and_every_method(shared_images):
-    suite = load_suite(str(shared_images), ["image_size=32"])
+    suite = load_suite(str(shared_images), ["image_size=32", "semantic.phases=1"])
     assert len(suite.content) == 11 and len(suite.style) == 11
     assert suite.spec.image_size == 32
     plan = make_plan(suite)
