@@ -14,11 +14,14 @@ Writes a fixed procedural suite (``--contents`` scenes x ``--styles`` paintings,
 - resume: wall time of running the same config into the finished folder again, over the first
   run's. Target <= 0.05, and nothing may be computed: Ray is never started, and no journal gets a
   line.
-- scaling: wall time with 1 worker over wall time with ``--workers`` (Ray started apart for
-  both). Target >= 1.7 with 2 workers on 2 cores.
+- scaling: wall time of 1 worker on 1 core over wall time of ``--workers`` workers on as many
+  cores (each with one torch thread; Ray started apart for both, the 1-core instance with
+  ``num_cpus=1``). Target >= 1.7 with 2 workers on 2 cores. Also printed: the overhead run (1
+  worker given every core as torch threads) over the ``--workers`` run, what a user gains by
+  running workers instead of threads.
 
-Each repeat runs 1 worker, the resume, then ``--workers`` workers (interleaved, so that load
-that drifts hits both alike); ratios are of the medians. Each run gets its own Ray instance and
+Each repeat runs 1 worker, the resume, 1 worker on 1 core, then ``--workers`` workers
+(interleaved, so that load that drifts hits all alike); ratios are of the medians. Each run gets its own Ray instance and
 its own cache folder, so no run finds another's reference statistics. Real sizes: e.g.
 ``--contents 10 --styles 5 --size 256 --steps 500``.
 """
@@ -90,11 +93,15 @@ def write_suite(folder: Path, args: argparse.Namespace) -> Path:
     return path
 
 
-def start_ray(cache: Path) -> float:
-    """A fresh local Ray instance whose workers use ``cache``; returns its start-up seconds."""
+def start_ray(cache: Path, cpus: int | None) -> float:
+    """A fresh local Ray instance whose workers use ``cache``, with ``cpus`` cores (all when
+    None); returns its start-up seconds. The run joins it, as it joins any running instance."""
     os.environ["STYLEBENCH_CACHE"] = str(cache)
     start = time.perf_counter()
-    bench.execute.connect(None)
+    if cpus is None:
+        bench.execute.connect(None)
+    else:
+        ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level="WARNING")
     return time.perf_counter() - start
 
 
@@ -154,9 +161,11 @@ def main() -> None:
         subprocess.run([sys.executable, "-c", "import bench.execute"], check=True)
         worker_imports = time.perf_counter() - start
 
-        def run(out: Path, workers: int, ray_cache: Path | None) -> tuple[float, dict, dict]:
+        def run(
+            out: Path, workers: int, ray_cache: Path | None, cpus: int | None = None
+        ) -> tuple[float, dict, dict]:
             """One timed run; Ray started first (timed apart) unless ``ray_cache`` is None."""
-            ray_seconds = start_ray(ray_cache) if ray_cache is not None else None
+            ray_seconds = start_ray(ray_cache, cpus) if ray_cache is not None else None
             phases.take()
             options = RunOptions(
                 suite=str(suite), out=out, tracking_uri=tracking_uri, workers=workers
@@ -182,6 +191,8 @@ def main() -> None:
                 computed = connects["n"] > 0 or lines(facts["run_dir"]) != before
                 results["resume"].append((resume_wall, computed, resume_facts))
             if "scaling" in measure:
+                single = root / f"r{repeat}-1core"
+                results["single"].append(run(single, 1, root / f"r{repeat}-cache-s", cpus=1))
                 many = root / f"r{repeat}-{args.workers}workers"
                 results["many"].append(run(many, args.workers, root / f"r{repeat}-cache-n"))
 
@@ -199,7 +210,7 @@ def print_results(
         f"{args.steps} L-BFGS steps, every metric, random weights; {args.repeats} repeat(s), "
         "medians\n"
     )
-    ray_starts = [f["ray"] for key in ("one", "many") for _, _, f in results[key]]
+    ray_starts = [f["ray"] for key in ("one", "single", "many") for _, _, f in results[key]]
     print(f"{'Ray start-up (apart, not in any ratio)':<46} {spread(ray_starts)} s")
     print(f"{'MLflow store creation (once per folder, apart)':<46} {once['store']:.3g} s")
     print(f"{'a worker process importing its code (once)':<46} {once['imports']:.3g} s")
@@ -251,14 +262,22 @@ def print_results(
         )
     if "scaling" in measure:
         many = [wall for wall, _, _ in results["many"]]
+        single = [wall for wall, _, _ in results["single"]]
+        single_compute = [compute["compute"] for _, compute, _ in results["single"]]
         print(
             verdict(
-                f"scaling: wall 1 worker / {args.workers} workers",
-                median(walls) / median(many),
+                f"scaling: wall 1 worker on 1 core / {args.workers} workers on {args.workers}",
+                median(single) / median(many),
                 ">= 1.7",
             )
         )
-        print(f"{'  wall with ' + str(args.workers) + ' workers':<46} {spread(many)} s")
+        print(f"{'  wall, 1 worker on 1 core':<46} {spread(single)} s")
+        print(f"{'    of which compute':<46} {spread(single_compute)} s")
+        print(f"{'  wall, ' + str(args.workers) + ' workers':<46} {spread(many)} s")
+        print(
+            f"{'  1 worker on every core / ' + str(args.workers) + ' workers':<46} "
+            f"{median(walls) / median(many):.3f} (workers instead of torch threads)"
+        )
 
 
 if __name__ == "__main__":
