@@ -5,7 +5,8 @@ The only module that imports Ray. A local Ray instance is started unless ``--ray
 has GPUs, otherwise one per CPU core (each with its own torch threads); every actor loads its
 networks once and serves many cells. Training jobs of trained methods run before the cells,
 each as one Ray task, so a network is trained once per (method, style set), not once per worker.
-Once all cells of a method are done, its method job (set metrics such as FID) goes to an actor,
+Each method's throughput batch needs no outputs, so it runs first (longest work first); once all
+cells of a method are done, its method job (set metrics such as FID) goes to an actor,
 preferably one that already prepared that method.
 """
 
@@ -66,14 +67,34 @@ class MethodWork:
     """Per-method work to do once a method's cells are finished.
 
     ``job`` builds a method's job on the driver (``None``: nothing to do, e.g. its result is
-    already in the journal); ``on_result`` receives each result there. ``checkpoints``: keys of
-    trained checkpoints the jobs load (shipped to workers with those of the cells).
+    already in the journal); ``on_result`` receives each result there. ``early`` builds the part
+    that needs no outputs (the throughput batch): it runs before the cells, so that it never
+    waits at the end of a run while other workers idle, and its result joins the method job's
+    before ``on_result`` sees it. ``checkpoints``: keys of trained checkpoints the jobs load
+    (shipped to workers with those of the cells).
     """
 
     methods: Sequence[str] = ()
     checkpoints: Sequence[str] = ()
     job: Callable[[str], MethodJob | None] = lambda method: None
+    early: Callable[[str], MethodJob | None] = lambda method: None
     on_result: Callable[[MethodResult], None] = lambda result: None
+
+
+@dataclass(frozen=True)
+class EarlyJob:
+    """A method's early job (`MethodWork.early`) in the scheduler's bookkeeping."""
+
+    method: str
+
+
+def with_early(result: MethodResult, early: MethodResult | None) -> MethodResult:
+    """A method job's result with its early job's throughput (or that job's error) joined in."""
+    if early is not None:
+        result.throughput = early.throughput or {"value": None, "error": early.error}
+        if "throughput" in early.timings:
+            result.timings["throughput"] = early.timings["throughput"]
+    return result
 
 
 def _actor_for(prepared: set[Any], idle: list[Any], alive: list[Any]) -> Any | None:
@@ -228,16 +249,27 @@ def run_cells(
         cells_left = Counter(cell.method for cell in cells)
         prepared: dict[str, set[Any]] = defaultdict(set)
         waiting, jobs = list(work.methods), {}
+        early_queue, early_running, early_results = list(work.methods), set(), {}
 
         def dispatch() -> None:
+            while early_queue and idle:
+                method = early_queue.pop(0)
+                job = work.early(method)
+                if job is None:
+                    continue
+                actor = idle.pop()
+                prepared[method].add(actor)
+                attempts[_key(EarlyJob(method))] += 1
+                early_running.add(method)
+                pending[actor.score_method.remote(job)] = (actor, EarlyJob(method))
             while queue and idle:
                 actor, cell = idle.pop(), queue.popleft()
                 prepared[cell.method].add(actor)
                 attempts[_key(cell)] += 1
                 pending[actor.run.remote(cell, styles)] = (actor, cell)
 
-        while queue or pending or waiting:
-            for method in [m for m in waiting if cells_left[m] == 0]:
+        while queue or pending or waiting or early_queue:
+            for method in [m for m in waiting if cells_left[m] == 0 and m not in early_running]:
                 actor = _actor_for(prepared[method], idle, actors)
                 if actor is None:
                     continue
@@ -265,15 +297,24 @@ def run_cells(
                     actors.append(new_actor())
                     idle.append(actors[-1])
                     if attempts[_key(item)] < max_attempts:
-                        (queue.appendleft if isinstance(item, Cell) else waiting.append)(item)
+                        if isinstance(item, Cell):
+                            queue.appendleft(item)
+                        elif isinstance(item, EarlyJob):
+                            early_running.discard(item.method)
+                            early_queue.insert(0, item.method)
+                        else:
+                            waiting.append(item)
                         continue
                     finished.append((item, _lost(item, attempts[_key(item)], exc)))
             # The freed worker starts its next cell before the driver writes this one's image,
             # journal line and MLflow entries, so that writing never holds up compute.
             dispatch()
             for item, result in finished:
-                if isinstance(result, MethodResult):
-                    work.on_result(result)
+                if isinstance(item, EarlyJob):
+                    early_running.discard(item.method)
+                    early_results[item.method] = result
+                elif isinstance(result, MethodResult):
+                    work.on_result(with_early(result, early_results.get(result.method)))
                 else:
                     cells_left[item.method] -= 1
                     on_result(result)
@@ -285,15 +326,19 @@ def run_cells(
             ray.shutdown()
 
 
-def _key(item: Cell | str) -> str:
-    """What retries are counted by: a cell's id, or a method job's method."""
-    return item.id if isinstance(item, Cell) else f"method job {item}"
+def _key(item: Cell | EarlyJob | str) -> str:
+    """What retries are counted by: a cell's id, or a method's (early) job."""
+    if isinstance(item, Cell):
+        return item.id
+    if isinstance(item, EarlyJob):
+        return f"early job {item.method}"
+    return f"method job {item}"
 
 
-def _lost(item: Cell | str, attempts: int, exc: Exception) -> CellResult | MethodResult:
+def _lost(item: Cell | EarlyJob | str, attempts: int, exc: Exception) -> CellResult | MethodResult:
     """The result of work whose worker died on every attempt."""
     reason = str(exc).splitlines()[0][:300]
     error = f"worker died {attempts} times running this: {reason}"
     if isinstance(item, Cell):
         return CellResult(cell_id=item.id, status="failed", error=error)
-    return MethodResult(method=item, error=error)
+    return MethodResult(method=item.method if isinstance(item, EarlyJob) else item, error=error)

@@ -276,14 +276,23 @@ def _method_work(
             outputs=np.stack(outputs) if outputs else np.empty((0, size, size, 3), np.uint8),
             image_scores={name: [c["scores"].get(name) for c in ok] for name in plan.metrics},
             reference=reference,
-            throughput=throughput_of(method),
         )
+
+    def early(method: str) -> MethodJob | None:
+        spec = throughput_of(method)
+        if spec is None or unreadable:
+            return None
+        size = plan.suite.spec.image_size
+        empty = np.empty((0, size, size, 3), np.uint8)
+        return MethodJob(method, empty, {}, reference, throughput=spec, set_metrics=False)
 
     needed = bool(_set_metrics(plan)) or throughput is not None
     running = {cell.method for cell in runnable}
     methods = [m for m in plan.methods if m in running or not current(m)] if needed else []
     checkpoints = [spec.job for m in methods if (spec := throughput_of(m)) and spec.job]
-    return MethodWork(methods=methods, job=job, on_result=record, checkpoints=checkpoints)
+    return MethodWork(
+        methods=methods, job=job, early=early, on_result=record, checkpoints=checkpoints
+    )
 
 
 def _cell_entry(

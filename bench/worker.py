@@ -101,6 +101,8 @@ class MethodJob:
     image_scores: dict[str, list[float]]
     reference: ReferenceSpec
     throughput: ThroughputSpec | None = None
+    #: False for a throughput-only job, which runs before the method's cells are done.
+    set_metrics: bool = True
 
 
 @dataclass
@@ -320,7 +322,7 @@ class CellRunner:
             clock = time.perf_counter()
             result.throughput = self._throughput(job.method, job.throughput)
             result.timings["throughput"] = time.perf_counter() - clock
-        if metrics:
+        if metrics and job.set_metrics:
             clock = time.perf_counter()
             if self._set_scorer is None:
                 self._set_scorer = SetScorer(self.metric_context)

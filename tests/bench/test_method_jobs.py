@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.execute import _actor_for
+from bench.execute import _actor_for, with_early
 from bench.suites import procedural
-from bench.worker import CellRunner, MethodJob, ReferenceSpec, ThroughputSpec, WorkerSettings
+from bench.worker import (
+    CellRunner,
+    MethodJob,
+    MethodResult,
+    ReferenceSpec,
+    ThroughputSpec,
+    WorkerSettings,
+)
 
 
 def _images(kind, count: int) -> np.ndarray:
@@ -75,3 +82,33 @@ def test_a_method_job_measures_batched_throughput():
     assert throughput["batch_size"] == 2 and throughput["value"] > 0
     assert throughput["value"] == 2 / throughput["seconds"]
     assert throughput["runs"] == 1 and throughput["statistic"] == "single run"  # Gatys iterates
+
+
+def test_the_early_throughput_result_joins_the_method_result():
+    early = MethodResult("gatys", throughput={"value": 2.5}, timings={"throughput": 1.5})
+    result = with_early(MethodResult("gatys", set_scores={"fid": {}}), early)
+    assert result.throughput == {"value": 2.5} and result.timings == {"throughput": 1.5}
+    assert result.set_scores == {"fid": {}}
+    died = MethodResult("gatys", error="worker died 3 times running this: killed")
+    joined = with_early(MethodResult("gatys"), died)
+    assert joined.throughput == {"value": None, "error": died.error}
+    assert with_early(MethodResult("gatys"), None).throughput is None
+
+
+def test_a_throughput_only_job_computes_no_set_metrics():
+    images = {"c-0": _images("scene", 1)[0], "s-0": _images("painting", 1)[0]}
+    settings = WorkerSettings(
+        weights="random", seed=0, methods={"gatys": {"steps": 2}}, metrics=("fid", "throughput")
+    )
+    runner = CellRunner(settings, images)
+    job = MethodJob(
+        "gatys",
+        np.empty((0, 32, 32, 3), np.uint8),
+        {},
+        ReferenceSpec(("s-0",), (("s-0.png", "0" * 64),), "test", 32),
+        throughput=ThroughputSpec(("c-0",), "s-0", ("s-0",)),
+        set_metrics=False,
+    )
+    result = runner.score_method(job)
+    assert result.error is None and result.set_scores == {}
+    assert "set_metrics" not in result.timings and "throughput" in result.timings
