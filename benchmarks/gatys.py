@@ -15,7 +15,7 @@ every run, target <= 0.9. On a shared machine the ratio of CPU seconds per step 
 with ``--threads 1`` it is insensitive to other jobs (with more threads, threads waiting for
 each other count as CPU time). Each ``--variants`` entry is one of our speed
 settings (`methods.core.encoders.Execution`): ``default``, ``channels_last``, ``bfloat16``,
-``compile``, or several joined by ``+``. Runs are interleaved and each is warmed up first.
+``compile``, ``inexact_batches`` (``exact_batches: false``), or several joined by ``+``. Runs are interleaved and each is warmed up first.
 
 Batching: pairs per minute stylizing ``--batch`` pairs one by one vs as one batch (each pair
 keeps its own L-BFGS state, methods/core/lbfgs.py), and how far the results are apart: 0
@@ -146,6 +146,8 @@ def variant_settings(variant: str) -> dict:
             settings["precision"] = "bfloat16"
         elif part == "compile":
             settings["compile"] = True
+        elif part == "inexact_batches":
+            settings["exact_batches"] = False
         elif part != "default":
             raise SystemExit(f"unknown variant part {part!r}")
     return settings
