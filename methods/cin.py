@@ -31,7 +31,7 @@ from torch import nn
 
 from methods.base import Guides, MethodContext, MethodNeeds, PrepareData, Stylized
 from methods.core.checkpoints import load_strict
-from methods.core.encoders import Pooling
+from methods.core.encoders import TRAINING, Pooling
 from methods.core.pastiche import PasticheNet
 from methods.core.perceptual import PerceptualLoss, PerceptualSpec, Targets
 from methods.core.training import TrainingConfig, descend, seeded, train_loop
@@ -120,7 +120,9 @@ class CIN:
             gram_norm="hw",
             tv_weight=config.tv_weight,
         )
-        self.loss = PerceptualLoss(context.encoder("vgg16").with_pooling(config.pooling), spec)
+        self.loss = PerceptualLoss(
+            context.encoder("vgg16").with_pooling(config.pooling).running(TRAINING), spec
+        )
 
     def _build(self, styles: int) -> CINModel:
         self.model = seeded(lambda: CINModel(PasticheNet("conditional"), styles), self.context.seed)

@@ -34,7 +34,7 @@ from torch import nn
 
 from methods.base import Guides, MethodContext, MethodNeeds, PrepareData, Stylized
 from methods.core.checkpoints import load_strict
-from methods.core.encoders import Pooling
+from methods.core.encoders import TRAINING, Pooling
 from methods.core.inception import DEPTH, MIN_SIZE, InceptionTrunk
 from methods.core.pastiche import PasticheNet
 from methods.core.perceptual import PerceptualLoss, PerceptualSpec, Targets
@@ -129,7 +129,9 @@ class Ghiasi:
             gram_norm="hw",
             tv_weight=config.tv_weight,
         )
-        self.loss = PerceptualLoss(context.encoder("vgg16").with_pooling(config.pooling), spec)
+        self.loss = PerceptualLoss(
+            context.encoder("vgg16").with_pooling(config.pooling).running(TRAINING), spec
+        )
 
     def _style_input(self, style: torch.Tensor) -> torch.Tensor:
         size = self.config.style_size

@@ -26,6 +26,7 @@ from pydantic import Field
 
 from methods.base import Guides, MethodContext, MethodNeeds, PrepareData, Stylized
 from methods.core.checkpoints import load_strict
+from methods.core.encoders import TRAINING
 from methods.core.perceptual import PerceptualLoss, PerceptualSpec, Targets
 from methods.core.training import TrainingConfig, descend, seeded, train_loop
 from methods.core.transformer import TransformerNet, without_legacy_norm_keys
@@ -69,7 +70,7 @@ class Johnson:
             gram_norm="chw",
             tv_weight=config.tv_weight,
         )
-        self.loss = PerceptualLoss(context.encoder("vgg16"), spec)
+        self.loss = PerceptualLoss(context.encoder("vgg16").running(TRAINING), spec)
 
     def prepare(self, data: PrepareData) -> dict[str, list[float]]:
         """Load ``config.checkpoint`` if set, else train on ``data.training`` for the one style."""

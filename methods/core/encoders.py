@@ -109,6 +109,11 @@ class Execution:
     exact_batches: bool = True
 
 
+#: How a training loss network runs: a training batch is one sample of the data, not a set of
+#: independent results, so it need not give each image the bits it gets alone.
+TRAINING = Execution(exact_batches=False)
+
+
 def _batched(index: int, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return module(x)
 

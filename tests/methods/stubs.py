@@ -18,6 +18,9 @@ class IdentityEncoder:
     def with_pooling(self, pooling: str) -> IdentityEncoder:
         return self
 
+    def running(self, execution: object) -> IdentityEncoder:
+        return self
+
 
 def context_with(encoders: dict) -> MethodContext:
     """A CPU context lending exactly ``encoders`` (by architecture name)."""
