@@ -3,6 +3,7 @@ next to its target from issue 10."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 from collections.abc import Sequence
@@ -15,6 +16,20 @@ from bench.worker import device_name
 def pick_device(name: str | None) -> torch.device:
     """``--device``, else CUDA when there is one, else the CPU."""
     return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    """``--weights``, ``--device`` and ``--threads``, the same in every compute benchmark."""
+    parser.add_argument("--weights", default="random", help="random | pretrained | PATH")
+    parser.add_argument("--device", help="cuda | cpu (default: cuda when there is one)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+
+
+def runtime(args: argparse.Namespace) -> torch.device:
+    """Apply ``--threads`` and return the ``--device`` to measure on."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return pick_device(args.device)
 
 
 def machine(device: torch.device) -> str:

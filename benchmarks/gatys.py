@@ -37,7 +37,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import models
 
-from benchmarks.common import machine, median, pick_device, spread, verdict
+from benchmarks.common import add_runtime_options, machine, median, runtime, spread, verdict
 from methods.base import MethodContext, Stylized, resolve_config
 from methods.core.encoders import FeatureEncoder, load_vgg
 from methods.core.optimize import initial_images
@@ -275,15 +275,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--variants", default="default,channels_last")
-    parser.add_argument("--weights", default="random")
-    parser.add_argument("--device")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    add_runtime_options(parser)
     parser.add_argument("--skip-step", action="store_true")
     parser.add_argument("--skip-batch", action="store_true")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
+    device = runtime(args)
     start = time.perf_counter()
     encoder = load_vgg("vgg19", WeightsSource.parse(args.weights, seed=0)).to(device)
     print(f"gatys benchmark on {machine(device)}; weights {args.weights}\n")

@@ -30,7 +30,7 @@ import time
 
 import torch
 
-from benchmarks.common import machine, median, pick_device, spread, verdict
+from benchmarks.common import add_runtime_options, machine, median, runtime, spread, verdict
 from benchmarks.gatys import PlainGatys, step_flops, variant_settings
 from methods.base import MethodContext, resolve_config
 from methods.core.encoders import load_encoder
@@ -147,10 +147,9 @@ def main() -> None:
     parser.add_argument("--variants", default="default,channels_last,channels_last+bfloat16")
     parser.add_argument("--johnson-batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--weights", default="random")
-    parser.add_argument("--device")
+    add_runtime_options(parser)
     args = parser.parse_args()
-    device = pick_device(args.device)
+    device = runtime(args)
     if device.type != "cuda" and args.device != "cpu":
         raise SystemExit("no CUDA device: GPU figures not yet measured (--device cpu to test)")
     start = time.perf_counter()

@@ -30,12 +30,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 import torch_fidelity
 
 from bench.images import open_rgb, write_png
 from bench.suites import procedural
-from benchmarks.common import machine, median, pick_device, spread, verdict
+from benchmarks.common import add_runtime_options, machine, median, runtime, spread, verdict
 from methods.core.weights import WeightsSource
 from metrics.base import MetricContext
 from metrics.distances import KID_SUBSETS, kid_subset_size
@@ -60,15 +59,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=32)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--weights", default="random")
-    parser.add_argument("--device")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    add_runtime_options(parser)
     args = parser.parse_args()
     # torch-fidelity's data loader asks for more worker processes than a small machine has.
     warnings.filterwarnings("ignore", message=".*worker", category=UserWarning)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
+    device = runtime(args)
     start = time.perf_counter()
     print(f"set metrics benchmark on {machine(device)}; weights {args.weights}\n")
 
