@@ -3,7 +3,7 @@ utilisation.
 
     uv run python benchmarks/gpu.py [--size 512] [--steps 500] [--batch 8]
         [--variants default,channels_last+bfloat16] [--johnson-batch 32] [--repeats 3]
-        [--weights random|pretrained|PATH] [--device cuda|cpu]
+        [--weights random|pretrained|PATH] [--device cuda|cpu] [--threads N]
 
 Needs CUDA; ``--device cpu`` (with e.g. ``--size 64 --steps 4 --batch 2 --johnson-batch 2``)
 only checks that the script runs: its figures are not the issue's.
