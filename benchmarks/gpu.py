@@ -16,10 +16,10 @@ only checks that the script runs: its figures are not the issue's.
   float32 convolutions run as TF32 on tensor cores, PyTorch's default for cuDNN).
 - bfloat16's effect on quality at this size: evaluation content and style loss of each variant's
   outputs against the float32 ones (mean and largest relative change).
-- Johnson: images per second of `Johnson.stylize` (the harness's call, float32) on batches of
-  ``--johnson-batch`` content images at ``--size``, median of ``--repeats`` after a warm-up, and
-  the same call under channels-last + bfloat16 autocast applied by this script (Johnson has no
-  such setting of its own yet). The network is untrained (speed does not depend on its weights).
+- Johnson: images per second of `Johnson.stylize` (the harness's call) on batches of
+  ``--johnson-batch`` content images at ``--size``, median of ``--repeats`` after a warm-up, in
+  float32 and with its ``channels_last: true, precision: bfloat16`` settings (same weights). The
+  network is untrained (speed does not depend on its weights).
   Target >= 1,000 images/s on one H100.
 """
 
@@ -113,27 +113,23 @@ def measure_gatys(args: argparse.Namespace, context: MethodContext, device: torc
 
 
 def measure_johnson(args: argparse.Namespace, context: MethodContext, device: torch.device) -> None:
-    method = Johnson(resolve_config(Johnson, {}), context)
+    plain = Johnson(resolve_config(Johnson, {}), context)
     content = images(args.johnson_batch, args.size, 2, device)
     style = content[:1]
-
-    def plain() -> None:
-        method.stylize(content, style)
-
-    def fast() -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16):
-            method.stylize(content.contiguous(memory_format=torch.channels_last), style)
-
     print(f"\njohnson: {args.size} px, batches of {args.johnson_batch}, untrained network")
     runs = (
-        ("float32 (as the harness runs it)", torch.contiguous_format, plain),
-        ("channels-last + bfloat16 (script-applied)", torch.channels_last, fast),
+        ("float32 (the default)", {}),
+        ("channels_last + bfloat16 (settings)", {"channels_last": True, "precision": "bfloat16"}),
     )
-    for label, memory_format, fn in runs:
-        method.net.to(memory_format=memory_format)
-        fn()
+    for label, settings in runs:
+        method = Johnson(resolve_config(Johnson, settings), context)
+        method.load_state_dict(plain.state_dict())
+        method.stylize(content, style)
         synchronize(device)
-        seconds = [timed(fn, device)[1] for _ in range(args.repeats)]
+        seconds = [
+            timed(lambda m=method: m.stylize(content, style), device)[1]
+            for _ in range(args.repeats)
+        ]
         rates = [args.johnson_batch / s for s in seconds]
         print(f"{'  ' + label + ': images/s':<46} {spread(rates)}")
         print(verdict(f"  {label}", median(rates), ">= 1000"))

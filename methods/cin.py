@@ -57,7 +57,7 @@ class CINConfig(TrainingConfig):
         None, description="style weights: every output mixes the learned styles by these"
     )
 
-    inference_only = frozenset({"checkpoint", "mix"})
+    inference_only = TrainingConfig.inference_only | {"mix"}
 
 
 def thumbnails(images: torch.Tensor) -> torch.Tensor:
@@ -190,7 +190,8 @@ class CIN:
                 f"mix has {len(weights)} weights but cin learned {model.bank.styles} styles"
             )
         mix = torch.tensor([list(weights)], dtype=content.dtype, device=content.device)
-        return model(content, mix.expand(content.shape[0], -1)).clamp(0, 1)
+        run = self.config.inference()
+        return run(model, content, mix.expand(content.shape[0], -1)).clamp(0, 1)
 
     @torch.no_grad()
     def stylize(
@@ -206,7 +207,7 @@ class CIN:
         model = self._trained()
         model.eval()
         weights = self.style_weights(style).to(content.device)
-        return Stylized(images=model(content, weights).clamp(0, 1))
+        return Stylized(images=self.config.inference()(model, content, weights).clamp(0, 1))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().cpu() for k, v in self._trained().state_dict().items()}

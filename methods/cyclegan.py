@@ -52,6 +52,7 @@ from methods.core.cyclegan_nets import (
     init_normal,
     without_legacy_norm_keys,
 )
+from methods.core.inference import PLAIN, Inference
 from methods.core.training import Resumable, TrainingConfig, descend, seeded, train_loop
 from methods.core.weights import read_state_dict
 
@@ -109,14 +110,14 @@ class CycleGANConfig(TrainingConfig):
         return self.steps // 2 if self.decay_steps is None else self.decay_steps
 
 
-def translate(net: nn.Module, images: torch.Tensor) -> torch.Tensor:
+def translate(net: nn.Module, images: torch.Tensor, run: Inference = PLAIN) -> torch.Tensor:
     """``net`` on [-1, 1] images of any size: reflection-padded to a multiple of 4 (the
-    generator's down- and up-sampling need it) and cropped back."""
+    generator's down- and up-sampling need it) and cropped back; ``run`` says how it runs."""
     h, w = images.shape[-2:]
     pad_h, pad_w = -h % 4, -w % 4
     if pad_h or pad_w:
         images = F.pad(images, (0, pad_w, 0, pad_h), mode="reflect")
-    return net(images)[..., :h, :w]
+    return run(net, images)[..., :h, :w]
 
 
 class CycleGAN:
@@ -311,7 +312,9 @@ class CycleGAN:
         """``content`` translated by the generator of ``direction``; ``style`` is not used (the
         style domain was fixed by training)."""
         net = self.generators[self.config.direction].eval()
-        return Stylized(images=((translate(net, content * 2 - 1) + 1) / 2).clamp(0, 1))
+        return Stylized(
+            images=((translate(net, content * 2 - 1, self.config.inference()) + 1) / 2).clamp(0, 1)
+        )
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Both generators (``photo_to_style.model.*``, ``style_to_photo.model.*``), or, after a

@@ -181,7 +181,8 @@ class Ghiasi:
     ) -> Stylized:
         """``content`` in the style predicted from ``style`` (any style image)."""
         self.model.eval()
-        return Stylized(images=self.model(content, self._style_input(style)).clamp(0, 1))
+        run = self.config.inference()
+        return Stylized(images=run(self.model, content, self._style_input(style)).clamp(0, 1))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().cpu() for k, v in self.model.state_dict().items()}

@@ -116,7 +116,8 @@ class Johnson:
     ) -> Stylized:
         """The trained network applied to ``content``; ``style`` was fixed by training."""
         self.net.eval()
-        return Stylized(images=(self.net(content * 255) / 255).clamp(0, 1))
+        run = self.config.inference()
+        return Stylized(images=(run(self.net, content * 255) / 255).clamp(0, 1))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The network's weights, in pytorch/examples' key layout."""

@@ -22,6 +22,8 @@ import torch
 from pydantic import Field
 
 from methods.base import MethodConfig, PartialStore, TrainingSet
+from methods.core.encoders import Precision
+from methods.core.inference import Inference
 from methods.core.optimize import DivergenceError
 
 T = TypeVar("T")
@@ -41,7 +43,8 @@ class TrainingConfig(MethodConfig):
 
     ``checkpoint`` is a path to a state dict (weights-only) that replaces training; the harness
     reads it, so the method is never trained when it is set. Fields in `inference_only` do not
-    change what training produces and are left out of the checkpoint cache key.
+    change what training produces and are left out of the checkpoint cache key: the checkpoint
+    itself and the speed settings of stylizing (``channels_last``, ``precision``).
     """
 
     checkpoint: str | None = None
@@ -49,8 +52,20 @@ class TrainingConfig(MethodConfig):
     batch_size: int = Field(4, gt=0)
     image_size: int = Field(256, ge=16, description="training crop of the content images")
     lr: float = Field(1e-3, gt=0)
+    channels_last: bool = Field(
+        False, description="stylize with NHWC inputs and weights (GPU speed; not training)"
+    )
+    precision: Precision = Field(
+        "float32", description="bfloat16: stylize under bf16 autocast (not training)"
+    )
 
-    inference_only: ClassVar[frozenset[str]] = frozenset({"checkpoint"})
+    inference_only: ClassVar[frozenset[str]] = frozenset(
+        {"checkpoint", "channels_last", "precision"}
+    )
+
+    def inference(self) -> Inference:
+        """How the trained network runs when stylizing (`Inference`): speed settings only."""
+        return Inference(self.channels_last, self.precision)
 
     def training_settings(self) -> dict[str, Any]:
         """The settings that decide the trained weights (the cache key hashes these)."""

@@ -69,6 +69,7 @@ def test_key_changes_with_what_decides_the_weights_only(tmp_path):
     assert base != johnson_key(dict(TINY), {**WEIGHTS, "vgg16": "other"})
     assert base == johnson_key(dict(TINY), {**WEIGHTS, "vgg19": "other"})  # not a johnson network
     assert base != johnson_key(dict(TINY), seed=1)
+    assert base == johnson_key({**TINY, "precision": "bfloat16", "channels_last": True})
     other_content = {**TRAINING, "content": {"generate": "scenes", "count": 3, "first": 60}}
     assert base != johnson_key(dict(TINY), training=other_content)
     cin = make_plan(suite(tmp_path, {"cin": dict(TINY)}))

@@ -67,3 +67,53 @@ def test_a_training_loss_network_runs_plain_batches(prepared):
     if loss is None:
         pytest.skip("no perceptual loss network (adversarial training)")
     assert loss.encoder.execution.exact_batches is False
+
+
+#: Largest relative change of an output's content or style loss that a speed setting may cause
+#: (feed-forward: one pass, nothing amplifies the rounding as L-BFGS does in test_acceleration).
+TOLERANCE = 0.02
+
+
+class Convolutions:
+    """The memory order and dtype the method's own convolutions (not its VGG loss network)
+    compute in, read off their outputs (a reflection pad between them hands the next one NCHW
+    input again; the convolution still runs in the weights' NHWC order)."""
+
+    def __init__(self, method) -> None:
+        self.seen: set[tuple[str, torch.dtype]] = set()
+        nets = [
+            v for k, v in vars(method).items() if isinstance(v, torch.nn.Module) and k != "loss"
+        ]
+        for net in nets:
+            for module in net.modules():
+                if isinstance(module, torch.nn.Conv2d):
+                    module.register_forward_hook(self._hook)
+
+    def _hook(self, module, inputs, output) -> None:
+        nhwc = output.is_contiguous(memory_format=torch.channels_last)
+        if nhwc != output.is_contiguous():  # 1x1 maps are both: they say nothing
+            self.seen.add(("NHWC" if nhwc else "NCHW", output.dtype))
+
+
+@pytest.mark.parametrize("settings", [{"precision": "bfloat16"}, {"channels_last": True}])
+def test_speed_settings_reach_the_network_and_keep_quality_within_tolerance(
+    prepared, context, metric_context, settings
+):
+    from metrics.perceptual import ContentLoss, StyleLoss
+
+    cls, method, styles = prepared
+    fast = cls(resolve_config(cls, {**SMOKE.methods[cls.name], **settings}), context)
+    fast.load_state_dict(method.state_dict())
+    probe = Convolutions(fast)
+    content = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    style = styles[[0, -1]]
+    ours, base = fast.stylize(content, style).images, method.stylize(content, style).images
+    bfloat16 = settings.get("precision") == "bfloat16"
+    order = "NHWC" if settings.get("channels_last") else "NCHW"
+    assert probe.seen == {(order, torch.bfloat16 if bfloat16 else torch.float32)}
+    assert ours.dtype == torch.float32 and ours.is_contiguous() and ours.shape == base.shape
+    assert not torch.equal(ours, base)  # the setting changed the arithmetic
+    for metric in (ContentLoss(metric_context), StyleLoss(metric_context)):
+        a, b = metric(ours, content, style), metric(base, content, style)
+        change = ((a - b).abs() / b).max().item()
+        assert change <= TOLERANCE, f"{type(metric).__name__} moved by {change:.1%} with {settings}"
