@@ -1,11 +1,14 @@
 """What the harness costs around the compute: overhead, scaling with workers, resume.
 
     uv run python benchmarks/harness.py [--measure overhead,scaling,resume] [--repeats 1]
-        [--contents 4] [--styles 2] [--size 64] [--steps 40] [--workers 2]
+        [--contents 10] [--styles 5] [--size 64] [--steps 40] [--workers 2]
 
 Writes a fixed procedural suite (``--contents`` scenes x ``--styles`` paintings, random weights,
 ``gatys`` paper preset with ``--steps`` L-BFGS steps, every metric) and runs it the way
-``bench run`` does, through `bench.runner.run_benchmark`, into fresh folders:
+``bench run`` does, through `bench.runner.run_benchmark`, into fresh folders. Its default shape
+is the ``monet`` suite's, 10 photos x 5 paintings: the method's throughput batch (8 contents,
+the whole optimisation again) is then one piece of work beside 50 cells, as in a real run; with
+fewer cells it is a large share of the compute that no second worker can split.
 
 - overhead: wall time of a run with 1 worker over the method and metric compute inside it
   (``compute_seconds.compute`` of its record: prepare, stylize, throughput and scoring, timed on
@@ -118,8 +121,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--measure", default="overhead,scaling,resume")
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--contents", type=int, default=4)
-    parser.add_argument("--styles", type=int, default=2)
+    parser.add_argument("--contents", type=int, default=10)
+    parser.add_argument("--styles", type=int, default=5)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--workers", type=int, default=2)
