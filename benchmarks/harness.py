@@ -21,7 +21,10 @@ fewer cells it is a large share of the compute that no second worker can split.
   cores (each with one torch thread; Ray started apart for both, the 1-core instance with
   ``num_cpus=1``). Target >= 1.7 with 2 workers on 2 cores. Also printed: the overhead run (1
   worker given every core as torch threads) over the ``--workers`` run, what a user gains by
-  running workers instead of threads.
+  running workers instead of threads. Printed beside it: the hardware's own ceiling for
+  ``--workers`` processes (`benchmarks.hardware.parallel_ceiling`, measured just before the
+  runs of each repeat), since virtual cores that share a physical one, or a busy host, cap the
+  ratio far below ``--workers`` whatever the harness does.
 
 Each repeat runs 1 worker, the resume, 1 worker on 1 core, then ``--workers`` workers
 (interleaved, so that load that drifts hits all alike); ratios are of the medians. Each run gets its own Ray instance and
@@ -50,6 +53,7 @@ import bench.tracking
 import reports.html
 from bench.runner import RunOptions, run_benchmark
 from benchmarks.common import machine, median, pick_device, spread, verdict
+from benchmarks.hardware import parallel_ceiling
 
 
 class Phases:
@@ -194,6 +198,7 @@ def main() -> None:
                 computed = connects["n"] > 0 or lines(facts["run_dir"]) != before
                 results["resume"].append((resume_wall, computed, resume_facts))
             if "scaling" in measure:
+                results["ceiling"].append(parallel_ceiling(args.workers, repeats=1))
                 single = root / f"r{repeat}-1core"
                 results["single"].append(run(single, 1, root / f"r{repeat}-cache-s", cpus=1))
                 many = root / f"r{repeat}-{args.workers}workers"
@@ -273,6 +278,12 @@ def print_results(
                 median(single) / median(many),
                 ">= 1.7",
             )
+        )
+        ceiling = median(results["ceiling"])
+        print(
+            f"{'  the hardware ceiling (benchmarks/hardware.py)':<46} {spread(results['ceiling'])}x "
+            f"measured before the runs: the harness got {median(single) / median(many) / ceiling:.0%}"
+            " of it"
         )
         print(f"{'  wall, 1 worker on 1 core':<46} {spread(single)} s")
         print(f"{'    of which compute':<46} {spread(single_compute)} s")

@@ -42,6 +42,7 @@ def test_harness_prints_overhead_scaling_and_a_resume_that_computes_nothing():
     )
     assert ratio(output, "overhead: wall / compute (1 worker)", "<= 1.15") > 1.0
     ratio(output, "scaling: wall 1 worker on 1 core / 2 workers on 2", ">= 1.7")
+    assert re.search(r"the hardware ceiling .* (\d+\.\d+)x measured before the runs", output)
     ratio(output, "resume: rerun of a finished run / first run", "<= 0.05")
     assert "no compute: Ray never started, journals unchanged" in output
 
@@ -98,3 +99,9 @@ def test_gpu_script_runs_on_cpu_when_asked_and_refuses_without_cuda_otherwise():
         [sys.executable, "benchmarks/gpu.py"], cwd=REPO, capture_output=True, text=True
     )
     assert done.returncode != 0 and "not yet measured" in done.stderr
+
+
+def test_hardware_prints_the_parallel_ceiling():
+    output = run_script("hardware.py", "--seconds", "1", "--repeats", "1")
+    found = re.search(r"2 busy 1-thread processes / 1 alone: (\d+\.\d+)x", output)
+    assert found and float(found.group(1)) > 0, output
