@@ -11,8 +11,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+import numpy as np
 
 from bench.errors import BenchError
 
@@ -23,19 +27,34 @@ class RecordError(BenchError):
     """A record or journal that cannot be read."""
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that readers see the old file or the new one, never a mix."""
+@contextmanager
+def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
+    """A handle on a temporary file beside ``path`` that replaces ``path`` once written and
+    synced, so that readers see the old file or the new one, never a mix."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=f".tmp{path.suffix}")
     try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True, allow_nan=True)
+        with os.fdopen(fd, mode) as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON atomically (see `_atomic`)."""
+    with _atomic(path, "w") as handle:
+        json.dump(data, handle, indent=1, sort_keys=True, allow_nan=True)
+
+
+def write_array_atomic(path: Path, array: np.ndarray) -> None:
+    """Write a ``.npy`` array (a cell's Inception features) atomically; like the output PNG it
+    is written before the journal line that names it."""
+    with _atomic(path, "wb") as handle:
+        np.save(handle, array, allow_pickle=False)
 
 
 def append_journal(path: Path, entry: dict[str, Any]) -> None:

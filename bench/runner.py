@@ -23,10 +23,16 @@ import numpy as np
 from bench.environment import git_commit, package_versions
 from bench.errors import BenchError
 from bench.execute import MethodWork, run_cells, run_training, session
-from bench.images import PREPROCESS, ImageError, load_image, open_rgb, to_uint8, write_png
+from bench.images import PREPROCESS, ImageError, load_image, to_uint8, write_png
 from bench.plan import DOMAIN_STYLE, Cell, Plan, is_domain, make_plan
 from bench.progress import CellProgress, print_job
-from bench.records import SCHEMA, append_journal, read_journal, write_json_atomic
+from bench.records import (
+    SCHEMA,
+    append_journal,
+    read_journal,
+    write_array_atomic,
+    write_json_atomic,
+)
 from bench.registry import METHODS, METRICS
 from bench.suites.guides import guide_key
 from bench.suites.load import load_suite
@@ -49,6 +55,7 @@ from bench.worker import (
 )
 from methods.core.encoders import load_encoder
 from methods.core.weights import WeightsSource, WeightsUnavailable
+from metrics.inception import empty_features
 from metrics.perceptual import DOMAIN_STYLE_LOSS, EVALUATION_NETWORK, evaluation_description
 from metrics.runtime import REPEATS, THROUGHPUT_BATCH, Throughput
 
@@ -269,11 +276,21 @@ def _method_work(
         if unreadable:
             record(MethodResult(method, error=f"the reference set is unusable: {unreadable[0]}"))
             return None
-        size = plan.suite.spec.image_size
-        outputs = [np.asarray(open_rgb(run_dir / c["output"]), dtype=np.uint8) for c in ok]
+        features = empty_features()
+        if _set_metrics(plan) and ok:
+            missing = [c for c in ok if not (run_dir / (c.get("features") or "-")).is_file()]
+            if missing:
+                where = run_dir / (missing[0].get("features") or f"features/{missing[0]['id']}.npy")
+                error = (
+                    f"the Inception features of {len(missing)} finished cells are missing "
+                    f"(first: {where}); run the suite into a new --out folder"
+                )
+                record(MethodResult(method, error=error))
+                return None
+            features = np.stack([np.load(run_dir / c["features"]) for c in ok])
         return MethodJob(
             method=method,
-            outputs=np.stack(outputs) if outputs else np.empty((0, size, size, 3), np.uint8),
+            features=features,
             image_scores={name: [c["scores"].get(name) for c in ok] for name in plan.metrics},
             reference=reference,
         )
@@ -282,9 +299,9 @@ def _method_work(
         spec = throughput_of(method)
         if spec is None or unreadable:
             return None
-        size = plan.suite.spec.image_size
-        empty = np.empty((0, size, size, 3), np.uint8)
-        return MethodJob(method, empty, {}, reference, throughput=spec, set_metrics=False)
+        return MethodJob(
+            method, empty_features(), {}, reference, throughput=spec, set_metrics=False
+        )
 
     needed = bool(_set_metrics(plan)) or throughput is not None
     running = {cell.method for cell in runnable}
@@ -296,8 +313,14 @@ def _method_work(
 
 
 def _cell_entry(
-    plan: Plan, cell_id: str, result: CellResult, output: str | None, split: str | None
+    plan: Plan,
+    cell_id: str,
+    result: CellResult,
+    files: dict[str, str | None],
+    split: str | None,
 ) -> dict[str, Any]:
+    """A cell's journal line; ``files``: its ``output`` PNG and ``features`` array, relative
+    to the run folder (None where the cell has none)."""
     cell = next(c for c in plan.cells if c.id == cell_id)
     return {
         "id": cell.id,
@@ -307,7 +330,7 @@ def _cell_entry(
         "style_split": split,
         "seed": cell.seed,
         "status": result.status,
-        "output": output,
+        **files,
         "scores": result.scores,
         "curves": result.curves,
         "prepare_time": result.prepare_time,
@@ -600,12 +623,15 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
         with CellProgress(total=len(plan.cells), already_done=len(done)) as progress:
 
             def record_result(result: CellResult) -> None:
-                output = None
+                files: dict[str, str | None] = {"output": None, "features": None}
                 if result.status == "ok" and result.output is not None:
-                    output = f"images/{result.cell_id}.png"
-                    write_png(result.output, run_dir / output, provenance)
+                    files["output"] = f"images/{result.cell_id}.png"
+                    write_png(result.output, run_dir / files["output"], provenance)
+                if result.status == "ok" and result.features is not None:
+                    files["features"] = f"features/{result.cell_id}.npy"
+                    write_array_atomic(run_dir / files["features"], result.features)
                 split = training.splits.get(result.cell_id)
-                entry = _cell_entry(plan, result.cell_id, result, output, split)
+                entry = _cell_entry(plan, result.cell_id, result, files, split)
                 append_journal(journal, entry)
                 tracker.log_cell(entry)
                 detail = result.error or f"{result.scores.get('latency', float('nan')):.2f}s"

@@ -65,8 +65,13 @@ class CellResult:
     notes: dict[str, str] = field(default_factory=dict)
     #: Seconds this cell spent on the worker: ``setup`` (building the method and loading the
     #: networks it and the metrics first needed; 0 once loaded), ``prepare``, ``stylize`` (every
-    #: call of the latency protocol, warm-up included) and ``score`` (per-image metrics).
+    #: call of the latency protocol, warm-up included) and ``score`` (per-image metrics and the
+    #: output's Inception features).
     timings: dict[str, float] = field(default_factory=dict)
+    #: The output's Inception pool3 features [2048] (float64) when the plan has set metrics:
+    #: extracted here, cell by cell, so that a method's set metrics at the end only compare
+    #: statistics instead of running Inception over every output while other workers wait.
+    features: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,8 @@ class MethodJob:
     """Work on a method's whole output set, once its cells are done."""
 
     method: str
-    outputs: np.ndarray  # [N, H, W, 3] uint8, read back from the PNGs in cell-id order
+    #: [N, 2048] Inception features of the method's outputs, from its cells, in cell-id order.
+    features: np.ndarray
     image_scores: dict[str, list[float]]
     reference: ReferenceSpec
     throughput: ThroughputSpec | None = None
@@ -208,6 +214,19 @@ class CellRunner:
             )
         return self._domain
 
+    def _set_metrics(self) -> list[SetMetric]:
+        return [
+            METRICS.get(name)()
+            for name in self.settings.metrics
+            if issubclass(METRICS.get(name), SetMetric)
+        ]
+
+    def set_scorer(self) -> SetScorer:
+        """Inception for set metrics, loaded on first use."""
+        if self._set_scorer is None:
+            self._set_scorer = SetScorer(self.metric_context)
+        return self._set_scorer
+
     def _image_metrics(self) -> dict[str, Any]:
         for name in self.settings.metrics:
             if name not in self._metrics:
@@ -266,6 +285,7 @@ class CellRunner:
         scores = {"latency": timing.seconds, "peak_memory": timing.peak_mib}
         clock = time.perf_counter()
         metrics = self._image_metrics()  # built on first use, after the first stylize as ever
+        scorer = self.set_scorer() if self._set_metrics() else None
         timings["setup"] += time.perf_counter() - clock
         clock = time.perf_counter()
         for name, metric in metrics.items():
@@ -275,11 +295,14 @@ class CellRunner:
                 else metric(output, content, style)
             )
             scores[name] = float(values[0])
+        pixels = to_uint8(output)
+        features = None if scorer is None else scorer.features(pixels)[0]
         timings["score"] = time.perf_counter() - clock
         return CellResult(
             cell_id=cell.id,
             status="ok",
-            output=to_uint8(output)[0],
+            output=pixels[0],
+            features=features,
             scores={k: v for k, v in scores.items() if k in self.settings.metrics},
             curves={name: values[0] for name, values in result.curves.items()},
             notes={name: values[0] for name, values in result.notes.items()},
@@ -312,11 +335,7 @@ class CellRunner:
             )
 
     def _score_method(self, job: MethodJob) -> MethodResult:
-        metrics = [
-            METRICS.get(name)()
-            for name in self.settings.metrics
-            if issubclass(METRICS.get(name), SetMetric)
-        ]
+        metrics = self._set_metrics()
         result = MethodResult(method=job.method, worker=self.worker)
         if job.throughput is not None:
             clock = time.perf_counter()
@@ -324,8 +343,7 @@ class CellRunner:
             result.timings["throughput"] = time.perf_counter() - clock
         if metrics and job.set_metrics:
             clock = time.perf_counter()
-            if self._set_scorer is None:
-                self._set_scorer = SetScorer(self.metric_context)
+            scorer = self.set_scorer()
             result.timings["setup"] = time.perf_counter() - clock
             clock = time.perf_counter()
             spec = job.reference
@@ -335,8 +353,8 @@ class CellRunner:
                 preprocess=spec.preprocess,
                 image_size=spec.image_size,
             )
-            scores, result.set_settings = self._set_scorer.score(
-                job.outputs, reference, job.image_scores, metrics, self.settings.seed
+            scores, result.set_settings = scorer.score(
+                job.features, reference, job.image_scores, metrics, self.settings.seed
             )
             result.set_scores = {name: score.as_dict() for name, score in scores.items()}
             result.timings["set_metrics"] = time.perf_counter() - clock

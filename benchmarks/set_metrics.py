@@ -7,10 +7,11 @@ Writes ``--n`` output-like images and ``--n`` reference images (procedural scene
 paintings, PNG) and scores FID and KID (100 subsets of min(1000, N)) both ways, on the same
 files, with the same Inception extractor and weights file:
 
-- ours: what a run does for a method's set metrics, from the PNG files on: the driver reads the
-  outputs back (`bench.images.open_rgb`), a worker embeds outputs and reference and scores
-  (`metrics.sets.SetScorer`), with a cold reference-statistics cache (a warm cache, as on a
-  second run against the same reference set, is printed apart);
+- ours: what a run does for a method's set metrics, from the same pixels on: workers embed
+  each output as its cell finishes (`metrics.sets.SetScorer.features`; here all at once, in
+  batches), then one embeds the reference set and scores (`metrics.sets.SetScorer`), with a
+  cold reference-statistics cache (a warm cache, as on a second run against the same reference
+  set, is printed apart);
 - torch-fidelity: ``calculate_metrics(input1=outputs, input2=reference, fid=True, kid=True)``
   with its default batch size and no cache, once as it comes (its data loader starts up to 4
   worker processes) and once with ``save_cpu_ram=True`` (loading in its own process); the ratio
@@ -89,7 +90,7 @@ def main() -> None:
                 preprocess="benchmark",
                 image_size=args.size,
             )
-            scores, _ = scorer.score(images, ref, {}, [FID(), KID()], seed=0)
+            scores, _ = scorer.score(scorer.features(images), ref, {}, [FID(), KID()], seed=0)
             values["ours"] = {
                 "fid": scores["fid"].value,
                 "kid": scores["kid"].value,

@@ -36,7 +36,7 @@ EXTRACTOR = (
     "torch-fidelity FeatureExtractorInceptionV3 ('inception-v3-compat'), pool3 features (2048-d)"
 )
 RESIZE = "to 299x299 by torch-fidelity's TF1-compatible bilinear (interpolate_bilinear_2d_like_tensorflow1x)"
-IMAGE_FORMAT = "uint8 RGB; outputs stored and read back as PNG (lossless)"
+IMAGE_FORMAT = "uint8 RGB; outputs exactly as stored in PNG (lossless)"
 
 
 def _skeleton() -> dict[str, torch.Tensor]:
@@ -98,6 +98,11 @@ def resolve_weights(source: WeightsSource) -> tuple[dict[str, torch.Tensor], Wei
     return state, WeightsIdentity(NETWORK, described, state_dict_sha256(state))
 
 
+def empty_features() -> np.ndarray:
+    """Features of no images: a set with no outputs still has the features' shape."""
+    return np.empty((0, int(FEATURES)))
+
+
 class InceptionFeatures:
     """Pool3 features of uint8 images, in batches (results do not depend on the batch size)."""
 
@@ -132,4 +137,4 @@ class InceptionFeatures:
             chunk = torch.from_numpy(np.array(images[start : start + batch_size]))
             (features,) = self.network(chunk.permute(0, 3, 1, 2).to(self.device))
             batches.append(features.double().cpu().numpy())
-        return np.concatenate(batches) if batches else np.empty((0, 2048))
+        return np.concatenate(batches) if batches else empty_features()

@@ -291,12 +291,14 @@ class SetScorer:
         metrics: Sequence[SetMetric],
         seed: int,
     ) -> tuple[dict[str, SetScore], dict]:
-        """Each metric's score, and the settings shared by all of them (recorded once)."""
+        """Each metric's score, and the settings shared by all of them (recorded once).
+        ``outputs``: the outputs' features from `self.features` (a run extracts them cell by
+        cell, as outputs appear)."""
         extractor = self.features.describe()
         reference_feats, key, hit = reference_features(
             reference, extractor, self.features, self.cache
         )
-        data = SetData(self.features(outputs), reference_feats, image_scores, seed)
+        data = SetData(outputs, reference_feats, image_scores, seed)
         scores = {metric.info.name: _score(metric, data) for metric in metrics}
         settings = {
             **extractor,

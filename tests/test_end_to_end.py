@@ -10,11 +10,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
+from bench.images import open_rgb
 from bench.suites import procedural
+from methods.core.weights import WeightsSource
+from metrics.distances import fid
+from metrics.inception import InceptionFeatures
 from tests.browser import page_text_after, visit
 from tests.conftest import write_tiny_suite
 from tests.servers import free_port, wait_for_http
@@ -82,6 +88,15 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
     sets = record["evaluation"]["sets"]
     assert sets["reference_role"] == "reference" and len(sets["reference_images"]) == 3
     assert sets["weights"]["network"] == "inception_v3_fid" and "299" in sets["resize"]
+    # Workers embed outputs cell by cell; FID is still that of the files on disk.
+    inception = InceptionFeatures(
+        WeightsSource.parse("random", seed=record["suite"]["seed"]), tmp_path, torch.device("cpu")
+    )
+    assert inception.identity.sha256 == networks["inception_v3_fid"]["sha256"]
+    pngs = [run_dir / cell["output"] for cell in record["cells"]]
+    references = sorted((run_dir / "inputs" / "reference").glob("*.png"))
+    on_disk = fid(*(inception(np.stack([open_rgb(p) for p in ps])) for ps in (pngs, references)))
+    assert on_disk == pytest.approx(scores["fid"]["value"], rel=1e-4)
 
     # MLflow: one experiment per suite, a parent run, a child run per method.
     client = MlflowClient(tracking_uri=record["tracking"]["uri"])

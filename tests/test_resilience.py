@@ -36,12 +36,15 @@ def journal_lines(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
 
 
-def faulty_suite(folder: Path, count: int, **settings) -> Path:
+def faulty_suite(folder: Path, count: int, set_metrics: tuple = (), **settings) -> Path:
+    """``set_metrics``: added with a reference set of 2 paintings (they need 2)."""
+    reference = {"reference": {"generate": "paintings", "count": 2, "first": 10}}
     return write_tiny_suite(
         folder,
         methods={FAULTY: settings},
         content={"generate": "scenes", "count": count},
-        metrics=["content_loss", "latency"],
+        metrics=["content_loss", "latency", *set_metrics],
+        **(reference if set_metrics else {}),
     )
 
 
@@ -65,7 +68,7 @@ def test_dead_workers_are_retried_and_a_cell_that_keeps_killing_them_fails_alone
 
 
 def test_ctrl_c_keeps_finished_cells_and_resume_computes_only_the_rest(tmp_path):
-    suite = faulty_suite(tmp_path, 4, sleep_s=2.0)
+    suite = faulty_suite(tmp_path, 4, set_metrics=("kid",), sleep_s=2.0)
     out = tmp_path / "out"
     process = subprocess.Popen(
         [BENCH, "run", "--suite", str(suite), "--out", str(out), "--workers", "1"],
@@ -100,6 +103,21 @@ def test_ctrl_c_keeps_finished_cells_and_resume_computes_only_the_rest(tmp_path)
     child = record["tracking"]["children"][FAULTY]
     assert client.get_run(child).data.metrics["cells_ok"] == 4
     assert [m.value for m in client.get_metric_history(child, "cells_ok")] == [4.0]
+    # Set metrics use the Inception features every cell stored, before and after the interrupt.
+    kid = record["methods"][FAULTY]["set_scores"]["kid"]
+    assert kid["n"] == 4 and kid["value"] is not None
+    assert len(list((run_dir / "features").rglob("*.npy"))) == 4
+
+    # A features file lost from the folder fails the method's set metrics with its path, only.
+    lost = run_dir / after[0]["features"]
+    lost.unlink()
+    (run_dir / "methods.jsonl").unlink()
+    again = bench("run", "--resume", str(run_dir), cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    record = json.loads((run_dir / "record.json").read_text())
+    method = record["methods"][FAULTY]
+    assert str(lost) in method["method_error"] and "new --out folder" in method["method_error"]
+    assert method["set_scores"] == {} and journal_lines(run_dir) == after
 
 
 def test_unreachable_tracking_server_is_reported_before_compute(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.execute import _actor_for, with_early
+from bench.plan import Cell
 from bench.suites import procedural
 from bench.worker import (
     CellRunner,
@@ -14,6 +15,7 @@ from bench.worker import (
     ThroughputSpec,
     WorkerSettings,
 )
+from metrics.inception import empty_features
 
 
 def _images(kind, count: int) -> np.ndarray:
@@ -30,7 +32,7 @@ def test_a_method_job_scores_the_output_set_against_the_reference_set():
     runner = CellRunner(settings, images)
     job = MethodJob(
         method="gatys",
-        outputs=_images("scene", 4),
+        features=runner.set_scorer().features(_images("scene", 4)),
         image_scores={"lpips": [0.5, 0.4, 0.6, 0.5]},
         reference=ReferenceSpec(
             keys=tuple(images),
@@ -49,7 +51,7 @@ def test_a_method_job_scores_the_output_set_against_the_reference_set():
     assert any(w["network"] == "inception_v3_fid" for w in result.weights)
 
     broken = runner.score_method(
-        MethodJob("gatys", job.outputs, {}, ReferenceSpec(("missing",), (), "test", 32))
+        MethodJob("gatys", job.features, {}, ReferenceSpec(("missing",), (), "test", 32))
     )
     assert broken.error and "missing" in broken.error and broken.traceback
 
@@ -71,7 +73,7 @@ def test_a_method_job_measures_batched_throughput():
     )
     job = MethodJob(
         method="gatys",
-        outputs=np.empty((0, 32, 32, 3), np.uint8),
+        features=empty_features(),
         image_scores={},
         reference=ReferenceSpec((), (), "test", 32),
         throughput=ThroughputSpec(contents=("c-0", "c-1"), style="s-0", styles=("s-0",)),
@@ -103,7 +105,7 @@ def test_a_throughput_only_job_computes_no_set_metrics():
     runner = CellRunner(settings, images)
     job = MethodJob(
         "gatys",
-        np.empty((0, 32, 32, 3), np.uint8),
+        empty_features(),
         {},
         ReferenceSpec(("s-0",), (("s-0.png", "0" * 64),), "test", 32),
         throughput=ThroughputSpec(("c-0",), "s-0", ("s-0",)),
@@ -112,3 +114,19 @@ def test_a_throughput_only_job_computes_no_set_metrics():
     result = runner.score_method(job)
     assert result.error is None and result.set_scores == {}
     assert "set_metrics" not in result.timings and "throughput" in result.timings
+
+
+def test_a_cell_embeds_its_stored_pixels_for_the_set_metrics():
+    """Each cell's Inception features are those of exactly the pixels written to its PNG, so
+    set metrics computed from them at the end equal set metrics of the files on disk."""
+    images = {"c-0": _images("scene", 1)[0], "s-0": _images("painting", 1)[0]}
+    methods = {"gatys": {"steps": 2}}
+    cell = Cell("gatys/c-0/s-0", "gatys", "c-0", "s-0", 1)
+    with_sets = CellRunner(WorkerSettings("random", 0, methods, ("fid", "lpips")), images)
+    result = with_sets.run(cell, ["s-0"])
+    assert result.status == "ok", result.traceback
+    assert result.features.shape == (2048,) and result.features.dtype == np.float64
+    again = with_sets.set_scorer().features(result.output[None])[0]
+    np.testing.assert_array_equal(result.features, again)
+    plain = CellRunner(WorkerSettings("random", 0, methods, ("lpips",)), images).run(cell, ["s-0"])
+    assert plain.status == "ok" and plain.features is None

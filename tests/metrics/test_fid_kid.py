@@ -149,7 +149,7 @@ def test_set_scorer_records_settings_and_reuses_reference_features(sets, tmp_pat
         preprocess="test",
         image_size=32,
     )
-    outputs = sets["a"][1][:3]
+    outputs = scorer.features(sets["a"][1][:3])
     first, settings = scorer.score(outputs, reference, {}, [FID(), KID()], SEED)
     second, settings_again = scorer.score(outputs, reference, {}, [FID(), KID()], SEED)
     assert settings["reference"]["cache_hit"] is False
