@@ -1,9 +1,9 @@
 """Result records on disk: the journal (one line per finished cell) and the run record.
 
 The journal is the source of truth while a run is going: a line is appended (and fsynced) only
-after the cell's image is completely written, so whatever is in the journal is complete. The
-run record (``record.json``) is assembled from the plan and the journal; reports and
-comparisons read nothing else.
+after the cell's image (and its Inception features) are completely written, so whatever is in
+the journal is complete. The run record (``record.json``) is assembled from the plan and the
+journal; reports and comparisons read nothing else.
 """
 
 from __future__ import annotations

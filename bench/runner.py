@@ -221,6 +221,28 @@ def _ok_cells(run_dir: Path, method: str) -> list[dict[str, Any]]:
     )
 
 
+class StoredFeaturesError(BenchError):
+    """A finished cell's Inception features are gone from the run folder or unreadable."""
+
+
+def _stored_features(run_dir: Path, cells: list[dict[str, Any]]) -> np.ndarray:
+    """The Inception features each finished cell stored beside its output, in order."""
+    paths = [run_dir / (cell.get("features") or f"features/{cell['id']}.npy") for cell in cells]
+    missing = [path for path in paths if not path.is_file()]
+    if missing:
+        raise StoredFeaturesError(
+            f"the Inception features of {len(missing)} finished cells are missing (first: "
+            f"{missing[0]}); run the suite into a new --out folder"
+        )
+    try:
+        return np.stack([np.load(path) for path in paths]) if paths else empty_features()
+    except (OSError, ValueError, EOFError) as exc:
+        raise StoredFeaturesError(
+            f"cannot read stored Inception features in {run_dir / 'features'}: {exc}; run the "
+            "suite into a new --out folder"
+        ) from None
+
+
 def _fingerprint(cells: list[dict[str, Any]]) -> str:
     return hashlib.sha256("\n".join(c["id"] for c in cells).encode()).hexdigest()
 
@@ -276,18 +298,11 @@ def _method_work(
         if unreadable:
             record(MethodResult(method, error=f"the reference set is unusable: {unreadable[0]}"))
             return None
-        features = empty_features()
-        if _set_metrics(plan) and ok:
-            missing = [c for c in ok if not (run_dir / (c.get("features") or "-")).is_file()]
-            if missing:
-                where = run_dir / (missing[0].get("features") or f"features/{missing[0]['id']}.npy")
-                error = (
-                    f"the Inception features of {len(missing)} finished cells are missing "
-                    f"(first: {where}); run the suite into a new --out folder"
-                )
-                record(MethodResult(method, error=error))
-                return None
-            features = np.stack([np.load(run_dir / c["features"]) for c in ok])
+        try:
+            features = _stored_features(run_dir, ok) if _set_metrics(plan) else empty_features()
+        except StoredFeaturesError as exc:
+            record(MethodResult(method, error=str(exc)))
+            return None
         return MethodJob(
             method=method,
             features=features,
