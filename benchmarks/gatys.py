@@ -21,10 +21,7 @@ Batching: pairs per minute stylizing ``--batch`` pairs one by one vs as one batc
 keeps its own L-BFGS state, methods/core/lbfgs.py), and how far the results are apart: 0
 when batching is exact (tests/methods/test_batching.py; README, Batched optimisation).
 
-FLOPs per step come from `torch.utils.flop_counter` on one loss evaluation with its backward;
-each implementation's FLOP/s is printed as a share of this machine's float32 matrix-product rate
-(`benchmarks.hardware.matmul_peak`). A step near that ceiling cannot get faster in float32
-without doing fewer FLOPs.
+FLOPs per step come from `torch.utils.flop_counter` on one loss evaluation with its backward.
 """
 
 from __future__ import annotations
@@ -41,7 +38,6 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision import models
 
 from benchmarks.common import add_runtime_options, machine, median, runtime, spread, verdict
-from benchmarks.hardware import matmul_peak
 from methods.base import MethodContext, Stylized, resolve_config
 from methods.core.encoders import FeatureEncoder, load_vgg
 from methods.core.optimize import initial_images
@@ -227,14 +223,8 @@ def measure_step(args: argparse.Namespace, encoder: FeatureEncoder, device: torc
     print(f"{'same loss: first-step loss, ours vs plain':<46} {agree:.1e} relative difference")
     print("final loss: " + ", ".join(f"{name} {value:.4g}" for name, value in last.items()))
     print(f"{'FLOPs per step (forward + backward)':<46} {flops / 1e9:.3g} GFLOP")
-    peak = matmul_peak(device, torch.float32)
-    print(f"{'float32 matrix product, this machine (ceiling)':<46} {peak / 1e9:.3g} GFLOP/s")
     for name in runs:
-        achieved = flops / median(steps[name])
-        print(
-            f"{'  achieved, ' + name:<46} {achieved / 1e9:.3g} GFLOP/s "
-            f"({achieved / peak:.0%} of the float32 ceiling)"
-        )
+        print(f"{'  achieved, ' + name:<46} {flops / median(steps[name]) / 1e9:.3g} GFLOP/s")
     print(f"(whole runs, s: {', '.join(f'{n} {median(v):.3g}' for n, v in seconds.items())})")
 
 

@@ -8,9 +8,6 @@ convolutions per second of the group over the lone process's (median of ``--repe
 interleaved rounds). No scheduler can make N workers faster than this: virtual cores that share
 a physical one, or a host that is busy, give far less than N x. `benchmarks/harness.py` prints
 its scaling next to this ceiling.
-
-`matmul_peak` is the other ceiling, for one process: the FLOP/s of a large matrix product in a
-given precision on a given device. `benchmarks/gatys.py` prints a step's share of it.
 """
 
 from __future__ import annotations
@@ -19,10 +16,7 @@ import argparse
 import multiprocessing
 import time
 
-import torch
-
 from benchmarks.common import median
-from metrics.runtime import timed
 
 
 def _spin(seconds: float, start_at: float, results: multiprocessing.Queue) -> None:
@@ -63,22 +57,6 @@ def parallel_ceiling(processes: int, seconds: float = 6.0, repeats: int = 2) -> 
         alone = _together(1, seconds)
         ratios.append(_together(processes, seconds) / alone)
     return median(ratios)
-
-
-def matmul_peak(device: torch.device, dtype: torch.dtype, size: int = 2048) -> float:
-    """FLOP/s of a ``size`` x ``size`` matrix product on ``device`` in ``dtype`` (best of 5
-    rounds of 10): as fast as this machine multiplies, so a step running near it can only get
-    faster by doing fewer FLOPs or using a faster precision."""
-    a = torch.randn(size, size, device=device, dtype=dtype)
-    b = torch.randn(size, size, device=device, dtype=dtype)
-
-    def products() -> None:
-        for _ in range(10):
-            a @ b
-
-    products()
-    best = min(timed(products, device)[1] for _ in range(5))
-    return 10 * 2 * size**3 / best
 
 
 def main() -> None:

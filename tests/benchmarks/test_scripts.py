@@ -62,11 +62,6 @@ def test_gatys_prints_the_step_ratio_and_bit_identical_batches():
         "default",
     )
     assert ratio(output, "ours (default) / plain", "<= 0.9") > 0
-    ceiling = re.search(
-        r"float32 matrix product, this machine \(ceiling\) +(\d+\.?\d*) GFLOP/s", output
-    )
-    assert ceiling and float(ceiling.group(1)) > 0
-    assert re.search(r"achieved, plain +\S+ GFLOP/s \(\d+% of the float32 ceiling\)", output)
     assert "max pixel difference 0.00e+00" in output
 
 
