@@ -22,18 +22,22 @@ keeps its own L-BFGS state, methods/core/lbfgs.py), and how far the results are 
 when batching is exact (tests/methods/test_batching.py; README, Batched optimisation).
 
 FLOPs per step come from `torch.utils.flop_counter` on one loss evaluation with its backward.
+On CPU the share of a plain step spent in convolution kernels is printed too (`torch.profiler`):
+ours runs the same kernels, so that share bounds how far below plain a float32 step can go.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import torch
 from torch import nn
+from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import models
 
@@ -87,6 +91,15 @@ class PlainGatys:
         )
         return content_loss + 1e3 * style_loss
 
+    @torch.no_grad()
+    def targets(
+        self, content: torch.Tensor, style: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """The content target and the style Grams, computed once per pair."""
+        target = self.features(content)[CONTENT_LAYER]
+        grams = {i: self.gram(f) for i, f in self.features(style).items() if i in STYLE_LAYERS}
+        return target, grams
+
     def stylize(
         self,
         content: torch.Tensor,
@@ -96,9 +109,7 @@ class PlainGatys:
         stamps: list[tuple[float, float]] | None = None,
     ):
         """The optimised image and its loss at every evaluation (``stamps``: when each began)."""
-        with torch.no_grad():
-            target = self.features(content)[CONTENT_LAYER]
-            grams = {i: self.gram(f) for i, f in self.features(style).items() if i in STYLE_LAYERS}
+        target, grams = self.targets(content, style)
         image = init.clone().requires_grad_(True)
         optimizer = torch.optim.LBFGS(
             [image], lr=1, max_iter=steps, max_eval=steps, history_size=100,
@@ -128,13 +139,45 @@ def now() -> tuple[float, float]:
 def step_flops(plain: PlainGatys, content: torch.Tensor, style: torch.Tensor) -> int:
     """FLOPs of one loss evaluation and its backward (every op torch counts: convolutions and
     matrix products)."""
-    with torch.no_grad():
-        target = plain.features(content)[CONTENT_LAYER]
-        grams = {i: plain.gram(f) for i, f in plain.features(style).items() if i in STYLE_LAYERS}
+    target, grams = plain.targets(content, style)
     image = content.clone().requires_grad_(True)
     with FlopCounterMode(display=False) as counter:
         plain.loss(image, target, grams).backward()
     return counter.get_total_flops()
+
+
+#: The CPU operators that run convolution kernels, forward and backward (oneDNN, or the im2col
+#: path PyTorch takes for small single-image inputs).
+CONVOLUTION_KERNELS = {
+    "aten::mkldnn_convolution",
+    "aten::convolution_backward",
+    "aten::_slow_conv2d_forward",
+    "aten::_slow_conv2d_backward",
+}
+
+
+def convolution_share(plain: PlainGatys, content: torch.Tensor, style: torch.Tensor) -> float:
+    """Share of a plain step's CPU time inside convolution kernels (`torch.profiler` self time
+    over 5 loss evaluations with their backward, after 2 untimed). Ours calls the same kernels
+    on the same shapes, so in float32 it can only cut the rest: ours / plain cannot go below
+    this share without faster convolutions."""
+    target, grams = plain.targets(content, style)
+    image = content.clone().requires_grad_(True)
+
+    def evaluate() -> None:
+        image.grad = None
+        plain.loss(image, target, grams).backward()
+
+    for _ in range(2):
+        evaluate()
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")  # the profiler's own start/stop chatter
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        for _ in range(5):
+            evaluate()
+    events = profiler.key_averages()
+    total = sum(event.self_cpu_time_total for event in events)
+    convolutions = sum(e.self_cpu_time_total for e in events if e.key in CONVOLUTION_KERNELS)
+    return convolutions / total
 
 
 def variant_settings(variant: str) -> dict:
@@ -223,6 +266,12 @@ def measure_step(args: argparse.Namespace, encoder: FeatureEncoder, device: torc
     print(f"{'same loss: first-step loss, ours vs plain':<46} {agree:.1e} relative difference")
     print("final loss: " + ", ".join(f"{name} {value:.4g}" for name, value in last.items()))
     print(f"{'FLOPs per step (forward + backward)':<46} {flops / 1e9:.3g} GFLOP")
+    if device.type == "cpu":
+        share = convolution_share(plain, content, style)
+        print(
+            f"{'plain step: time in convolution kernels':<46} {share:>10.0%}   (ours runs the "
+            f"same ones: float32 ours / plain cannot go below ~{share:.2f} unless they get faster)"
+        )
     for name in runs:
         print(f"{'  achieved, ' + name:<46} {flops / median(steps[name]) / 1e9:.3g} GFLOP/s")
     print(f"(whole runs, s: {', '.join(f'{n} {median(v):.3g}' for n, v in seconds.items())})")

@@ -62,6 +62,8 @@ def test_gatys_prints_the_step_ratio_and_bit_identical_batches():
         "default",
     )
     assert ratio(output, "ours (default) / plain", "<= 0.9") > 0
+    share = re.search(r"plain step: time in convolution kernels +(\d+)%", output)
+    assert share and 0 < int(share.group(1)) < 100
     assert "max pixel difference 0.00e+00" in output
 
 
