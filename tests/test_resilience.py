@@ -31,6 +31,13 @@ def bench(*args: str, cwd: Path, **extra: str) -> subprocess.CompletedProcess:
     )
 
 
+def interruptible() -> None:
+    """Give the child the SIGINT of a terminal's foreground process. A shell without job control
+    starts a background command (``nohup .ci/run &``) with SIGINT ignored, every descendant
+    inherits that, and Python then never raises KeyboardInterrupt: Ctrl-C would go unheard."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def journal_lines(run_dir: Path) -> list[dict]:
     path = run_dir / "journal.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
@@ -77,6 +84,7 @@ def test_ctrl_c_keeps_finished_cells_and_resume_computes_only_the_rest(tmp_path)
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not any(journal_lines(d) for d in out.glob("tiny-*")):
