@@ -225,9 +225,14 @@ class StoredFeaturesError(BenchError):
     """A finished cell's Inception features are gone from the run folder or unreadable."""
 
 
+def _features_file(cell_id: str) -> str:
+    """Where a cell's Inception features live in the run folder (beside ``images/``)."""
+    return f"features/{cell_id}.npy"
+
+
 def _stored_features(run_dir: Path, cells: list[dict[str, Any]]) -> np.ndarray:
     """The Inception features each finished cell stored beside its output, in order."""
-    paths = [run_dir / (cell.get("features") or f"features/{cell['id']}.npy") for cell in cells]
+    paths = [run_dir / (cell.get("features") or _features_file(cell["id"])) for cell in cells]
     missing = [path for path in paths if not path.is_file()]
     if missing:
         raise StoredFeaturesError(
@@ -643,7 +648,7 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
                     files["output"] = f"images/{result.cell_id}.png"
                     write_png(result.output, run_dir / files["output"], provenance)
                 if result.status == "ok" and result.features is not None:
-                    files["features"] = f"features/{result.cell_id}.npy"
+                    files["features"] = _features_file(result.cell_id)
                     write_array_atomic(run_dir / files["features"], result.features)
                 split = training.splits.get(result.cell_id)
                 entry = _cell_entry(plan, result.cell_id, result, files, split)
