@@ -6,6 +6,13 @@ position's feature vector by the channel count C; the patch self-similarity is t
 softmax of F F^T over the H*W positions; CFSD is KL(content || output) summed over rows
 (``F.kl_div(log_softmax(output), softmax(content), reduction='batchmean')`` at batch size 1,
 the way its evaluation runs). Lower means the output kept the content's spatial structure.
+
+The same sum, computed more carefully than the reference code: in float64, a block of rows at a
+time. KL is a sum of H*W x H*W terms, and in float32 its rounding reaches a few 1e-6: enough to
+make near-identical structures (or random-weight features, whose self-similarities are close to
+uniform) score below zero, which a divergence cannot. Row blocks bound memory: each row's
+softmax is its own, and at 512 px relu3_1 has 16,384 positions, so one whole matrix would take
+1 GiB in float32.
 """
 
 from __future__ import annotations
@@ -19,11 +26,26 @@ NETWORK = "vgg19"
 LAYER = "relu3_1"
 
 
-def self_similarity_logits(features: torch.Tensor) -> torch.Tensor:
-    """[1, C, H, W] features to the [1, H*W, H*W] logits of their patch self-similarity."""
-    _, channels, _, _ = features.shape
-    positions = features.flatten(2).transpose(1, 2).div(channels)
-    return torch.bmm(positions, positions.transpose(1, 2))
+#: Rows of the self-similarity matrices handled at once (a 128 MiB float64 block at 512 px).
+ROW_BLOCK = 1024
+
+
+def positions(features: torch.Tensor) -> torch.Tensor:
+    """[C, H, W] features to their [H*W, C] position vectors divided by C, in float64."""
+    channels = features.shape[0]
+    return features.flatten(1).t().double().div(channels)
+
+
+def structural_divergence(content: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+    """KL(content || output) of the row-wise softmax self-similarities of two [C, H, W] feature
+    maps, summed over rows (a float64 scalar)."""
+    p, q = positions(content), positions(output)
+    total = p.new_zeros(())
+    for start in range(0, p.shape[0], ROW_BLOCK):
+        log_p = F.log_softmax(p[start : start + ROW_BLOCK] @ p.t(), dim=-1)
+        log_q = F.log_softmax(q[start : start + ROW_BLOCK] @ q.t(), dim=-1)
+        total += F.kl_div(log_q, log_p, reduction="sum", log_target=True)
+    return total
 
 
 class CFSD(ImageMetric):
@@ -49,9 +71,7 @@ class CFSD(ImageMetric):
     ) -> torch.Tensor:
         values = []
         for output, original in zip(outputs, content, strict=True):  # one image at a time
-            out = self.encoder(output[None], [LAYER])[LAYER]
-            ref = self.encoder(original[None], [LAYER])[LAYER]
-            log_q = F.log_softmax(self_similarity_logits(out), dim=-1).reshape(1, -1)
-            p = F.softmax(self_similarity_logits(ref), dim=-1).reshape(1, -1)
-            values.append(F.kl_div(log_q, p, reduction="batchmean"))
-        return torch.stack(values)
+            out = self.encoder(output[None], [LAYER])[LAYER][0]
+            ref = self.encoder(original[None], [LAYER])[LAYER][0]
+            values.append(structural_divergence(ref, out))
+        return torch.stack(values).float()

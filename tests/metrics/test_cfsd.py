@@ -1,7 +1,10 @@
 """CFSD equals StyleID's PatchSimi computed its own way (torchvision VGG-19 ``features[:12]``,
-transposes and ``F.kl_div`` at batch size 1) on the same weights."""
+transposes and ``F.kl_div`` at batch size 1) on the same weights: in float32 where the
+divergence is large, and in float64 where it is so small that float32 rounding swamps it."""
 
 from __future__ import annotations
+
+import copy
 
 import torch
 import torch.nn.functional as F
@@ -11,7 +14,7 @@ from torchvision.transforms import functional as TF
 from methods.core.encoders import FeatureEncoder
 from methods.core.weights import WeightsIdentity
 from metrics.base import MetricContext
-from metrics.cfsd import CFSD
+from metrics.cfsd import CFSD, structural_divergence
 
 
 def he_vgg19() -> torch.nn.Sequential:
@@ -82,3 +85,31 @@ def test_cfsd_equals_styleids_definition(metric_context):
     # Identical images: zero, up to float rounding far below the distance of different images.
     assert (metric(content, content, content).abs() < 1e-3 * ours).all()
     assert CFSD.info.higher_is_better is False and CFSD.info.needs == ("content",)
+
+
+def test_cfsd_is_the_exact_divergence_where_float32_rounding_would_swamp_it(metric_context):
+    """Random weights make every self-similarity nearly uniform, so the true divergence is a few
+    1e-9 while a float32 sum of its 4096^2 terms is off by about 1e-6, below zero as often as
+    not. Ours matches StyleID's computation carried out entirely in float64."""
+    metric = CFSD(metric_context)
+    vgg = copy.deepcopy(metric.encoder.layers).double()
+    generator = torch.Generator().manual_seed(0)
+    content = torch.rand(3, 3, 64, 64, generator=generator)
+    output = (content + 0.2 * torch.rand(3, 3, 64, 64, generator=generator)).clamp(0, 1)
+    ours = metric(output, content, content)
+    with torch.no_grad():
+        expected = [
+            styleid_cfsd(vgg, output[i : i + 1].double(), content[i : i + 1].double())
+            for i in range(3)
+        ]
+    assert (ours > 0).all() and (ours < 1e-6).all()
+    torch.testing.assert_close(ours, torch.tensor(expected, dtype=torch.float32), rtol=1e-4, atol=0)
+
+
+def test_cfsd_row_blocks_add_up_to_the_whole_matrix(monkeypatch):
+    generator = torch.Generator().manual_seed(1)
+    content, output = torch.rand(2, 8, 6, 7, generator=generator).unbind()
+    whole = structural_divergence(content, output)
+    monkeypatch.setattr("metrics.cfsd.ROW_BLOCK", 5)  # 42 positions: 9 blocks, the last short
+    torch.testing.assert_close(structural_divergence(content, output), whole, rtol=1e-12, atol=0)
+    assert whole > 0 and structural_divergence(content, content) == 0
