@@ -13,6 +13,7 @@ mid-run, the run goes on (the journal keeps everything) and says to run ``bench 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import urllib.request
@@ -110,6 +111,20 @@ def _finite_mean(values: list[float | None]) -> float | None:
     return sum(finite) / len(finite) if finite else None
 
 
+def mlflow_client(uri: str) -> Any:
+    """An MLflow client for ``uri`` (tracking and model registry) with bench's defaults: HTTP
+    retries that give up within seconds (`HTTP_DEFAULTS`), and MLflow's INFO lines (creating
+    tables, system metrics starting and stopping) kept out of bench's own output. A user's
+    own ``MLFLOW_HTTP_*`` and ``MLFLOW_LOGGING_LEVEL`` settings win."""
+    for name, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    from mlflow.tracking import MlflowClient
+
+    if not os.environ.get("MLFLOW_LOGGING_LEVEL"):
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
 class Tracker:
     """Logs one run to MLflow, each thing exactly once, remembering progress in a ledger."""
 
@@ -129,11 +144,7 @@ class Tracker:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from mlflow.tracking import MlflowClient
-
-            for name, value in HTTP_DEFAULTS.items():
-                os.environ.setdefault(name, value)
-            self._client = MlflowClient(tracking_uri=self.uri)
+            self._client = mlflow_client(self.uri)
         return self._client
 
     @property
@@ -359,9 +370,8 @@ def register_checkpoint(uri: str, entry: dict[str, Any]) -> dict[str, Any]:
     not registered again.
     """
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client = mlflow_client(uri)
     name = f"stylebench.{entry['method']}.{entry['style_set']}"
     try:
         client.get_registered_model(name)

@@ -44,6 +44,7 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
     assert "Traceback" not in first.stderr
     assert "RANDOM WEIGHTS" in first.stdout
     assert "[2/2]" in first.stderr  # progress, one line per cell off a terminal
+    assert " INFO mlflow" not in first.stderr  # MLflow's chatter stays out of bench's output
     run_dir = next(out.glob("tiny-*"))
     record = json.loads((run_dir / "record.json").read_text())
     assert f"Report:       {run_dir / 'report.html'}" in first.stdout
