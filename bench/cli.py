@@ -35,6 +35,8 @@ app = typer.Typer(
 )
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
+#: Width of `bench compare`'s table when written to a file or a log.
+COMPARE_WIDTH = 160
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -282,8 +284,11 @@ def _print_comparison(comparison: Comparison) -> None:
     from reports.compare import fmt, fmt_change
 
     table = Table(title=f"{comparison.candidate} vs baseline {comparison.baseline}")
-    for column in ("method", "metric", "baseline", "candidate", "change", "noise", "verdict"):
-        table.add_column(column)
+    for column in ("method", "metric", "baseline", "candidate"):
+        table.add_column(column, no_wrap=column != "metric", overflow="fold")
+    table.add_column("change", overflow="fold")
+    table.add_column("noise", overflow="fold")
+    table.add_column("verdict", min_width=len("regressed"))
     colours = {"regressed": "bold red", "improved": "green", "unchanged": "", "not compared": "dim"}
     for c in comparison.changes:
         verdict = f"[{colours[c.verdict]}]{c.verdict}[/]" if colours[c.verdict] else c.verdict
@@ -296,7 +301,9 @@ def _print_comparison(comparison: Comparison) -> None:
             c.noise,
             verdict + (f" ({c.reason})" if c.reason else ""),
         )
-    out.print(table)
+    # Off a terminal (a CI log, a file) rich would squeeze the table into 80 columns.
+    wide = out if out.is_terminal else Console(width=COMPARE_WIDTH, highlight=False)
+    wide.print(table)
     for note in comparison.notes:
         out.print(f"note: {note}")
     out.print(f"{len(comparison.regressions)} regressed, {len(comparison.improvements)} improved")

@@ -91,5 +91,8 @@ def test_nightly_gates_on_a_regression_and_compare_agrees(tmp_path):
                   "--format", "markdown", "--html", str(tmp_path / "c.html"), cwd=tmp_path)  # fmt: skip
     assert worse.returncode == 1 and "| gatys | content_loss ↓ |" in worse.stdout
     assert "regressed" in (tmp_path / "c.html").read_text()
+    table = bench("compare", str(better), str(run_dir), cwd=tmp_path)  # into a pipe, as in CI
+    row = next(line for line in table.stdout.splitlines() if "content_loss" in line)
+    assert "│ gatys" in row and "regressed" in row and "…" not in table.stdout
     bad = bench("compare", str(better), str(run_dir), "--threshold", "lpips", cwd=tmp_path)
     assert bad.returncode == 2 and "METRIC=FRACTION" in bad.stderr
