@@ -470,10 +470,11 @@ def validate(
     from bench.images import ImageError, load_image
     from bench.plan import make_plan
     from bench.suites.load import load_suite
+    from bench.training import missing_training_sources
 
     loaded = load_suite(suite, overrides or [], data_dir)
     plan = make_plan(loaded)
-    problems = []
+    problems = missing_training_sources(plan)
     every = (*loaded.content, *loaded.style, *loaded.guides.values())
     for ref in (*every, *loaded.training_content, *loaded.training_style):
         try:
@@ -494,7 +495,7 @@ def validate(
     for name, identity in loaded.datasets.items():
         out.print(f"dataset {name}: file list sha256 {identity['files_sha256']}")
     if problems:
-        raise BenchError("\n".join(["some images cannot be used:", *problems]))
+        raise BenchError("\n".join(["the suite cannot run as it is:", *problems]))
     out.print("[green]OK[/]")
 
 

@@ -127,10 +127,28 @@ def _job(
     )
 
 
+def missing_training_sources(plan: Plan) -> list[str]:
+    """One message per trained method of ``plan`` that has neither a training split in its suite
+    nor a checkpoint file that exists (`bench validate` lists them; a run stops on them)."""
+    problems = []
+    for name, config in plan.methods.items():
+        if not METHODS.get(name).needs.training:
+            continue
+        checkpoint = getattr(config, "checkpoint", None)
+        if checkpoint:
+            path = Path(checkpoint).expanduser().resolve()
+            if not path.is_file():
+                problems.append(f"methods.{name}.checkpoint: {path} does not exist")
+        elif not plan.suite.training_content:
+            problems.append(
+                f"method {name!r} is trained but suite {plan.suite.spec.name!r} has no training "
+                f"split: add training.content to the suite, or pass --checkpoint {name}=PATH"
+            )
+    return problems
+
+
 def _checkpoint_job(plan: Plan, name: str, path_text: str) -> TrainingJob:
     path = Path(path_text).expanduser().resolve()
-    if not path.is_file():
-        raise PlanError(f"methods.{name}.checkpoint: {path} does not exist")
     file_hash = _file_sha256(path)
     return TrainingJob(
         method=name,
@@ -147,6 +165,9 @@ def plan_training(plan: Plan, weights: Mapping[str, str]) -> TrainingPlan:
 
     Fails before any compute if a trained method has neither a training split nor a checkpoint.
     """
+    problems = missing_training_sources(plan)
+    if problems:
+        raise PlanError("\n".join(problems))
     jobs: dict[str, TrainingJob] = {}
     cell_jobs: dict[str, str] = {}
     splits: dict[str, str | None] = {}
@@ -163,11 +184,6 @@ def plan_training(plan: Plan, weights: Mapping[str, str]) -> TrainingPlan:
                 if cell.method == name:
                     cell_jobs[cell.id], splits[cell.id] = job.key, None
             continue
-        if not suite.training_content:
-            raise PlanError(
-                f"method {name!r} is trained but suite {suite.spec.name!r} has no training split: "
-                f"add training.content to the suite, or pass --checkpoint {name}=PATH"
-            )
         if needs.train_styles == "each":
             sets = [((ref,), f"{name}/{ref.key}") for ref in suite.style]
         elif needs.train_styles == "all":

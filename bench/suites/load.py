@@ -238,11 +238,15 @@ def _validation_message(source: str, error: ValidationError) -> str:
 
 
 def _folder_suite(folder: Path) -> dict[str, Any]:
+    """content/ and style/ images (semantic/ maps, training/ photos where present) with every
+    registered method that can run on them: trained methods only when there is a training/
+    folder to train them on (or when named with ``--methods`` and given ``--checkpoint``)."""
     for sub in ("content", "style"):
         if not (folder / sub).is_dir():
             raise SuiteError(
                 f"folder suite {folder} has no {sub}/ folder: a folder suite holds content/ and style/"
             )
+    training = (folder / "training").is_dir()
     raw: dict[str, Any] = {
         "name": _slug(folder.name) or "folder",
         "version": 0,
@@ -250,10 +254,14 @@ def _folder_suite(folder: Path) -> dict[str, Any]:
         "image_size": 256,
         "content": {"folder": "content"},
         "style": {"folder": "style"},
-        "methods": {name: {} for name in METHODS.names()},
+        "methods": {
+            name: {} for name in METHODS.names() if training or not METHODS.get(name).needs.training
+        },
     }
     if (folder / "semantic").is_dir():
         raw["guides"] = {"folder": "semantic"}
+    if training:
+        raw["training"] = {"content": {"folder": "training"}}
     return raw
 
 

@@ -101,3 +101,8 @@ def test_trained_method_without_training_split_stops_before_compute(tmp_path):
     result = bench("train", "johnson", "--suite", str(suite), "--out", str(tmp_path))
     assert result.exit_code == 2
     assert "has no training split" in result.output and "--checkpoint johnson=PATH" in result.output
+    # `bench validate` finds the same before anyone runs it, with every other problem.
+    checked = bench("validate", str(suite), "--set", "cin.checkpoint=/no/such.pth")
+    assert checked.exit_code == 2 and "Traceback" not in checked.output
+    output = checked.output.replace("\n", " ")
+    assert "'johnson' is trained but suite" in output and "/no/such.pth does not exist" in output

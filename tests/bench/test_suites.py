@@ -10,6 +10,7 @@ from bench.plan import cell_seed, make_plan
 from bench.registry import METHODS, UnknownName
 from bench.suites import procedural
 from bench.suites.load import load_suite
+from bench.training import missing_training_sources
 from tests.conftest import write_tiny_suite
 
 
@@ -21,14 +22,32 @@ def test_smoke_is_procedural_deterministic_and_random_weights(tmp_path):
     assert suite.content[0].sha256 != suite.content[1].sha256
 
 
-def test_folder_suite_uses_content_and_style_and_every_method(shared_images):
+def test_folder_suite_uses_content_and_style_and_every_method_it_can_run(shared_images):
     suite = load_suite(str(shared_images), ["image_size=32", "semantic.phases=1"])
     assert len(suite.content) == 11 and len(suite.style) == 11
     assert suite.spec.image_size == 32
     plan = make_plan(suite)
+    untrained = [m for m in METHODS.names() if not METHODS.get(m).needs.training]
+    assert list(plan.methods) == untrained  # nothing to train the trained methods on
+    assert len(plan.cells) == 11 * 11 * len(untrained)
+    assert missing_training_sources(plan) == []
+
+
+def test_folder_suite_with_training_photos_runs_every_method(shared_images, tmp_path):
+    for sub, names in (("content", ["amber.jpg"]), ("style", ["mondrian_cropped.jpg"])):
+        (tmp_path / sub).mkdir()
+        for name in names:
+            shutil.copy(shared_images / sub / name, tmp_path / sub / name)
+    (tmp_path / "training").mkdir()
+    for name in ("chicago.jpg", "flowers.jpg"):
+        shutil.copy(shared_images / "content" / name, tmp_path / "training" / name)
+    suite = load_suite(str(tmp_path), ["image_size=32", "semantic.phases=1"])
+    assert [ref.path.name for ref in suite.training_content] == ["chicago.jpg", "flowers.jpg"]
+    plan = make_plan(suite)
     domain = [m for m in plan.methods if METHODS.get(m).needs.style == "domain"]
-    assert "gatys" in plan.methods and "cyclegan" in domain  # domain methods: once per content
-    assert len(plan.cells) == 11 * 11 * (len(plan.methods) - len(domain)) + 11 * len(domain)
+    assert list(plan.methods) == METHODS.names() and "cyclegan" in domain
+    assert len(plan.cells) == len(plan.methods)  # 1 x 1, domain methods once per content
+    assert missing_training_sources(plan) == []
 
 
 def test_overrides_reach_method_settings_and_change_the_config_hash(tmp_path):
