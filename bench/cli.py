@@ -35,8 +35,8 @@ app = typer.Typer(
 )
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
-#: Width of `bench compare`'s table when written to a file or a log.
-COMPARE_WIDTH = 160
+#: Width of tables written to a file or a log (rich would otherwise squeeze them into 80).
+TABLE_WIDTH = 160
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -280,6 +280,13 @@ def _thresholds(items: list[str] | None) -> dict[str, float]:
         raise BenchError(str(exc)) from None
 
 
+def print_table(table: Table) -> None:
+    """A table with every word whole: in a terminal it folds what does not fit; off one (a CI
+    log, a file) it is drawn `TABLE_WIDTH` wide."""
+    console = out if out.is_terminal else Console(width=TABLE_WIDTH, highlight=False)
+    console.print(table)
+
+
 def _print_comparison(comparison: Comparison) -> None:
     from reports.compare import fmt, fmt_change
 
@@ -301,9 +308,7 @@ def _print_comparison(comparison: Comparison) -> None:
             c.noise,
             verdict + (f" ({c.reason})" if c.reason else ""),
         )
-    # Off a terminal (a CI log, a file) rich would squeeze the table into 80 columns.
-    wide = out if out.is_terminal else Console(width=COMPARE_WIDTH, highlight=False)
-    wide.print(table)
+    print_table(table)
     for note in comparison.notes:
         out.print(f"note: {note}")
     out.print(f"{len(comparison.regressions)} regressed, {len(comparison.improvements)} improved")
@@ -425,7 +430,9 @@ def list_registered(
     table = Table(show_edge=False)
     if what is Listing.methods:
         for column in ("name", "paper", "needs", "what it does"):
-            table.add_column(column, no_wrap=column == "name", min_width=len(column))
+            table.add_column(
+                column, no_wrap=column == "name", min_width=len(column), overflow="fold"
+            )
         for name in METHODS.names():
             cls = METHODS.get(name)
             needs = cls.needs
@@ -437,7 +444,9 @@ def list_registered(
             table.add_row(name, cls.paper, need, cls.summary)
     elif what is Listing.metrics:
         for column in ("name", "better", "per", "unit", "needs", "definition"):
-            table.add_column(column, no_wrap=column == "name", min_width=len(column))
+            table.add_column(
+                column, no_wrap=column == "name", min_width=len(column), overflow="fold"
+            )
         for name in METRICS.names():
             info = METRICS.get(name).info
             table.add_row(
@@ -452,11 +461,13 @@ def list_registered(
         import yaml
 
         for column in ("name", "version", "description"):
-            table.add_column(column, no_wrap=column == "name", min_width=len(column))
+            table.add_column(
+                column, no_wrap=column == "name", min_width=len(column), overflow="fold"
+            )
         for name in SUITES.names():
             spec = yaml.safe_load(SUITES.get(name).read_text())
             table.add_row(name, str(spec.get("version")), spec.get("description", ""))
-    out.print(table)
+    print_table(table)
 
 
 @app.command()
@@ -569,7 +580,7 @@ def _show(copy: DatasetCopy, action: str) -> None:
         table.add_column(column)
     for split, entry in manifest["splits"].items():
         table.add_row(split, f"{entry['count']:,}", entry["files_sha256"][:16])
-    out.print(table)
+    print_table(table)
     source = manifest.get("source") or {}
     out.print(f"{copy.spec.name} {action}: {copy.folder}")
     out.print(f"file list sha256: {manifest['files_sha256']}")

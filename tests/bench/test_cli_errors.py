@@ -72,6 +72,7 @@ def test_listings_and_validate(tmp_path):
     for what, expected in (("methods", "gatys"), ("metrics", "content_loss"), ("suites", "smoke")):
         result = bench("ls", what)
         assert result.exit_code == 0 and expected in result.output
+        assert "…" not in result.output  # no word cut short off a terminal
     result = bench("validate", str(write_tiny_suite(tmp_path)))
     assert result.exit_code == 0 and "2 cells" in result.output and "OK" in result.output
     assert bench("--help").exit_code == 0 and bench("run", "--help").exit_code == 0
