@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from bench.errors import BenchError
 
@@ -33,8 +35,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
+# Markup off: messages carry paths, YAML errors and names that may hold [brackets]; the few
+# styled lines ask for markup and escape what they interpolate.
+out = Console(soft_wrap=True, highlight=False, markup=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
 #: Width of tables written to a file or a log (rich would otherwise squeeze them into 80).
 TABLE_WIDTH = 160
 
@@ -49,11 +53,12 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except BenchError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print(
-                "[yellow]interrupted[/]: finished cells are kept; run the same command to resume"
+                "[yellow]interrupted[/]: finished cells are kept; run the same command to resume",
+                markup=True,
             )
             raise typer.Exit(130) from None
 
@@ -183,7 +188,8 @@ def run(
     record = outcome.record
     if record["weights"]["random"]:
         out.print(
-            "[bold red]RANDOM WEIGHTS[/]: numbers from this run test the pipeline, not quality."
+            "[bold red]RANDOM WEIGHTS[/]: numbers from this run test the pipeline, not quality.",
+            markup=True,
         )
     out.print(
         f"Run:          {outcome.run_dir}  ({len(record['cells'])} cells, {outcome.failed} failed)"
@@ -195,12 +201,14 @@ def run(
     )
     if outcome.tracking_error:
         err.print(
-            f"[bold yellow]warning:[/] {outcome.tracking_error}. Every result is safe in the run "
-            f"folder; upload it with: bench sync {outcome.run_dir}"
+            f"[bold yellow]warning:[/] {escape(outcome.tracking_error)}. Every result is safe in "
+            f"the run folder; upload it with: bench sync {escape(str(outcome.run_dir))}",
+            markup=True,
         )
     if outcome.failed:
         err.print(
-            f"[bold red]{outcome.failed} cell(s) failed[/]; their errors are in the report and record."
+            f"[bold red]{outcome.failed} cell(s) failed[/]; their errors are in the report and record.",
+            markup=True,
         )
         raise typer.Exit(3)
     if outcome.tracking_error:
@@ -261,7 +269,7 @@ def train(
         out.print(f"{entry['label']}: {entry['path']}{where}", highlight=False)
     out.print(f"MLflow store: {outcome.tracking_uri}")
     if outcome.failed:
-        err.print(f"[bold red]{outcome.failed} training job(s) failed[/]")
+        err.print(f"[bold red]{outcome.failed} training job(s) failed[/]", markup=True)
         raise typer.Exit(3)
 
 
@@ -283,7 +291,7 @@ def _thresholds(items: list[str] | None) -> dict[str, float]:
 def print_table(table: Table) -> None:
     """A table with every word whole: in a terminal it folds what does not fit; off one (a CI
     log, a file) it is drawn `TABLE_WIDTH` wide."""
-    console = out if out.is_terminal else Console(width=TABLE_WIDTH, highlight=False)
+    console = out if out.is_terminal else Console(width=TABLE_WIDTH, highlight=False, markup=False)
     console.print(table)
 
 
@@ -298,7 +306,7 @@ def _print_comparison(comparison: Comparison) -> None:
     table.add_column("verdict", min_width=len("regressed"))
     colours = {"regressed": "bold red", "improved": "green", "unchanged": "", "not compared": "dim"}
     for c in comparison.changes:
-        verdict = f"[{colours[c.verdict]}]{c.verdict}[/]" if colours[c.verdict] else c.verdict
+        verdict = Text(c.verdict, style=colours[c.verdict])
         table.add_row(
             c.method,
             f"{c.metric} {'↑' if c.higher_is_better else '↓'}",
@@ -346,7 +354,7 @@ def compare_runs(
     if output is CompareFormat.json:
         out.print_json(json.dumps(comparison.as_dict()))
     elif output is CompareFormat.markdown:
-        out.print(to_markdown(comparison), markup=False)
+        out.print(to_markdown(comparison))
     else:
         _print_comparison(comparison)
     if html is not None:
@@ -408,7 +416,8 @@ def nightly(
     if outcome.regressed:
         err.print(
             f"[bold red]REGRESSED[/]: {len(outcome.comparison.regressions)} metric(s) "
-            f"worse than {outcome.baseline} beyond noise"
+            f"worse than {escape(str(outcome.baseline))} beyond noise",
+            markup=True,
         )
         raise typer.Exit(1)
 
@@ -507,7 +516,7 @@ def validate(
         out.print(f"dataset {name}: file list sha256 {identity['files_sha256']}")
     if problems:
         raise BenchError("\n".join(["the suite cannot run as it is:", *problems]))
-    out.print("[green]OK[/]")
+    out.print("[green]OK[/]", markup=True)
 
 
 @app.command()

@@ -51,7 +51,9 @@ class CellProgress:
         if not self.console.is_terminal:
             status = "ok" if ok else "FAILED"
             self.console.print(
-                f"[{self.done}/{self.total}] {cell_id} {status} {detail}", highlight=False
+                f"[{self.done}/{self.total}] {cell_id} {status} {detail}",
+                highlight=False,
+                markup=False,  # the detail may be an error message with [brackets]
             )
 
 

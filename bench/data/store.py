@@ -180,7 +180,7 @@ def fetch(name: str, data_dir: Path | None = None, console: Console | None = Non
     folder = root / spec.name
     if folder.is_dir():
         return verify(name, data_dir)
-    console = console or Console(stderr=True, soft_wrap=True, highlight=False)
+    console = console or Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
     archive = root / ".downloads" / f"{spec.name}.zip"
     if not archive.is_file():  # else a complete download whose extraction was interrupted
         console.print(f"downloading {spec.name} (about {spec.approx_mb} MB) from {spec.url}")

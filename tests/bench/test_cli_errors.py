@@ -49,6 +49,15 @@ def test_bad_input_is_a_clear_error(args, message, tmp_path):
     assert re.search(message, result.output.replace("\n", " ")), result.output
 
 
+def test_messages_are_printed_as_written_brackets_and_all(tmp_path):
+    suite = tmp_path / "broken [draft].yaml"
+    suite.write_text("name: x\nversion: 1\ncontent: [a, b\n")
+    result = bench("validate", str(suite))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"suite {suite} is not valid YAML" in result.output
+    assert "content: [a, b" in result.output and "expected ',' or ']'" in result.output
+
+
 def test_folder_without_style_folder(tmp_path):
     (tmp_path / "content").mkdir()
     result = bench("validate", str(tmp_path))
