@@ -10,16 +10,14 @@ while they run (`PartialCheckpoint`).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from bench.paths import cache_dir
+from bench.records import atomic_file, write_json_atomic
 from methods.core.weights import WeightsUnavailable, read_state_dict, state_dict_sha256
 
 if TYPE_CHECKING:
@@ -34,18 +32,6 @@ def cache_paths(job: TrainingJob) -> tuple[Path, Path]:
     """Where a job's state dict and its facts live in the cache."""
     folder = checkpoint_dir() / job.method
     return folder / f"{job.key}.pt", folder / f"{job.key}.json"
-
-
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def read_cached(job: TrainingJob) -> tuple[State, dict[str, Any]] | None:
@@ -67,8 +53,9 @@ def read_cached(job: TrainingJob) -> tuple[State, dict[str, Any]] | None:
 def write_cached(job: TrainingJob, state: State, meta: dict[str, Any]) -> Path:
     """Save a trained checkpoint and its facts atomically; returns the state dict's path."""
     state_path, meta_path = cache_paths(job)
-    _atomic(state_path, lambda tmp: torch.save(state, tmp))
-    _atomic(meta_path, lambda tmp: tmp.write_text(json.dumps(meta, indent=1, sort_keys=True)))
+    with atomic_file(state_path, "wb") as handle:
+        torch.save(state, handle)
+    write_json_atomic(meta_path, meta)
     return state_path
 
 
@@ -106,7 +93,8 @@ class PartialCheckpoint:
 
     def save(self, state: dict[str, Any]) -> None:
         seconds = self.seconds_before + time.perf_counter() - self.started
-        _atomic(self.path, lambda tmp: torch.save({**state, "seconds": seconds}, tmp))
+        with atomic_file(self.path, "wb") as handle:
+            torch.save({**state, "seconds": seconds}, handle)
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)

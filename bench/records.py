@@ -28,7 +28,7 @@ class RecordError(BenchError):
 
 
 @contextmanager
-def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
+def atomic_file(path: Path, mode: str) -> Iterator[IO[Any]]:
     """A handle on a temporary file beside ``path`` that replaces ``path`` once written and
     synced, so that readers see the old file or the new one, never a mix."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -45,15 +45,15 @@ def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON atomically (see `_atomic`)."""
-    with _atomic(path, "w") as handle:
+    """Write JSON atomically (see `atomic_file`)."""
+    with atomic_file(path, "w") as handle:
         json.dump(data, handle, indent=1, sort_keys=True, allow_nan=True)
 
 
 def write_array_atomic(path: Path, array: np.ndarray) -> None:
     """Write a ``.npy`` array (a cell's Inception features) atomically; like the output PNG it
     is written before the journal line that names it."""
-    with _atomic(path, "wb") as handle:
+    with atomic_file(path, "wb") as handle:
         np.save(handle, array, allow_pickle=False)
 
 
