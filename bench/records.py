@@ -83,12 +83,29 @@ def read_journal(path: Path) -> dict[str, dict[str, Any]]:
     return entries
 
 
+def read_json(path: Path) -> Any:
+    """A JSON file stylebench wrote (record, invocation, ledger); a damaged one is an error that
+    names it, not a traceback."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordError(
+            f"cannot read {path}: {exc}; it was damaged or not written by stylebench"
+        ) from None
+
+
 def read_record(path: Path) -> dict[str, Any]:
     """Load a run record from a run folder or its ``record.json``."""
     file = path / "record.json" if path.is_dir() else path
     if not file.is_file():
-        raise RecordError(f"no run record at {file}: pass a run folder made by 'bench run'")
-    record = json.loads(file.read_text())
+        runs = sorted(p.parent.name for p in path.glob("*/record.json")) if path.is_dir() else []
+        hint = (
+            f"; it holds the runs {', '.join(runs)}: pass one of them"
+            if runs
+            else ": pass a run folder made by 'bench run'"
+        )
+        raise RecordError(f"no run record at {file}{hint}")
+    record = read_json(file)
     if record.get("schema") != SCHEMA:
         raise RecordError(
             f"{file} has schema {record.get('schema')!r}; this stylebench reads {SCHEMA}"

@@ -9,7 +9,6 @@ folder resumes: cells already in the journal are not computed again.
 from __future__ import annotations
 
 import hashlib
-import json
 import platform
 import socket
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from bench.records import (
     SCHEMA,
     append_journal,
     read_journal,
+    read_json,
     write_array_atomic,
     write_json_atomic,
 )
@@ -562,7 +562,7 @@ def options_for_resume(run: Path, tracking_uri: str | None) -> RunOptions:
     path = run / INVOCATION
     if not path.is_file():
         raise BenchError(f"{run} is not a run folder made by 'bench run' (no {INVOCATION})")
-    saved = json.loads(path.read_text())
+    saved = read_json(path)
     return RunOptions(
         suite=saved["suite"],
         methods=saved["methods"],

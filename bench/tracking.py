@@ -12,7 +12,6 @@ mid-run, the run goes on (the journal keeps everything) and says to run ``bench 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -23,7 +22,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from bench.errors import BenchError
-from bench.records import write_json_atomic
+from bench.records import read_json, write_json_atomic
 from reports.stats import bootstrap_ci
 
 BATCH = 900
@@ -134,7 +133,7 @@ class Tracker:
         self.ledger_path = run_dir / "tracking.json"
         self.ledger: dict[str, Any] = {"uri": uri, "cells": [], "methods_done": [], "children": {}}
         if self.ledger_path.is_file():
-            previous = json.loads(self.ledger_path.read_text())
+            previous = read_json(self.ledger_path)
             if previous.get("uri") == uri:
                 self.ledger = previous
         self.error: str | None = None

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from bench.records import RecordError, append_journal, read_journal, read_record, write_json_atomic
+from bench.runner import options_for_resume
 
 
 def test_journal_last_entry_wins_and_a_torn_tail_is_ignored(tmp_path):
@@ -34,3 +35,16 @@ def test_records_are_written_atomically_and_checked(tmp_path):
         read_record(tmp_path)
     with pytest.raises(RecordError, match="no run record"):
         read_record(tmp_path / "nowhere")
+
+
+def test_damaged_or_misplaced_records_are_errors_that_say_what_to_pass(tmp_path):
+    run = tmp_path / "out" / "smoke-abc"
+    write_json_atomic(run / "record.json", {"schema": "stylebench.run/1"})
+    with pytest.raises(RecordError, match=r"it holds the runs smoke-abc: pass one of them"):
+        read_record(tmp_path / "out")
+    (run / "record.json").write_text('{"schema": "stylebench.run/1", "cells": [')
+    with pytest.raises(RecordError, match=rf"cannot read {run / 'record.json'}: .*damaged"):
+        read_record(run)
+    (run / "invocation.json").write_bytes(b"\xff\xfe")
+    with pytest.raises(RecordError, match=r"invocation\.json: .*damaged"):
+        options_for_resume(run, None)
