@@ -14,8 +14,9 @@ is the time from one loss evaluation to the next; the ratio is of the medians ov
 every run, target <= 0.9. On a shared machine the ratio of CPU seconds per step is printed too:
 with ``--threads 1`` it is insensitive to other jobs (with more threads, threads waiting for
 each other count as CPU time). Each ``--variants`` entry is one of our speed
-settings (`methods.core.encoders.Execution`): ``default``, ``channels_last``, ``bfloat16``,
-``compile``, ``inexact_batches`` (``exact_batches: false``), or several joined by ``+``. Runs are interleaved and each is warmed up first.
+settings (`methods.core.encoders.Execution`): ``default``, ``unpacked`` (``packed_weights:
+false``: PyTorch's own convolutions throughout), ``channels_last``, ``bfloat16``, ``compile``,
+``inexact_batches`` (``exact_batches: false``), or several joined by ``+``. Runs are interleaved and each is warmed up first.
 
 Batching: pairs per minute stylizing ``--batch`` pairs one by one vs as one batch (each pair
 keeps its own L-BFGS state, methods/core/lbfgs.py), and how far the results are apart: 0
@@ -23,7 +24,9 @@ when batching is exact (tests/methods/test_batching.py; README, Batched optimisa
 
 FLOPs per step come from `torch.utils.flop_counter` on one loss evaluation with its backward.
 On CPU the share of a plain step spent in convolution kernels is printed too (`torch.profiler`):
-ours runs the same kernels, so that share bounds how far below plain a float32 step can go.
+``unpacked`` runs the same kernels, so that share bounds how far below plain it can go; the
+default packs the weights of small-map convolutions once (`methods.core.packed_conv`), which is
+where it gains.
 """
 
 from __future__ import annotations
@@ -159,8 +162,8 @@ CONVOLUTION_KERNELS = {
 def convolution_share(plain: PlainGatys, content: torch.Tensor, style: torch.Tensor) -> float:
     """Share of a plain step's CPU time inside convolution kernels (`torch.profiler` self time
     over 5 loss evaluations with their backward, after 2 untimed). Ours calls the same kernels
-    on the same shapes, so in float32 it can only cut the rest: ours / plain cannot go below
-    this share without faster convolutions."""
+    on the same shapes with ``packed_weights: false``, so in float32 that variant can only cut
+    the rest: it cannot go below this share without faster convolutions."""
     target, grams = plain.targets(content, style)
     image = content.clone().requires_grad_(True)
 
@@ -191,6 +194,8 @@ def variant_settings(variant: str) -> dict:
             settings["compile"] = True
         elif part == "inexact_batches":
             settings["exact_batches"] = False
+        elif part == "unpacked":
+            settings["packed_weights"] = False
         elif part != "default":
             raise SystemExit(f"unknown variant part {part!r}")
     return settings
@@ -269,8 +274,8 @@ def measure_step(args: argparse.Namespace, encoder: FeatureEncoder, device: torc
     if device.type == "cpu":
         share = convolution_share(plain, content, style)
         print(
-            f"{'plain step: time in convolution kernels':<46} {share:>10.0%}   (ours runs the "
-            f"same ones: float32 ours / plain cannot go below ~{share:.2f} unless they get faster)"
+            f"{'plain step: time in convolution kernels':<46} {share:>10.0%}   (ours, unpacked, "
+            f"runs the same ones: it cannot go below ~{share:.2f} unless they get faster)"
         )
     for name in runs:
         print(f"{'  achieved, ' + name:<46} {flops / median(steps[name]) / 1e9:.3g} GFLOP/s")
@@ -323,7 +328,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--variants", default="default,channels_last")
+    parser.add_argument("--variants", default="default,unpacked")
     add_runtime_options(parser)
     parser.add_argument("--skip-step", action="store_true")
     parser.add_argument("--skip-batch", action="store_true")

@@ -20,6 +20,7 @@ from torchvision import models
 from methods.core.exact_batches import ExactBatches
 from methods.core.inception import NETWORK as INCEPTION
 from methods.core.inception import InceptionTrunk, load_inception
+from methods.core.packed_conv import packed_convolutions
 from methods.core.weights import (
     WeightsIdentity,
     WeightsSource,
@@ -101,17 +102,22 @@ class Execution:
     (the first calls at each image size pay for compiling). ``exact_batches``: layers whose
     kernels round differently in a batch run image by image (`ExactBatches`), so a batch gives
     every image the bits it gets alone; ignored under ``compile``, which picks its own kernels.
+    ``packed_weights``: on CPU in float32, convolutions over small maps use weights packed once
+    for oneDNN (`methods.core.packed_conv`); ignored under ``compile``.
     """
 
     channels_last: bool = False
     precision: Precision = "float32"
     compile: bool = False
     exact_batches: bool = True
+    packed_weights: bool = True
 
 
 #: How a training loss network runs: a training batch is one sample of the data, not a set of
-#: independent results, so it need not give each image the bits it gets alone.
-TRAINING = Execution(exact_batches=False)
+#: independent results, so it need not give each image the bits it gets alone. PyTorch's own
+#: convolutions: at training sizes (256 px crops) packed weights would reach at most VGG's last
+#: block, and rounding differences early in a short training grow into other weights.
+TRAINING = Execution(exact_batches=False, packed_weights=False)
 
 
 def _batched(index: int, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -141,6 +147,8 @@ class FeatureEncoder(nn.Module):
         self._trunk = torch.compile(self._run_trunk) if execution.compile else self._run_trunk
         exact = execution.exact_batches and not execution.compile
         self._run_layer = ExactBatches() if exact else _batched
+        packed = execution.packed_weights and not execution.compile
+        self._packed = packed_convolutions(features) if packed else {}
 
     def with_pooling(self, pooling: Pooling) -> FeatureEncoder:
         """A copy sharing these weights whose pooling layers are max (default) or average."""
@@ -186,7 +194,7 @@ class FeatureEncoder(nn.Module):
         """Run the trunk only as deep as the deepest wanted layer."""
         out: dict[str, torch.Tensor] = {}
         for i, module in enumerate(self.layers[: max(wanted) + 1]):
-            x = self._run_layer(i, module, x)
+            x = self._run_layer(i, self._packed.get(i, module), x)
             if i in wanted:
                 out[wanted[i]] = x
         return out

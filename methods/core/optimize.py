@@ -59,6 +59,9 @@ class OptimizationConfig(MethodConfig):
     exact_batches: bool = Field(
         True, description="layers that round differently in a batch run image by image"
     )
+    packed_weights: bool = Field(
+        True, description="CPU float32: VGG weights packed once for oneDNN on maps <= 16x16"
+    )
 
     def min_size(self) -> int:
         """The smallest image side the loss works at (coarse phases included)."""
@@ -69,7 +72,13 @@ class OptimizationConfig(MethodConfig):
 
     def execution(self) -> Execution:
         """How the loss network runs (`Execution`): speed settings, same loss."""
-        return Execution(self.channels_last, self.precision, self.compile, self.exact_batches)
+        return Execution(
+            self.channels_last,
+            self.precision,
+            self.compile,
+            self.exact_batches,
+            self.packed_weights,
+        )
 
 
 def initial_images(init: Init, content: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
