@@ -20,7 +20,10 @@ take the same path.
 
 from __future__ import annotations
 
+import functools
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.weak import WeakIdKeyDictionary
 
@@ -32,13 +35,21 @@ MAX_POSITIONS = 256
 _PACKING_HINT = 8
 
 
+@functools.cache
 def packing_available() -> bool:
-    """Whether this PyTorch build has oneDNN and the packed-weight convolution operators."""
-    return (
-        torch.backends.mkldnn.is_available()
-        and hasattr(torch.ops.mkldnn, "_reorder_convolution_weight")
-        and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
-    )
+    """Whether this PyTorch build packs convolution weights for oneDNN, and its packed
+    convolution gives PyTorch's result (checked once per process on a small convolution: the
+    operators are internal to PyTorch and not built for every platform)."""
+    if not torch.backends.mkldnn.is_available():
+        return False
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 8, 4, 4, generator=generator)
+    weight = torch.randn(16, 8, 3, 3, generator=generator)
+    try:
+        packed = _convolve(x, _pack(weight, [1, 1]), None, [1, 1])
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return False
+    return torch.allclose(packed, F.conv2d(x, weight, padding=1), rtol=1e-4, atol=1e-5)
 
 
 def _packable(conv: nn.Conv2d) -> bool:

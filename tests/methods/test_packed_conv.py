@@ -96,3 +96,16 @@ def test_the_encoder_packs_its_small_maps_and_keeps_its_features(vgg19, monkeypa
     assert torch.equal(ours["relu1_1"], reference["relu1_1"])  # 64x64: PyTorch's path in both
     for name in layers[1:]:
         assert close(ours[name], reference[name]) < 1e-5
+
+
+def test_a_build_whose_packed_convolution_fails_its_check_never_packs(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("mkldnn::_convolution_pointwise is not implemented on this platform")
+
+    monkeypatch.setattr(packed_conv, "_convolve", broken)
+    packed_conv.packing_available.cache_clear()
+    try:
+        assert not packed_conv.packing_available()
+        assert packed_convolutions(nn.Sequential(frozen_conv(8, 8))) == {}
+    finally:
+        packed_conv.packing_available.cache_clear()
