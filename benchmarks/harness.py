@@ -44,7 +44,6 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import ray
 import yaml
 
 import bench.execute
@@ -103,6 +102,8 @@ def write_suite(folder: Path, args: argparse.Namespace) -> Path:
 def start_ray(cache: Path, cpus: int | None) -> float:
     """A fresh local Ray instance whose workers use ``cache``, with ``cpus`` cores (all when
     None); returns its start-up seconds. The run joins it, as it joins any running instance."""
+    import ray  # imported after bench.execute, which sets how Ray starts workers
+
     os.environ["STYLEBENCH_CACHE"] = str(cache)
     start = time.perf_counter()
     if cpus is None:
@@ -180,8 +181,9 @@ def main() -> None:
             start = time.perf_counter()
             outcome = run_benchmark(options)
             wall = time.perf_counter() - start
-            if ray.is_initialized():
-                ray.shutdown()
+            import ray  # see start_ray
+
+            ray.shutdown()  # the instance start_ray started (a no-op when there is none)
             if outcome.failed:
                 raise SystemExit(f"{outcome.failed} cells failed in {outcome.run_dir}")
             facts = {"ray": ray_seconds, "phases": phases.take(), "run_dir": outcome.run_dir}
