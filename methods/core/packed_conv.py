@@ -94,7 +94,7 @@ class _PackedConvolution(torch.autograd.Function):
         return _convolve(grad, ctx.flipped, None, ctx.padding), None, None, None, None
 
 
-#: Packed weights by the weight they were packed from, with that weight's version: shared by
+#: Packed weights by the weight they were packed from, with its storage and version: shared by
 #: every encoder that holds the same convolution (the metrics' encoder and a method's
 #: average-pooling copy share their layers), and dropped with the weight.
 #: (Tensors compare element by element, so the dictionary is keyed by identity.)
@@ -133,12 +133,13 @@ class PackedConv2d(nn.Module):
 
     def _weights(self) -> tuple[torch.Tensor, torch.Tensor]:
         weight = self.conv.weight
+        source = (weight.data_ptr(), weight._version)  # new storage or an in-place change
         cached = _PACKED.get(weight)
-        if cached is None or cached[0] != weight._version:
+        if cached is None or cached[0] != source:
             padding = list(self.conv.padding)
             with torch.no_grad():
                 flipped = weight.transpose(0, 1).flip(2, 3)
-                cached = (weight._version, _pack(weight, padding), _pack(flipped, padding))
+                cached = (source, _pack(weight, padding), _pack(flipped, padding))
             _PACKED[weight] = cached
         return cached[1], cached[2]
 

@@ -79,9 +79,12 @@ def test_new_weights_are_packed_again():
     packed = PackedConv2d(conv)
     x = torch.randn(1, 32, 8, 8)
     before = packed(x)
-    conv.load_state_dict(frozen_conv(32, 32, seed=7).state_dict())
+    conv.load_state_dict(frozen_conv(32, 32, seed=7).state_dict())  # copied in place
     after = packed(x)
     assert close(after, conv(x)) < 1e-5 and close(after, before) > 0.1
+    conv.weight.data = frozen_conv(32, 32, seed=8).weight.data  # new storage, same version
+    again = packed(x)
+    assert close(again, conv(x)) < 1e-5 and close(again, after) > 0.1
 
 
 def test_the_encoder_packs_its_small_maps_and_keeps_its_features(vgg19, monkeypatch):
