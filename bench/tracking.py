@@ -46,12 +46,26 @@ def default_tracking_uri(out: Path) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{out / 'mlflow.db'}"
 
 
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of an ``sqlite:///`` store (absolute), else None.
+
+    SQLAlchemy's form is ``sqlite:///`` followed by the path, so an absolute path gives four
+    slashes; `urlparse` would keep two of them (``//data/x``) and everything built on that path
+    would read ``data`` as a host name.
+    """
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return None
+    return Path(os.path.abspath(uri[len(prefix) :].split("?", 1)[0]))
+
+
 def preflight(uri: str) -> None:
     """Fail within seconds, before any compute, if a remote tracking server does not answer."""
     parsed = urlparse(uri)
     if parsed.scheme not in ("http", "https"):
-        if parsed.scheme == "sqlite":
-            Path(parsed.path).parent.mkdir(parents=True, exist_ok=True)
+        database = sqlite_file(uri)
+        if database is not None:
+            database.parent.mkdir(parents=True, exist_ok=True)
         return
     try:
         with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5) as response:
@@ -90,19 +104,20 @@ def _log_batch(
         client.log_batch(run_id, params=plist[start : start + PARAM_BATCH])
 
 
-def _artifact_location(uri: str, folder: str) -> str | None:
-    """Artifacts of a local store live beside its database (MLflow's default is the cwd)."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "sqlite":
+def artifact_location(uri: str, folder: str) -> str | None:
+    """Artifacts of a local store live beside its database (MLflow's default is the cwd), as a
+    ``file:///`` URI; a server or an in-memory store keeps its own default (None)."""
+    database = sqlite_file(uri)
+    if database is None:
         return None
-    return (Path(parsed.path).parent / "mlartifacts" / folder).as_uri()
+    return (database.parent / "mlartifacts" / folder).as_uri()
 
 
 def _experiment(client: Any, name: str, uri: str, folder: str) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment:
         return experiment.experiment_id
-    return client.create_experiment(name, artifact_location=_artifact_location(uri, folder))
+    return client.create_experiment(name, artifact_location=artifact_location(uri, folder))
 
 
 def _finite_mean(values: list[float | None]) -> float | None:

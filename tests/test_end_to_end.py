@@ -121,6 +121,14 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
     parent_files = {f.path for f in client.list_artifacts(parent[0].info.run_id)}
     assert {"report.html", "grid.png", "record.json", "inputs"} <= parent_files
     assert [f.path for f in client.list_artifacts(child.info.run_id)] == ["outputs"]
+    # ... stored under --out, with well-formed file:/// URIs (checked on disk, not only read
+    # back through MLflow, which resolved a malformed URI to a folder at the file-system root).
+    artifacts = out / "mlartifacts" / "tiny"
+    assert experiment.artifact_location == artifacts.as_uri()
+    for run in (parent[0], child):
+        assert run.info.artifact_uri == f"{artifacts.as_uri()}/{run.info.run_id}/artifacts"
+    assert (artifacts / parent[0].info.run_id / "artifacts" / "report.html").is_file()
+    assert any((artifacts / child.info.run_id / "artifacts" / "outputs").iterdir())
 
     # The report: self-contained, rendered in a real browser, images showing.
     page = visit(
