@@ -16,11 +16,13 @@ import logging
 import math
 import os
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from bench import locks
 from bench.errors import BenchError
 from bench.records import read_json, write_json_atomic
 from reports.stats import bootstrap_ci
@@ -113,11 +115,13 @@ def artifact_location(uri: str, folder: str) -> str | None:
     return (database.parent / "mlartifacts" / folder).as_uri()
 
 
-def _experiment(client: Any, name: str, uri: str, folder: str) -> str:
-    experiment = client.get_experiment_by_name(name)
-    if experiment:
-        return experiment.experiment_id
-    return client.create_experiment(name, artifact_location=artifact_location(uri, folder))
+def get_or_create_experiment(client: Any, name: str, uri: str, folder: str) -> str:
+    """The id of experiment ``name``, created with bench's artifact location if missing."""
+    with _store_lock(uri):
+        experiment = client.get_experiment_by_name(name)
+        if experiment:
+            return experiment.experiment_id
+        return client.create_experiment(name, artifact_location=artifact_location(uri, folder))
 
 
 def _finite_mean(values: list[float | None]) -> float | None:
@@ -136,7 +140,23 @@ def mlflow_client(uri: str) -> Any:
 
     if not os.environ.get("MLFLOW_LOGGING_LEVEL"):
         logging.getLogger("mlflow").setLevel(logging.WARNING)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    with _store_lock(uri):
+        # Opening an sqlite store creates or migrates its schema: one process at a time.
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_registered_models(max_results=1)  # the registry's store opens lazily
+    return client
+
+
+@contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """Serialise schema creation and experiment creation on a local sqlite store (a server
+    serialises them itself)."""
+    database = sqlite_file(uri)
+    if database is None:
+        yield
+        return
+    with locks.exclusive(database.with_name(database.name + ".lock"), wait=True):
+        yield
 
 
 class Tracker:
@@ -202,7 +222,7 @@ class Tracker:
         client = self.client
         if "parent" not in self.ledger:
             suite = header["suite"]
-            experiment_id = _experiment(client, f"stylebench/{suite}", self.uri, suite)
+            experiment_id = get_or_create_experiment(client, f"stylebench/{suite}", self.uri, suite)
             parent = client.create_run(
                 experiment_id, run_name=header["run_id"], tags=header["tags"]
             )
@@ -408,7 +428,7 @@ def register_checkpoint(uri: str, entry: dict[str, Any]) -> dict[str, Any]:
         "stylebench.sha256": entry["sha256"],
         "mlflow.source.git.commit": str(entry.get("git_commit")),
     }
-    experiment_id = _experiment(client, "stylebench/training", uri, "training")
+    experiment_id = get_or_create_experiment(client, "stylebench/training", uri, "training")
     run = client.create_run(
         experiment_id,
         run_name=f"train {entry['label']}",

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
 from bench.tracking import artifact_location, default_tracking_uri, sqlite_file
+from tests.conftest import REPO
 
 
 @pytest.mark.parametrize(
@@ -36,3 +40,34 @@ def test_remote_and_memory_stores_keep_their_own_artifact_location():
     assert artifact_location("http://127.0.0.1:5000", "x") is None
     assert sqlite_file("http://127.0.0.1:5000") is None
     assert sqlite_file("sqlite://") is None
+
+
+_CREATE_STORE = """
+import sys, time
+from bench.tracking import get_or_create_experiment, mlflow_client
+uri, start = sys.argv[1], float(sys.argv[2])
+while time.time() < start:
+    time.sleep(0.001)
+client = mlflow_client(uri)
+print(get_or_create_experiment(client, "stylebench/tiny", uri, "tiny"))
+"""
+
+
+def test_processes_creating_one_fresh_store_at_once_all_succeed(tmp_path):
+    """MLflow migrates a fresh sqlite schema in each process that opens it; two at once failed
+    ("Online migration expected to match one row")."""
+    uri = f"sqlite:///{tmp_path / 'out' / 'mlflow.db'}"
+    start = str(time.time() + 8)  # past every process's imports, so they open the store together
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CREATE_STORE, uri, start],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in processes]
+    assert all(code == 0 for code, _, _ in results), [err[-300:] for _, _, err in results]
+    assert len({out.strip() for _, out, _ in results}) == 1  # one experiment, found by all
