@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from bench import interrupts, ray_env
 from bench.errors import BenchError
 
 if TYPE_CHECKING:
@@ -46,21 +48,26 @@ F = TypeVar("F", bound=Callable[..., object])
 
 
 def user_errors(fn: F) -> F:
-    """Turn `BenchError` into ``error: ...`` and its exit code; Ctrl-C into exit 130."""
+    """Turn `BenchError` into ``error: ...`` and its exit code; Ctrl-C into exit 130, SIGTERM
+    and SIGHUP into 143 and 129 (see `bench.interrupts`)."""
 
     @functools.wraps(fn)
     def wrapper(*args: object, **kwargs: object) -> object:
+        interrupts.stop_like_ctrl_c()
         try:
             return fn(*args, **kwargs)
         except BenchError as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            sig = interrupts.cause(exc)
+            cause = "" if sig == signal.SIGINT else f" ({sig.name})"
             err.print(
-                "[yellow]interrupted[/]: finished cells are kept; run the same command to resume",
+                f"[yellow]interrupted[/]{cause}: finished cells are kept; "
+                "run the same command to resume",
                 markup=True,
             )
-            raise typer.Exit(130) from None
+            raise typer.Exit(interrupts.exit_code(exc)) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -166,6 +173,7 @@ def run(
     Trained methods are trained first (once per method and style set) unless a matching
     checkpoint is cached or given with --checkpoint.
     """
+    ray_env.configure(local=not (ray_address or os.environ.get("RAY_ADDRESS")))
     from bench.runner import RunOptions, options_for_resume, run_benchmark
 
     if resume is not None:
@@ -246,6 +254,7 @@ def train(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Train a suite's trained methods on its training split; cache and register checkpoints."""
+    ray_env.configure(local=not (ray_address or os.environ.get("RAY_ADDRESS")))
     from bench.runner import RunOptions, train_methods
 
     outcome = train_methods(

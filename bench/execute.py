@@ -13,6 +13,7 @@ preferably one that already prepared that method.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,17 +22,15 @@ from typing import Any
 
 import numpy as np
 
-# Under `uv run`, Ray replicates the driver's environment on its workers unless told not to: it
-# uploads the working directory and builds a fresh virtual environment for every Ray session
-# (about 20 s of every `uv run bench run` here). bench's workers run in the environment already
-# installed (the driver's own for a local instance, each node's on a cluster), so that stays
-# off unless you set it. Ray reads the setting when it is first imported.
-os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+from bench import ray_env
+
+ray_env.configure(local=False)  # the CLI has already said whether it starts a local instance
 
 import ray
 import torch
 from ray.exceptions import RayActorError, RayTaskError
 
+from bench import interrupts, reaper
 from bench.errors import BenchError
 from bench.plan import Cell
 from bench.train_task import TrainedCheckpoint, TrainingJob, TrainingSettings, train_job
@@ -121,6 +120,7 @@ def connect(address: str | None) -> bool:
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
+    before = reaper.children()
     try:
         ray.init(
             # "local" always starts a fresh instance: without it Ray would silently join the last
@@ -131,12 +131,41 @@ def connect(address: str | None) -> bool:
             logging_level="WARNING",
             configure_logging=True,
         )
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-        raise ExecutionError(
-            f"could not start or join {where}: {exc}. Check the address (ray start --head prints it)"
-        ) from exc
+    except Exception as exc:
+        raise ExecutionError(_start_failure(address, exc)) from exc
+    finally:
+        # ray.init replaces the SIGTERM handler with one that dumps a native stack and exits.
+        interrupts.stop_like_ctrl_c()
+    if not address:
+        _WATCHER.append(reaper.watch(reaper.children() - before))
     return True
+
+
+def _start_failure(address: str | None, exc: Exception) -> str:
+    """One line: what Ray said, and where to look or what to change."""
+    reason = " ".join(str(exc).split())[:400] or type(exc).__name__
+    if address:
+        return (
+            f"could not join the Ray cluster at {address}: {reason}. Check the address "
+            "(ray start --head prints it) and that the cluster runs this Ray version"
+        )
+    root = os.environ.get("RAY_TMPDIR") or tempfile.gettempdir()
+    logs = os.path.join(root, "ray", "session_latest", "logs")
+    return (
+        f"could not start a local Ray instance: {reason}. Ray's logs are in {logs} "
+        "(set RAY_TMPDIR to move Ray's temporary files to another folder)"
+    )
+
+
+#: The watcher of the local instance this process started (`bench.reaper`), if any.
+_WATCHER: list[Any] = []
+
+
+def _stop() -> None:
+    """Stop the local instance, then release its watcher (which stops any straggler)."""
+    ray.shutdown()
+    while _WATCHER:
+        reaper.release(_WATCHER.pop())
 
 
 _SESSION = {"active": False, "started": False}
@@ -152,7 +181,7 @@ def session() -> Iterator[None]:
         yield
     finally:
         if _SESSION["started"]:
-            ray.shutdown()
+            _stop()
         _SESSION.update(active=False, started=False)
 
 
@@ -213,7 +242,7 @@ def run_training(
         return results
     finally:
         if started:
-            ray.shutdown()
+            _stop()
 
 
 def run_cells(
@@ -331,7 +360,7 @@ def run_cells(
         return place
     finally:
         if started:
-            ray.shutdown()
+            _stop()
 
 
 def _key(item: Cell | EarlyJob | str) -> str:

@@ -614,96 +614,104 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
         todo = [c for c in plan.cells if c.id not in done]
         tracker = Tracker(tracking_uri, run_dir)
         tracker.start(record_header(build_record(plan, run_id, key, commit, weights, [], started)))
-        tracker.monitor_system()
-        provenance = {
-            "stylebench:run": run_id,
-            "stylebench:weights": weights.describe(),
-            "stylebench:random-weights": "yes: not a quality result" if weights.is_random else "no",
-        }
-        broken = {}
-        domain_set = _domain_set(plan)
-        for cell in todo:
-            keys = [cell.content, *(domain_set if is_domain(cell.method) else [cell.style])]
-            if METHODS.get(cell.method).needs.guides:
-                keys += [guide_key(cell.content), guide_key(cell.style)]
-            errors = [bad_images[k] for k in keys if k in bad_images]
-            if errors:
-                broken[cell.id] = errors[0]
-        candidates = training.attach([c for c in todo if c.id not in broken])
-        method_work = _method_work(plan, run_dir, candidates, images, bad_images, training)
+        with tracker.ending_runs_on_error():
+            tracker.monitor_system()
+            provenance = {
+                "stylebench:run": run_id,
+                "stylebench:weights": weights.describe(),
+                "stylebench:random-weights": "yes: not a quality result"
+                if weights.is_random
+                else "no",
+            }
+            broken = {}
+            domain_set = _domain_set(plan)
+            for cell in todo:
+                keys = [cell.content, *(domain_set if is_domain(cell.method) else [cell.style])]
+                if METHODS.get(cell.method).needs.guides:
+                    keys += [guide_key(cell.content), guide_key(cell.style)]
+                errors = [bad_images[k] for k in keys if k in bad_images]
+                if errors:
+                    broken[cell.id] = errors[0]
+            candidates = training.attach([c for c in todo if c.id not in broken])
+            method_work = _method_work(plan, run_dir, candidates, images, bad_images, training)
 
-        def log_job(entry: dict[str, Any]) -> None:
-            append_journal(training_log, {**entry, "id": entry["key"]})
-            print_job(entry)
+            def log_job(entry: dict[str, Any]) -> None:
+                append_journal(training_log, {**entry, "id": entry["key"]})
+                print_job(entry)
 
-        with session():
-            needed = {c.job for c in candidates if c.job} | set(method_work.checkpoints)
-            jobs = [job for job_key, job in training.jobs.items() if job_key in needed]
-            unusable = {j.key: bad_images[s] for j in jobs for s in j.styles if s in bad_images}
-            usable = [j for j in jobs if j.key not in unusable]
-            prepared = prepare_jobs(plan, usable, images, options, tracking_uri, commit, log_job)
-            with CellProgress(total=len(plan.cells), already_done=len(done)) as progress:
+            with session():
+                needed = {c.job for c in candidates if c.job} | set(method_work.checkpoints)
+                jobs = [job for job_key, job in training.jobs.items() if job_key in needed]
+                unusable = {j.key: bad_images[s] for j in jobs for s in j.styles if s in bad_images}
+                usable = [j for j in jobs if j.key not in unusable]
+                prepared = prepare_jobs(
+                    plan, usable, images, options, tracking_uri, commit, log_job
+                )
+                with CellProgress(total=len(plan.cells), already_done=len(done)) as progress:
 
-                def record_result(result: CellResult) -> None:
-                    files: dict[str, str | None] = {"output": None, "features": None}
-                    if result.status == "ok" and result.output is not None:
-                        files["output"] = f"images/{result.cell_id}.png"
-                        write_png(result.output, run_dir / files["output"], provenance)
-                    if result.status == "ok" and result.features is not None:
-                        files["features"] = _features_file(result.cell_id)
-                        write_array_atomic(run_dir / files["features"], result.features)
-                    split = training.splits.get(result.cell_id)
-                    entry = _cell_entry(plan, result.cell_id, result, files, split)
-                    append_journal(journal, entry)
-                    tracker.log_cell(entry)
-                    detail = result.error or f"{result.scores.get('latency', float('nan')):.2f}s"
-                    progress.advance(result.cell_id, result.status == "ok", detail)
+                    def record_result(result: CellResult) -> None:
+                        files: dict[str, str | None] = {"output": None, "features": None}
+                        if result.status == "ok" and result.output is not None:
+                            files["output"] = f"images/{result.cell_id}.png"
+                            write_png(result.output, run_dir / files["output"], provenance)
+                        if result.status == "ok" and result.features is not None:
+                            files["features"] = _features_file(result.cell_id)
+                            write_array_atomic(run_dir / files["features"], result.features)
+                        split = training.splits.get(result.cell_id)
+                        entry = _cell_entry(plan, result.cell_id, result, files, split)
+                        append_journal(journal, entry)
+                        tracker.log_cell(entry)
+                        detail = (
+                            result.error or f"{result.scores.get('latency', float('nan')):.2f}s"
+                        )
+                        progress.advance(result.cell_id, result.status == "ok", detail)
 
-                for cell_id, error in broken.items():
-                    record_result(CellResult(cell_id=cell_id, status="failed", error=error))
-                runnable = []
-                for cell in candidates:
-                    job_error = unusable.get(cell.job or "") or (
-                        cell.job and prepared.error(cell.job)
-                    )
-                    if job_error:
-                        label = training.jobs[cell.job or ""].label
-                        error = f"training {label} failed: {job_error}"
-                        record_result(CellResult(cell_id=cell.id, status="failed", error=error))
-                    else:
-                        runnable.append(cell)
-                if runnable or method_work.methods:
-                    settings = WorkerSettings(
-                        weights=suite.spec.weights,
-                        seed=suite.spec.seed,
-                        methods={
-                            name: cfg.model_dump(mode="json") for name, cfg in plan.methods.items()
-                        },
-                        metrics=plan.metrics,
-                        domain=domain_set,
-                    )
-                    styles = [r.key for r in suite.style if r.key in images]
-                    run_cells(
-                        plan.longest_first(runnable),
-                        settings,
-                        images,
-                        styles,
-                        record_result,
-                        options.ray_address,
-                        options.workers,
-                        method_work,
-                        {k: v for k, v in prepared.states.items() if k in needed},
-                    )
+                    for cell_id, error in broken.items():
+                        record_result(CellResult(cell_id=cell_id, status="failed", error=error))
+                    runnable = []
+                    for cell in candidates:
+                        job_error = unusable.get(cell.job or "") or (
+                            cell.job and prepared.error(cell.job)
+                        )
+                        if job_error:
+                            label = training.jobs[cell.job or ""].label
+                            error = f"training {label} failed: {job_error}"
+                            record_result(CellResult(cell_id=cell.id, status="failed", error=error))
+                        else:
+                            runnable.append(cell)
+                    if runnable or method_work.methods:
+                        settings = WorkerSettings(
+                            weights=suite.spec.weights,
+                            seed=suite.spec.seed,
+                            methods={
+                                name: cfg.model_dump(mode="json")
+                                for name, cfg in plan.methods.items()
+                            },
+                            metrics=plan.metrics,
+                            domain=domain_set,
+                        )
+                        styles = [r.key for r in suite.style if r.key in images]
+                        run_cells(
+                            plan.longest_first(runnable),
+                            settings,
+                            images,
+                            styles,
+                            record_result,
+                            options.ray_address,
+                            options.workers,
+                            method_work,
+                            {k: v for k, v in prepared.states.items() if k in needed},
+                        )
 
-        cells = list(read_journal(journal).values())
-        method_results = read_journal(run_dir / "methods.jsonl")
-        jobs_done = list(read_journal(training_log).values())
-        record = build_record(
-            plan, run_id, key, commit, weights, cells, started, method_results, jobs_done
-        )
-        write_json_atomic(run_dir / "record.json", record)
-        report = write_report(record, run_dir)
-        tracker.finish(record)
+            cells = list(read_journal(journal).values())
+            method_results = read_journal(run_dir / "methods.jsonl")
+            jobs_done = list(read_journal(training_log).values())
+            record = build_record(
+                plan, run_id, key, commit, weights, cells, started, method_results, jobs_done
+            )
+            write_json_atomic(run_dir / "record.json", record)
+            report = write_report(record, run_dir)
+            tracker.finish(record)
         record["tracking"] = tracker.ids
         write_json_atomic(run_dir / "record.json", record)
         return RunOutcome(

@@ -233,6 +233,8 @@ class Tracker:
             client.update_run(self.ledger["parent"], status="RUNNING")
         for method, params in header["methods"].items():
             if method in self.ledger["children"]:
+                if method not in self.ledger["methods_done"]:
+                    client.update_run(self.ledger["children"][method], status="RUNNING")
                 continue
             child = client.create_run(
                 self.ledger["experiment_id"],
@@ -262,6 +264,29 @@ class Tracker:
             tracking_uri=self.uri,
         )
         self._guard("system metrics", self._system.start)
+
+    @contextmanager
+    def ending_runs_on_error(self) -> Iterator[None]:
+        """A block after which the runs are finished; if it raises, they end as KILLED
+        (interrupted) or FAILED (crashed) instead of staying RUNNING."""
+        try:
+            yield
+        except BaseException as exc:
+            self.abandon("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+            raise
+
+    def abandon(self, status: str) -> None:
+        """End the runs of an invocation that stops early (``KILLED`` when interrupted,
+        ``FAILED`` when it crashed), so none stays RUNNING; a resume sets them running again."""
+        self.stop_system()
+        if "parent" in self.ledger:
+            unfinished = [
+                run_id
+                for method, run_id in self.ledger["children"].items()
+                if method not in self.ledger["methods_done"]
+            ]
+            for run_id in [*unfinished, self.ledger["parent"]]:
+                self._guard("end run", self.client.set_terminated, run_id, status)
 
     def stop_system(self) -> None:
         if self._system is not None:
@@ -442,8 +467,12 @@ def register_checkpoint(uri: str, entry: dict[str, Any]) -> dict[str, Any]:
         **flatten(entry["identity"]["settings"], "method"),
     }
     metrics = [*_training_values([entry]), ("training_time", entry["seconds"], 0)]
-    _log_batch(client, run_id, metrics, params)
-    client.log_artifact(run_id, entry["path"], artifact_path="checkpoint")
+    try:
+        _log_batch(client, run_id, metrics, params)
+        client.log_artifact(run_id, entry["path"], artifact_path="checkpoint")
+    except BaseException as exc:
+        client.set_terminated(run_id, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        raise
     client.set_terminated(run_id, "FINISHED")
     version = client.create_model_version(
         name, source=f"{run.info.artifact_uri}/checkpoint", run_id=run_id, tags=tags

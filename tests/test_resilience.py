@@ -221,3 +221,22 @@ def test_joins_an_existing_ray_cluster_and_leaves_it_running(tmp_path):
     # must start its own local instance rather than try to join it.
     alone = bench("run", "--suite", str(suite), "--out", str(tmp_path / "alone"), cwd=tmp_path)
     assert alone.returncode == 0, alone.stdout + alone.stderr
+
+
+def test_ray_failing_to_start_is_one_line_with_its_reason_and_logs(tmp_path):
+    not_a_folder = tmp_path / "ray-tmp"
+    not_a_folder.write_text("")
+    result = bench(
+        "run",
+        "--suite",
+        str(faulty_suite(tmp_path, 1)),
+        "--out",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
+        RAY_TMPDIR=str(not_a_folder),
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "could not start a local Ray instance" in error[0]
+    assert "Not a directory" in error[0] and f"{not_a_folder}/ray/session_latest/logs" in error[0]
