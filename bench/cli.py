@@ -10,8 +10,6 @@ from __future__ import annotations
 import functools
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -542,28 +540,20 @@ def ui(
     ] = "127.0.0.1",
     port: int = 5000,
 ) -> None:
-    """Start the MLflow UI on a run's tracking store."""
+    """Start the MLflow UI on a run's tracking store (Ctrl-C or SIGTERM stops it)."""
     from bench.tracking import default_tracking_uri
+    from bench.ui import serve
 
     uri = tracking_uri or default_tracking_uri(out_dir.resolve())
-    out.print(f"MLflow UI for {uri} at http://{host}:{port} (Ctrl-C to stop)")
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "ui",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    # A personal viewer: one worker and no background job runners start in a fraction of the time.
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    raise typer.Exit(subprocess.call(command, env=env))
+
+    def ready(url: str) -> None:
+        out.print(f"MLflow UI for {uri} at {url} (Ctrl-C to stop)")
+
+    try:
+        code = serve(uri, host, port, ready)
+    except KeyboardInterrupt as exc:
+        raise typer.Exit(interrupts.exit_code(exc)) from None
+    raise typer.Exit(code)
 
 
 data_app = typer.Typer(
