@@ -24,6 +24,7 @@ def bench(*args: str):
         (["run", "--set", "gatys.stepz=3"], r"methods.gatys.stepz"),
         (["run", "--weights", "/no/such.pth"], "weights path '/no/such.pth' does not exist"),
         (["validate", "smoke", "--set", "metrics=[fid_xx]"], "unknown metric 'fid_xx'"),
+        (["validate", "smoke", "--set", "gatys.steps=["], r"--set 'gatys.steps=\[': .* not YAML"),
         (
             [
                 "run",
@@ -116,3 +117,23 @@ def test_trained_method_without_training_split_stops_before_compute(tmp_path):
     assert checked.exit_code == 2 and "Traceback" not in checked.output
     output = checked.output.replace("\n", " ")
     assert "'johnson' is trained but suite" in output and "/no/such.pth does not exist" in output
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("name: caf\xe9\nversion: 1\n".encode("latin-1"), "is not UTF-8 text"),
+        (b"name: x\ncontent: " + b"[" * 10_000 + b"]" * 10_000 + b"\n", "is nested too deeply"),
+        (b"name: x\ncontent: " + b"[" * 500 + b"]" * 500 + b"\n", "is nested too deeply"),
+        (b"name: x\nversion: 1\ncontent: " + b"{a: " * 2_000 + b"1" + b"}" * 2_000, "nested"),
+    ],
+)
+def test_unreadable_suite_yaml_is_one_line_naming_the_file(text, message, tmp_path):
+    suite = tmp_path / "suite.yaml"
+    suite.write_bytes(text)
+    for args in (["validate", str(suite)], ["run", "--suite", str(suite), "--out", str(tmp_path)]):
+        result = bench(*args)
+        assert result.exit_code == 2, result.output
+        assert isinstance(result.exception, SystemExit), repr(result.exception)
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert f"error: suite {suite} " in result.stderr and message in result.stderr
