@@ -147,7 +147,7 @@ def file_problem(path: Path) -> str | None:
     if stat.S_ISFIFO(info.st_mode):
         return "is a named pipe, not a checkpoint file"
     if not stat.S_ISREG(info.st_mode):
-        return "is not a regular file, not a checkpoint file"
+        return "is a device or socket, not a checkpoint file"
     if info.st_size == 0:
         return "is empty (0 bytes); the download or copy was interrupted"
     return None
