@@ -490,18 +490,29 @@ def list_registered(
 @user_errors
 def validate(
     suite: Annotated[str, typer.Argument(help="Built-in suite name, YAML file, or folder.")],
+    methods: MethodsOpt = None,
+    weights: WeightsOpt = None,
     overrides: SetOpt = None,
+    checkpoints: CheckpointOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Check a suite without running it: keys, files, every image, methods and their settings."""
+    """Check what `bench run` would do with the same flags, without running it: keys, files,
+    every image, methods and their settings, weights and checkpoints."""
     from bench.images import ImageError, load_image
-    from bench.plan import make_plan
-    from bench.suites.load import load_suite
-    from bench.training import missing_training_sources
+    from bench.runner import RunOptions, check_inputs
 
-    loaded = load_suite(suite, overrides or [], data_dir)
-    plan = make_plan(loaded)
-    problems = missing_training_sources(plan)
+    checked = check_inputs(
+        RunOptions(
+            suite=suite,
+            methods=_split(methods),
+            weights=weights,
+            overrides=[*(overrides or []), *_checkpoint_overrides(checkpoints)],
+            data_dir=data_dir,
+        )
+    )
+    plan = checked.plan
+    loaded = plan.suite
+    problems = list(checked.problems)
     every = (*loaded.content, *loaded.style, *loaded.guides.values())
     for ref in (*every, *loaded.training_content, *loaded.training_style):
         try:

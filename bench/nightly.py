@@ -96,7 +96,9 @@ def run_nightly(
     """Run, compare, record in the history, redraw the trend page."""
     history_dir = history_dir.resolve()
     history = read_history(history_dir)
-    pick_baseline(history, baseline, current="")  # a wrong --baseline fails before any compute
+    early = pick_baseline(history, baseline, current="")
+    if early is not None:
+        read_record(early)  # a wrong or damaged baseline fails before any compute
     outcome = run_benchmark(options)
     record = outcome.record
     base_path = pick_baseline(history, baseline, record["run_id"])

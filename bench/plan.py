@@ -98,15 +98,35 @@ def cell_seed(suite_seed: int, cell_id: str) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
+#: How a broken bound reads, by pydantic error type (its own message for the rest).
+BOUNDS = {
+    "less_than_equal": "is more than {le}",
+    "less_than": "is not less than {lt}",
+    "greater_than": "is not more than {gt}",
+    "greater_than_equal": "is less than {ge}",
+    "finite_number": "is not a finite number",
+}
+
+
+def _setting_problem(name: str, error: Any) -> str:
+    """``methods.gatys.steps: 1000000000 is more than 1000000``: the key, the value, the bound."""
+    key = f"methods.{name}.{'.'.join(str(p) for p in error['loc'])}"
+    bound = BOUNDS.get(error["type"])
+    if bound is None:
+        return f"{key}: {error['msg']}"
+    return f"{key}: {error['input']!r} {bound.format(**error.get('ctx', {}))}"
+
+
 def _method_config(name: str, settings: dict[str, Any]) -> MethodConfig:
     method = METHODS.get(name)
     try:
         return resolve_config(method, settings)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"methods.{name}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise PlanError(f"invalid settings for method {name!r}: {problems}") from None
+        errors = exc.errors()
+        problems = "; ".join(_setting_problem(name, e) for e in errors)
+        bounded = any(e["type"] in BOUNDS for e in errors)
+        hint = " (values only a mistake gives: see README, 'Bounds on settings')" if bounded else ""
+        raise PlanError(f"invalid settings for method {name!r}: {problems}{hint}") from None
     except ValueError as exc:
         raise PlanError(f"methods.{name}.preset: {exc}") from None
 

@@ -19,6 +19,7 @@ from typing import IO, Any
 import numpy as np
 
 from bench.errors import BenchError
+from bench.record_schema import record_problem
 
 SCHEMA = "stylebench.run/1"
 
@@ -95,7 +96,8 @@ def read_json(path: Path) -> Any:
 
 
 def read_record(path: Path) -> dict[str, Any]:
-    """Load a run record from a run folder or its ``record.json``."""
+    """Load a run record from a run folder or its ``record.json``, checked to have the shape
+    reports and comparisons read (`bench.record_schema`)."""
     file = path / "record.json" if path.is_dir() else path
     if not file.is_file():
         runs = sorted(p.parent.name for p in path.glob("*/record.json")) if path.is_dir() else []
@@ -106,8 +108,11 @@ def read_record(path: Path) -> dict[str, Any]:
         )
         raise RecordError(f"no run record at {file}{hint}")
     record = read_json(file)
-    if record.get("schema") != SCHEMA:
+    if isinstance(record, dict) and record.get("schema") != SCHEMA:
         raise RecordError(
             f"{file} has schema {record.get('schema')!r}; this stylebench reads {SCHEMA}"
         )
+    problem = record_problem(record)
+    if problem:
+        raise RecordError(f"{file}: {problem}; the file was hand-edited or damaged")
     return record

@@ -42,6 +42,7 @@ from bench.training import (
     PreparedCheckpoints,
     TrainingError,
     TrainingPlan,
+    missing_training_sources,
     plan_training,
     prepare_checkpoints,
     style_arrays,
@@ -112,6 +113,42 @@ def _check_weights(plan: Plan) -> tuple[WeightsSource, dict[str, str]]:
     except WeightsUnavailable as exc:
         raise BenchError(str(exc)) from None
     return source, identities
+
+
+def load_plan(options: RunOptions) -> Plan:
+    """The suite and plan ``options`` select (``--set``, ``--weights``, ``--methods`` applied)."""
+    overrides = [*options.overrides, *([f"weights={options.weights}"] if options.weights else [])]
+    suite = load_suite(options.suite, overrides, options.data_dir)
+    return make_plan(suite, options.methods)
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What a run would start from: its plan, and (when ``problems`` is empty) the weights and
+    the SHA-256 of every backbone's weights."""
+
+    plan: Plan
+    weights: WeightsSource | None
+    identities: dict[str, str]
+    problems: list[str]
+
+
+def check_inputs(options: RunOptions, tracking_uri: str | None = None) -> Preflight:
+    """Everything `bench run` checks before any compute, and `bench validate` with it, so that
+    what validate passes run does not refuse: the suite and its settings (raises), the tracking
+    store when given (raises), the weights of every network and the trained methods' training
+    data or checkpoint files (collected in ``problems``)."""
+    plan = load_plan(options)
+    if tracking_uri is not None:
+        from bench.tracking import preflight
+
+        preflight(tracking_uri)
+    problems = missing_training_sources(plan)
+    try:
+        weights, identities = _check_weights(plan)
+    except BenchError as exc:
+        return Preflight(plan, None, {}, [str(exc), *problems])
+    return Preflight(plan, weights, identities, problems)
 
 
 def prepare_jobs(
@@ -577,17 +614,16 @@ def options_for_resume(run: Path, tracking_uri: str | None) -> RunOptions:
 
 def run_benchmark(options: RunOptions) -> RunOutcome:
     """Run a suite and return where its record, report and MLflow runs are."""
-    from bench.tracking import Tracker, default_tracking_uri, preflight, record_header
+    from bench.tracking import Tracker, default_tracking_uri, record_header
     from reports.html import write_report
 
-    overrides = [*options.overrides, *([f"weights={options.weights}"] if options.weights else [])]
-    suite = load_suite(options.suite, overrides, options.data_dir)
-    plan = make_plan(suite, options.methods)
     out = options.out.resolve()
     tracking_uri = options.tracking_uri or default_tracking_uri(out)
-    preflight(tracking_uri)
-    weights, identities = _check_weights(plan)
-    training = plan_training(plan, identities)
+    checked = check_inputs(options, tracking_uri)
+    if checked.problems or checked.weights is None:
+        raise BenchError("\n".join(checked.problems))
+    plan, weights, suite = checked.plan, checked.weights, checked.plan.suite
+    training = plan_training(plan, checked.identities)
     commit = git_commit()
     key = run_key(plan, commit)
     run_id = f"{suite.spec.name}-{key[:12]}"
@@ -757,9 +793,7 @@ def train_methods(options: RunOptions) -> TrainOutcome:
     """``bench train``: train (or reuse) every checkpoint the suite's trained methods need."""
     from bench.tracking import default_tracking_uri, preflight
 
-    overrides = [*options.overrides, *([f"weights={options.weights}"] if options.weights else [])]
-    suite = load_suite(options.suite, overrides, options.data_dir)
-    plan = make_plan(suite, options.methods)
+    plan = load_plan(options)
     untrained = [name for name in plan.methods if not METHODS.get(name).needs.training]
     if untrained:
         trained = [n for n in METHODS.names() if METHODS.get(n).needs.training]

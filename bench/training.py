@@ -44,7 +44,12 @@ from bench.train_task import (
 )
 from methods.core.checkpoints import CheckpointMismatch
 from methods.core.training import curve_every
-from methods.core.weights import WeightsUnavailable, read_state_dict, state_dict_sha256
+from methods.core.weights import (
+    WeightsUnavailable,
+    file_problem,
+    read_state_dict,
+    state_dict_sha256,
+)
 
 #: Bump when the cache layout or the meaning of a key changes.
 KEY_FORMAT = 1
@@ -129,7 +134,7 @@ def _job(
 
 def missing_training_sources(plan: Plan) -> list[str]:
     """One message per trained method of ``plan`` that has neither a training split in its suite
-    nor a checkpoint file that exists (`bench validate` lists them; a run stops on them)."""
+    nor a usable checkpoint file (`bench validate` lists them; a run stops on them)."""
     problems = []
     for name, config in plan.methods.items():
         if not METHODS.get(name).needs.training:
@@ -137,8 +142,9 @@ def missing_training_sources(plan: Plan) -> list[str]:
         checkpoint = getattr(config, "checkpoint", None)
         if checkpoint:
             path = Path(checkpoint).expanduser().resolve()
-            if not path.is_file():
-                problems.append(f"methods.{name}.checkpoint: {path} does not exist")
+            problem = file_problem(path)
+            if problem:
+                problems.append(f"methods.{name}.checkpoint: {path} {problem}")
         elif not plan.suite.training_content:
             problems.append(
                 f"method {name!r} is trained but suite {plan.suite.spec.name!r} has no training "

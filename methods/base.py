@@ -16,18 +16,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Annotated, Any, ClassVar, Literal, Protocol
 
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from methods.core.encoders import FeatureEncoder
 
+#: A loss term's weight: not negative (a negative weight rewards the loss it weighs).
+Weight = Annotated[float, Field(ge=0)]
+#: Bounds that only a mistake exceeds (a typo, an extra zero): checked before any compute.
+MAX_OPTIMIZATION_STEPS = 1_000_000
+MAX_TRAINING_STEPS = 100_000_000
+MAX_BATCH_SIZE = 1024
+MAX_IMAGE_SIZE = 4096
+
 
 class MethodConfig(BaseModel):
-    """Base of every method's config: typed, unknown keys are errors, a preset is recorded."""
+    """Base of every method's config: typed, unknown keys are errors, a preset is recorded,
+    and no number is infinite or NaN (``lr: .inf`` can only be a mistake)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     preset: str = "paper"
 

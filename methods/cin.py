@@ -29,7 +29,15 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from methods.base import Guides, MethodContext, MethodNeeds, PrepareData, Stylized
+from methods.base import (
+    MAX_BATCH_SIZE,
+    Guides,
+    MethodContext,
+    MethodNeeds,
+    PrepareData,
+    Stylized,
+    Weight,
+)
 from methods.core.checkpoints import load_strict
 from methods.core.encoders import TRAINING, Pooling
 from methods.core.pastiche import PasticheNet
@@ -47,12 +55,12 @@ class CINConfig(TrainingConfig):
     """Settings of conditional instance normalisation (magenta's defaults)."""
 
     content_layers: list[str] = Field(default_factory=lambda: ["relu3_3"])
-    content_weight: float = 1.0
+    content_weight: Weight = 1.0
     style_layers: list[str] = Field(default_factory=lambda: list(STYLE_LAYERS))
-    style_weight: float = 1e-4
-    tv_weight: float = 0.0
+    style_weight: Weight = 1e-4
+    tv_weight: Weight = 0.0
     pooling: Pooling = "avg"
-    batch_size: int = Field(16, gt=0)
+    batch_size: int = Field(16, gt=0, le=MAX_BATCH_SIZE)
     mix: list[float] | None = Field(
         None, description="style weights: every output mixes the learned styles by these"
     )

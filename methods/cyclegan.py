@@ -35,6 +35,8 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from methods.base import (
+    MAX_BATCH_SIZE,
+    MAX_TRAINING_STEPS,
     Guides,
     MethodContext,
     MethodNeeds,
@@ -78,11 +80,11 @@ class CycleGANConfig(TrainingConfig):
     pool_size: int = Field(50, ge=0, description="generated images the discriminators recall")
     lr: float = Field(2e-4, gt=0)
     beta1: float = Field(0.5, ge=0, lt=1)
-    steps: int = Field(1_257_400, gt=0)
+    steps: int = Field(1_257_400, gt=0, le=MAX_TRAINING_STEPS)
     decay_steps: int | None = Field(
         None, ge=0, description="last steps over which lr decays linearly (default: half)"
     )
-    batch_size: int = Field(1, gt=0)
+    batch_size: int = Field(1, gt=0, le=MAX_BATCH_SIZE)
     flip: bool = Field(True, description="random horizontal flips of training images")
     save_every: int = Field(
         5000, ge=0, description="steps between partial checkpoints to resume from (0: none)"

@@ -26,7 +26,7 @@ from typing import ClassVar
 import torch
 from pydantic import Field, model_validator
 
-from methods.base import Guides, MethodContext, MethodNeeds, PrepareData, Stylized
+from methods.base import Guides, MethodContext, MethodNeeds, PrepareData, Stylized, Weight
 from methods.core.encoders import Pooling
 from methods.core.losses import GramNorm
 from methods.core.optimize import OptimizationConfig
@@ -40,14 +40,14 @@ class GatysConfig(OptimizationConfig):
     """Settings of the Gatys method (defaults: the ``paper`` preset)."""
 
     content_layers: list[str] = Field(default_factory=lambda: ["relu4_2"])
-    content_weight: float = 1.0
+    content_weight: Weight = 1.0
     content_reduction: ContentReduction = "half_sum"
     style_layers: list[str] = Field(default_factory=lambda: list(STYLE_LAYERS))
-    style_layer_weights: list[float] | None = None
-    style_weight: float = 1e3
-    style_loss_scale: float = 0.25
+    style_layer_weights: list[Weight] | None = None
+    style_weight: Weight = 1e3
+    style_loss_scale: Weight = 0.25
     gram_norm: GramNorm = "hw"
-    tv_weight: float = 0.0
+    tv_weight: Weight = 0.0
     pooling: Pooling = "avg"
 
     @model_validator(mode="after")

@@ -32,7 +32,16 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from methods.base import Guides, MethodContext, MethodNeeds, PrepareData, Stylized
+from methods.base import (
+    MAX_BATCH_SIZE,
+    MAX_TRAINING_STEPS,
+    Guides,
+    MethodContext,
+    MethodNeeds,
+    PrepareData,
+    Stylized,
+    Weight,
+)
 from methods.core.checkpoints import load_strict
 from methods.core.encoders import TRAINING, Pooling
 from methods.core.inception import DEPTH, MIN_SIZE, InceptionTrunk
@@ -48,15 +57,15 @@ class GhiasiConfig(TrainingConfig):
     """Settings of arbitrary style transfer (magenta's defaults)."""
 
     content_layers: list[str] = Field(default_factory=lambda: ["relu3_3"])
-    content_weight: float = 1.0
+    content_weight: Weight = 1.0
     style_layers: list[str] = Field(default_factory=lambda: list(STYLE_LAYERS))
-    style_weight: float = 0.5e-3
-    tv_weight: float = 5e3
+    style_weight: Weight = 0.5e-3
+    tv_weight: Weight = 5e3
     pooling: Pooling = "avg"
     bottleneck: int = Field(100, gt=0)
     style_size: int = Field(256, ge=MIN_SIZE, description="side of the predictor's style input")
-    steps: int = Field(8_000_000, gt=0)
-    batch_size: int = Field(8, gt=0)
+    steps: int = Field(8_000_000, gt=0, le=MAX_TRAINING_STEPS)
+    batch_size: int = Field(8, gt=0, le=MAX_BATCH_SIZE)
     lr: float = Field(1e-5, gt=0)
 
 

@@ -24,7 +24,7 @@ from typing import ClassVar
 import torch
 from pydantic import Field
 
-from methods.base import Guides, MethodContext, MethodNeeds, PrepareData, Stylized
+from methods.base import Guides, MethodContext, MethodNeeds, PrepareData, Stylized, Weight
 from methods.core.checkpoints import load_strict
 from methods.core.encoders import TRAINING
 from methods.core.perceptual import PerceptualLoss, PerceptualSpec, Targets
@@ -39,10 +39,10 @@ class JohnsonConfig(TrainingConfig):
     """Settings of the Johnson method (pytorch/examples' defaults)."""
 
     content_layers: list[str] = Field(default_factory=lambda: ["relu2_2"])
-    content_weight: float = 1e5
+    content_weight: Weight = 1e5
     style_layers: list[str] = Field(default_factory=lambda: list(STYLE_LAYERS))
-    style_weight: float = 1e10
-    tv_weight: float = 0.0
+    style_weight: Weight = 1e10
+    tv_weight: Weight = 0.0
 
 
 class Johnson:

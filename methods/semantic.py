@@ -32,7 +32,15 @@ from typing import ClassVar
 import torch
 from pydantic import Field, model_validator
 
-from methods.base import Guides, MethodContext, MethodNeeds, PrepareData, Stylized
+from methods.base import (
+    MAX_OPTIMIZATION_STEPS,
+    Guides,
+    MethodContext,
+    MethodNeeds,
+    PrepareData,
+    Stylized,
+    Weight,
+)
 from methods.core.encoders import Pooling
 from methods.core.mrf import Matching, layer_stride
 from methods.core.optimize import Init, OptimizationConfig
@@ -46,9 +54,9 @@ class SemanticConfig(OptimizationConfig):
     """Settings of semantic style transfer (defaults: the ``paper`` preset)."""
 
     content_layers: list[str] = Field(default_factory=lambda: ["relu4_2"])
-    content_weight: float = 10.0
+    content_weight: Weight = 10.0
     style_layers: list[str] = Field(default_factory=lambda: ["relu3_1", "relu4_1"])
-    style_weight: float = Field(25.0, description="weight of each style layer's patch loss")
+    style_weight: Weight = Field(25.0, description="weight of each style layer's patch loss")
     semantic_weight: float = Field(10.0, ge=0)
     matching: Matching = "concat"
     patch_size: int = Field(3, ge=1)
@@ -56,7 +64,9 @@ class SemanticConfig(OptimizationConfig):
     pooling: Pooling = "avg"
     auto_classes: int = Field(4, ge=2, le=32, description="k-means classes of automatic maps")
     init: Init = "doodle_noise"
-    steps: int = Field(100, gt=0, description="loss evaluations per phase")
+    steps: int = Field(
+        100, gt=0, le=MAX_OPTIMIZATION_STEPS, description="loss evaluations per phase"
+    )
     lbfgs_history: int = 5
     phases: int = Field(3, ge=1, le=6)
 

@@ -211,7 +211,14 @@ def parse_overrides(items: list[str]) -> list[tuple[list[str], Any]]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise SuiteError(f"--set {item!r}: expected key=value, e.g. --set gatys.steps=300")
-        parsed.append((key.strip().split("."), yaml.safe_load(value) if value else ""))
+        try:
+            parsed.append((key.strip().split("."), yaml.safe_load(value) if value else ""))
+        except (yaml.YAMLError, RecursionError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SuiteError(
+                f"--set {item!r}: the value is not YAML ({reason}); write a number, word, [list] "
+                "or 'quoted text'"
+            ) from None
     return parsed
 
 
@@ -265,6 +272,24 @@ def _folder_suite(folder: Path) -> dict[str, Any]:
     return raw
 
 
+def _read_yaml(path: Path) -> Any:
+    """A suite file's content; text that is not UTF-8, not YAML, or nested deeper than the
+    parser's recursion allows (no suite is) is one error naming the file."""
+    try:
+        return yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SuiteError(
+            f"suite {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise SuiteError(f"suite {path} is not valid YAML: {exc}") from exc
+    except RecursionError:
+        raise SuiteError(
+            f"suite {path} is nested too deeply to read (lists or mappings hundreds of levels "
+            "deep); a suite is a few levels deep: the file is damaged or not a suite"
+        ) from None
+
+
 @dataclass(frozen=True)
 class SuiteSource:
     """A validated suite spec, where it came from, and the folder its paths are relative to."""
@@ -288,10 +313,7 @@ def read_spec(ref: str, overrides: list[str] | None = None) -> SuiteSource:
         raw, yaml_path = _folder_suite(path.resolve()), None
     elif path.is_file():
         yaml_path, source = path.resolve(), str(path.resolve())
-        try:
-            raw = yaml.safe_load(yaml_path.read_text())
-        except yaml.YAMLError as exc:
-            raise SuiteError(f"suite {yaml_path} is not valid YAML: {exc}") from exc
+        raw = _read_yaml(yaml_path)
     elif "/" in ref or ref.endswith((".yaml", ".yml")):
         raise SuiteError(f"suite {ref!r} does not exist: pass a suite name, YAML file or folder")
     else:

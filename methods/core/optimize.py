@@ -14,7 +14,7 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from methods.base import MethodConfig
+from methods.base import MAX_OPTIMIZATION_STEPS, MethodConfig
 from methods.core.encoders import IMAGENET_MEAN, Execution, Precision
 from methods.core.lbfgs import BatchLBFGS
 
@@ -47,7 +47,9 @@ class OptimizationConfig(MethodConfig):
 
     init: Init = "noise"
     optimizer: Optimizer = "lbfgs"
-    steps: int = Field(500, gt=0, description="loss evaluations per phase")
+    steps: int = Field(
+        500, gt=0, le=MAX_OPTIMIZATION_STEPS, description="loss evaluations per phase"
+    )
     lr: float = Field(1.0, gt=0)
     lbfgs_history: int = Field(100, ge=1, description="L-BFGS curvature pairs kept per image")
     phases: int = Field(1, ge=1, le=6, description="coarse-to-fine phases; 1 = full size only")

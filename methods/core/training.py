@@ -21,7 +21,14 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from pydantic import Field
 
-from methods.base import MethodConfig, PartialStore, TrainingSet
+from methods.base import (
+    MAX_BATCH_SIZE,
+    MAX_IMAGE_SIZE,
+    MAX_TRAINING_STEPS,
+    MethodConfig,
+    PartialStore,
+    TrainingSet,
+)
 from methods.core.encoders import Precision
 from methods.core.inference import Inference
 from methods.core.optimize import DivergenceError
@@ -48,9 +55,11 @@ class TrainingConfig(MethodConfig):
     """
 
     checkpoint: str | None = None
-    steps: int = Field(40_000, gt=0)
-    batch_size: int = Field(4, gt=0)
-    image_size: int = Field(256, ge=16, description="training crop of the content images")
+    steps: int = Field(40_000, gt=0, le=MAX_TRAINING_STEPS)
+    batch_size: int = Field(4, gt=0, le=MAX_BATCH_SIZE)
+    image_size: int = Field(
+        256, ge=16, le=MAX_IMAGE_SIZE, description="training crop of the content images"
+    )
     lr: float = Field(1e-3, gt=0)
     channels_last: bool = Field(
         False, description="stylize with NHWC inputs and weights (GPU speed; not training)"

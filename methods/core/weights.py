@@ -15,6 +15,7 @@ produced a number and never pass random weights off as pretrained.
 from __future__ import annotations
 
 import hashlib
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,9 +56,10 @@ class WeightsSource:
         if text in ("pretrained", "random"):
             return cls(kind=text, seed=seed)
         path = Path(text).expanduser()
-        if not path.exists():
+        problem = None if path.is_dir() else file_problem(path)
+        if problem:
             raise WeightsUnavailable(
-                f"weights path {text!r} does not exist: pass 'pretrained', 'random', "
+                f"weights path {text!r} {problem}: pass 'pretrained', 'random', "
                 "or a checkpoint file / folder of checkpoints"
             )
         return cls(kind="path", seed=seed, path=path.resolve())
@@ -131,8 +133,31 @@ def _download_pretrained(network: str) -> dict[str, torch.Tensor]:
         ) from exc
 
 
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a checkpoint file (None: it may be one), told from its metadata
+    alone: a named pipe is never opened, since reading one waits for a writer for ever."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return "does not exist"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISDIR(info.st_mode):
+        return "is a folder, not a checkpoint file"
+    if stat.S_ISFIFO(info.st_mode):
+        return "is a named pipe, not a checkpoint file"
+    if not stat.S_ISREG(info.st_mode):
+        return "is a device or socket, not a checkpoint file"
+    if info.st_size == 0:
+        return "is empty (0 bytes); the download or copy was interrupted"
+    return None
+
+
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """A state dict of tensors from ``path``, read weights-only: loading never runs code."""
+    problem = file_problem(path)
+    if problem:
+        raise WeightsUnavailable(f"weights file {path} {problem}")
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -150,7 +175,7 @@ def _from_path(network: str, path: Path, matches: Callable[[Mapping], bool]) -> 
     if path.is_dir():
         file_name = PRETRAINED_URLS[network].rsplit("/", 1)[-1]
         candidate = path / file_name
-        if not candidate.is_file():
+        if not candidate.exists():
             raise WeightsUnavailable(
                 f"weights folder {path} has no {file_name} for {network}; put torchvision's "
                 "checkpoint there under that name"

@@ -1,11 +1,16 @@
 """Bad input gets one clear message and a non-zero exit, never a traceback."""
 
+import os
 import re
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from typer.testing import CliRunner
 
 from bench.cli import app
+from methods.core.weights import PRETRAINED_URLS
 from tests.conftest import write_tiny_suite
 
 runner = CliRunner()
@@ -24,6 +29,7 @@ def bench(*args: str):
         (["run", "--set", "gatys.stepz=3"], r"methods.gatys.stepz"),
         (["run", "--weights", "/no/such.pth"], "weights path '/no/such.pth' does not exist"),
         (["validate", "smoke", "--set", "metrics=[fid_xx]"], "unknown metric 'fid_xx'"),
+        (["validate", "smoke", "--set", "gatys.steps=["], r"--set 'gatys.steps=\[': .* not YAML"),
         (
             [
                 "run",
@@ -116,3 +122,83 @@ def test_trained_method_without_training_split_stops_before_compute(tmp_path):
     assert checked.exit_code == 2 and "Traceback" not in checked.output
     output = checked.output.replace("\n", " ")
     assert "'johnson' is trained but suite" in output and "/no/such.pth does not exist" in output
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("name: caf\xe9\nversion: 1\n".encode("latin-1"), "is not UTF-8 text"),
+        (b"name: x\ncontent: " + b"[" * 10_000 + b"]" * 10_000 + b"\n", "is nested too deeply"),
+        (b"name: x\ncontent: " + b"[" * 500 + b"]" * 500 + b"\n", "is nested too deeply"),
+        (b"name: x\nversion: 1\ncontent: " + b"{a: " * 2_000 + b"1" + b"}" * 2_000, "nested"),
+    ],
+)
+def test_unreadable_suite_yaml_is_one_line_naming_the_file(text, message, tmp_path):
+    suite = tmp_path / "suite.yaml"
+    suite.write_bytes(text)
+    for args in (["validate", str(suite)], ["run", "--suite", str(suite), "--out", str(tmp_path)]):
+        result = bench(*args)
+        assert result.exit_code == 2, result.output
+        assert isinstance(result.exception, SystemExit), repr(result.exception)
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert f"error: suite {suite} " in result.stderr and message in result.stderr
+
+
+@contextmanager
+def deadline(seconds: int) -> Iterator[None]:
+    """Turn a hang (e.g. opening a named pipe nobody writes) into a failure."""
+
+    def stop(*_: object) -> None:
+        raise TimeoutError(f"still waiting after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+UNUSABLE = {
+    "folder": "is a folder, not a checkpoint file",
+    "named pipe": "is a named pipe, not a checkpoint file",
+    "empty file": "is empty (0 bytes); the download or copy was interrupted",
+}
+
+
+def _unusable(path, kind: str) -> None:
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "named pipe":
+        os.mkfifo(path)
+    else:
+        path.write_bytes(b"")
+
+
+@pytest.mark.parametrize("kind", list(UNUSABLE))
+def test_weights_and_checkpoint_paths_that_are_not_files_say_what_they_are(kind, tmp_path):
+    path = tmp_path / "net.pth"
+    _unusable(path, kind)
+    folder = tmp_path / "hub"  # a folder of weights whose checkpoints are all `kind`
+    folder.mkdir()
+    for url in PRETRAINED_URLS.values():
+        _unusable(folder / url.rsplit("/", 1)[-1], kind)
+    cases = [
+        (["--methods", "johnson", "--checkpoint", f"johnson={path}"], path),
+        (["--weights", str(folder)], folder),
+    ]
+    if kind != "folder":  # a folder is a valid --weights (of checkpoints named as in the hub)
+        cases.append((["--weights", str(path)], path))
+    for args, named in cases:
+        for command in ("run", "validate"):
+            where = ["--out", str(tmp_path / "out")] if command == "run" else []
+            with deadline(60):
+                result = bench(
+                    command, *(["smoke"] if command == "validate" else []), *args, *where
+                )
+            assert result.exit_code == 2, (args, result.output, result.exception)
+            assert isinstance(result.exception, SystemExit), repr(result.exception)
+            output = result.stderr.replace("\n", " ")
+            assert str(named) in output and UNUSABLE[kind] in output, output
+            assert "does not exist" not in output

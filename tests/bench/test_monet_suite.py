@@ -81,7 +81,10 @@ def test_monet_picks_its_images_by_the_documented_rule(monet_root):
 
 
 def test_validate_reports_the_sets_and_the_dataset(monet_root):
-    result = CliRunner().invoke(app, ["validate", "monet", "--data-dir", str(monet_root)])
+    # Offline tests: random weights, since validate loads the weights a run would (pretrained).
+    result = CliRunner().invoke(
+        app, ["validate", "monet", "--data-dir", str(monet_root), "--weights", "random"]
+    )
     assert result.exit_code == 0, result.output
     assert f"suite monet v{SHIPPED_VERSION}: 10 content x 5 style at 256 px" in result.output
     assert "reference set 121 images; training 6287 content, 1072 style images" in result.output

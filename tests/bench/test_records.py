@@ -6,6 +6,7 @@ import pytest
 
 from bench.records import RecordError, append_journal, read_journal, read_record, write_json_atomic
 from bench.runner import options_for_resume
+from tests.reports.records import synthetic_record
 
 
 def test_journal_last_entry_wins_and_a_torn_tail_is_ignored(tmp_path):
@@ -27,12 +28,14 @@ def test_corruption_in_the_middle_is_an_error(tmp_path):
 
 
 def test_records_are_written_atomically_and_checked(tmp_path):
-    write_json_atomic(tmp_path / "record.json", {"schema": "stylebench.run/1", "x": 1})
-    assert read_record(tmp_path)["x"] == 1
-    assert list(tmp_path.iterdir()) == [tmp_path / "record.json"]
-    (tmp_path / "record.json").write_text(json.dumps({"schema": "other"}))
+    record = synthetic_record(tmp_path / "pngs", ["a.jpg"], ["s.jpg"], {"gatys": 1.0})
+    run = tmp_path / "run"
+    write_json_atomic(run / "record.json", {**record, "x": 1})
+    assert read_record(run)["x"] == 1
+    assert list(run.iterdir()) == [run / "record.json"]
+    (run / "record.json").write_text(json.dumps({"schema": "other"}))
     with pytest.raises(RecordError, match="schema"):
-        read_record(tmp_path)
+        read_record(run)
     with pytest.raises(RecordError, match="no run record"):
         read_record(tmp_path / "nowhere")
 
