@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
+from bench.atomic import atomic_file
 from bench.errors import BenchError
 
 SCHEMA = "stylebench.run/1"
@@ -25,23 +23,6 @@ SCHEMA = "stylebench.run/1"
 
 class RecordError(BenchError):
     """A record or journal that cannot be read."""
-
-
-@contextmanager
-def atomic_file(path: Path, mode: str) -> Iterator[IO[Any]]:
-    """A handle on a temporary file beside ``path`` that replaces ``path`` once written and
-    synced, so that readers see the old file or the new one, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=f".tmp{path.suffix}")
-    try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from bench.atomic import atomic_file
 from reports.tables import split_methods
 
 TILE = 96
@@ -52,5 +53,6 @@ def write_grid(record: dict, run_dir: Path) -> Path | None:
                         tile.convert("RGB").resize((TILE, TILE)), (col * TILE, top + row * TILE)
                     )
     path = run_dir / "grid.png"
-    sheet.save(path)
+    with atomic_file(path, "wb") as handle:
+        sheet.save(handle, format="PNG")
     return path

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from bench.atomic import write_text_atomic
 from reports.charts import Series, line_chart, scatter_chart
 from reports.grid import write_grid
 from reports.stats import CONFIDENCE, RESAMPLES
@@ -260,9 +261,7 @@ def write_report(
     if given (`reports.compare.Comparison.as_dict`); returns the report path."""
     write_grid(record, run_dir)
     path = path or run_dir / "report.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_report(record, run_dir, comparison), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, render_report(record, run_dir, comparison))
     return path
 
 
@@ -298,7 +297,5 @@ def render_trend(history: list[dict]) -> str:
 
 def write_trend(history: list[dict], path: Path) -> Path:
     """Write the trend page atomically; returns its path."""
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_trend(history), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, render_trend(history))
     return path
