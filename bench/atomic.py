@@ -29,6 +29,18 @@ def _create_temp(path: Path) -> tuple[int, Path]:
 
 
 @contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Name ``path`` in an `OSError` raised while writing it that names no file (a write to a
+    full disk) or only a temporary one, so the user's error message says which file."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None or Path(exc.filename).name.startswith(f".{path.name}."):
+            exc.filename, exc.filename2 = str(path), None
+        raise
+
+
+@contextmanager
 def atomic_file(path: Path, mode: str = "wb", encoding: str | None = None) -> Iterator[IO[Any]]:
     """A handle whose content replaces ``path`` once the block ends without error.
 
@@ -37,17 +49,18 @@ def atomic_file(path: Path, mode: str = "wb", encoding: str | None = None) -> It
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_file writes a whole file: mode 'w' or 'wb', not {mode!r}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _create_temp(path)
-    try:
-        text = {"encoding": encoding or "utf-8"} if mode == "w" else {}
-        with os.fdopen(fd, mode, **text) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _create_temp(path)
+        try:
+            text = {"encoding": encoding or "utf-8"} if mode == "w" else {}
+            with os.fdopen(fd, mode, **text) as handle:
+                yield handle
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

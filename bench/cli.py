@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from bench.errors import BenchError
+from bench.errors import BenchError, disk_error
 
 if TYPE_CHECKING:
     from bench.data.store import DatasetCopy
@@ -46,15 +46,19 @@ F = TypeVar("F", bound=Callable[..., object])
 
 
 def user_errors(fn: F) -> F:
-    """Turn `BenchError` into ``error: ...`` and its exit code; Ctrl-C into exit 130."""
+    """Turn `BenchError` into ``error: ...`` and its exit code, and so a full, read-only or
+    forbidden disk (the one place such an `OSError` becomes a `DiskError`); Ctrl-C into 130."""
 
     @functools.wraps(fn)
     def wrapper(*args: object, **kwargs: object) -> object:
         try:
             return fn(*args, **kwargs)
-        except BenchError as exc:
-            err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)
-            raise typer.Exit(exc.exit_code) from None
+        except (BenchError, OSError) as exc:
+            error = exc if isinstance(exc, BenchError) else disk_error(exc)
+            if error is None:
+                raise
+            err.print(f"[bold red]error:[/] {escape(str(error))}", markup=True)
+            raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
             err.print(
                 "[yellow]interrupted[/]: finished cells are kept; run the same command to resume",
