@@ -4,6 +4,7 @@ and no other writer in the packages (checked on the source)."""
 from __future__ import annotations
 
 import ast
+import errno
 import os
 import stat
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.atomic import atomic_file, write_bytes_atomic, write_text_atomic
+from bench.errors import disk_error
 from reports.html import write_trend
 from tests.conftest import REPO
 
@@ -160,3 +162,12 @@ def test_bench_atomic_imports_only_the_standard_library():
             imported.add((node.module or "").split(".")[0])
     assert imported <= sys.stdlib_module_names | {"__future__"}, imported
     assert (REPO / "bench" / "__init__.py").read_text().strip() == ""  # importing it is free
+
+
+def test_an_error_that_names_no_file_is_given_the_target_s_name(tmp_path):
+    """A write to a full disk raises ENOSPC without a file name; the user's error needs one."""
+    target = tmp_path / "images" / "out.png"
+    with pytest.raises(OSError) as raised, atomic_file(target, "wb"):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert raised.value.filename == str(target)
+    assert disk_error(raised.value).args[0].startswith(f"{target}: no space left on the device;")
