@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from bench.atomic import atomic_file
 from bench.paths import cache_dir
-from bench.records import atomic_file, write_json_atomic
+from bench.records import write_json_atomic
 from methods.core.weights import WeightsUnavailable, read_state_dict, state_dict_sha256
 
 if TYPE_CHECKING:

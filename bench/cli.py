@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bench import interrupts, ray_env
-from bench.errors import BenchError
+from bench.errors import BenchError, disk_error
 
 if TYPE_CHECKING:
     from bench.data.store import DatasetCopy
@@ -46,17 +46,21 @@ F = TypeVar("F", bound=Callable[..., object])
 
 
 def user_errors(fn: F) -> F:
-    """Turn `BenchError` into ``error: ...`` and its exit code; Ctrl-C into exit 130, SIGTERM
-    and SIGHUP into 143 and 129 (see `bench.interrupts`)."""
+    """Turn `BenchError` into ``error: ...`` and its exit code, and so a full, read-only or
+    forbidden disk (the one place such an `OSError` becomes a `DiskError`); Ctrl-C into exit
+    130, SIGTERM and SIGHUP into 143 and 129 (see `bench.interrupts`)."""
 
     @functools.wraps(fn)
     def wrapper(*args: object, **kwargs: object) -> object:
         interrupts.stop_like_ctrl_c()
         try:
             return fn(*args, **kwargs)
-        except BenchError as exc:
-            err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)
-            raise typer.Exit(exc.exit_code) from None
+        except (BenchError, OSError) as exc:
+            error = exc if isinstance(exc, BenchError) else disk_error(exc)
+            if error is None:
+                raise
+            err.print(f"[bold red]error:[/] {escape(str(error))}", markup=True)
+            raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt as exc:
             sig = interrupts.cause(exc)
             cause = "" if sig == signal.SIGINT else f" ({sig.name})"

@@ -6,8 +6,6 @@ Every image a benchmark touches (content, style, semantic maps, references) goes
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
+from bench.atomic import atomic_file
 from bench.errors import BenchError
 
 if TYPE_CHECKING:
@@ -135,15 +134,8 @@ def write_png(array: np.ndarray, path: Path, text: dict[str, str] | None = None)
 
     ``text`` goes into PNG text chunks (e.g. which weights made the image).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.png")
-    os.close(fd)
     info = PngImagePlugin.PngInfo()
     for key, value in (text or {}).items():
         info.add_text(key, value)
-    try:
-        Image.fromarray(array).save(tmp, format="PNG", pnginfo=info)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_file(path, "wb") as handle:
+        Image.fromarray(array).save(handle, format="PNG", pnginfo=info)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.atomic import write_text_atomic
 from bench.errors import BenchError
 from bench.records import read_record, write_json_atomic
 from bench.runner import RunOptions, run_benchmark
@@ -109,13 +110,13 @@ def run_nightly(
         except ComparisonError as exc:
             raise BenchError(f"cannot compare with {base_path}: {exc}") from None
         write_json_atomic(outcome.run_dir / "comparison.json", comparison.as_dict())
-        (outcome.run_dir / "comparison.md").write_text(to_markdown(comparison))
+        write_text_atomic(outcome.run_dir / "comparison.md", to_markdown(comparison))
     lines = [
         f"{c.method} {c.metric}: {c.baseline:.4g} -> {c.candidate:.4g} ({c.noise})"
         for c in (comparison.regressions if comparison else [])
     ]
     text = "".join(f"{line}\n" for line in lines)
-    (outcome.run_dir / "regressions.txt").write_text(text)
+    write_text_atomic(outcome.run_dir / "regressions.txt", text)
     report = write_report(record, outcome.run_dir, comparison.as_dict() if comparison else None)
     regressed = bool(comparison and comparison.regressions)
     earlier_tags = {t for e in history if e["run_id"] == record["run_id"] for t in e["tags"]}
@@ -136,7 +137,7 @@ def run_nightly(
         "values": headline_values(record),
     }
     history_dir.mkdir(parents=True, exist_ok=True)
-    (history_dir / "regressions.txt").write_text(text)  # the latest night's, for mail/CI
+    write_text_atomic(history_dir / "regressions.txt", text)  # the latest night's, for mail/CI
     with (history_dir / HISTORY).open("a") as handle:
         handle.write(json.dumps(entry) + "\n")
     trend = write_trend(read_history(history_dir), history_dir / "trend.html")

@@ -10,39 +10,24 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
+from bench.atomic import atomic_file, naming, write_bytes_atomic
 from bench.errors import BenchError
 from bench.record_schema import record_problem
 
 SCHEMA = "stylebench.run/1"
+#: Bytes read at a time, from the end, to find a journal's last newline.
+TAIL_CHUNK = 65536
 
 
 class RecordError(BenchError):
     """A record or journal that cannot be read."""
-
-
-@contextmanager
-def atomic_file(path: Path, mode: str) -> Iterator[IO[Any]]:
-    """A handle on a temporary file beside ``path`` that replaces ``path`` once written and
-    synced, so that readers see the old file or the new one, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=f".tmp{path.suffix}")
-    try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -59,12 +44,50 @@ def write_array_atomic(path: Path, array: np.ndarray) -> None:
 
 
 def append_journal(path: Path, entry: dict[str, Any]) -> None:
-    """Append one cell's entry to the journal, durably."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        handle.write(json.dumps(entry, sort_keys=True, allow_nan=True) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    """Append one cell's entry to the journal, durably, on a line of its own (see
+    `_mend_torn_tail`)."""
+    with naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a+b") as handle:
+            _mend_torn_tail(path, handle)
+            handle.write(json.dumps(entry, sort_keys=True, allow_nan=True).encode() + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def _mend_torn_tail(path: Path, handle: IO[bytes]) -> None:
+    """A kill or a full disk mid-append leaves a last line without its newline. A whole entry
+    gets its newline back; a partial one is moved to ``<journal>.torn-<time>`` (named in a
+    warning) and cut off, so the next entry is not glued to it and the journal stays readable."""
+    end = handle.seek(0, os.SEEK_END)
+    start = end
+    while start > 0:
+        step = min(start, TAIL_CHUNK)
+        handle.seek(start - step)
+        newline = handle.read(step).rfind(b"\n")
+        if newline >= 0:
+            start = start - step + newline + 1
+            break
+        start -= step
+    if start == end:
+        return
+    handle.seek(start)
+    tail = handle.read()
+    try:
+        whole = isinstance(json.loads(tail), dict)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        whole = False
+    if whole:
+        handle.write(b"\n")
+        return
+    aside = path.with_name(f"{path.name}.torn-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
+    write_bytes_atomic(aside, tail)
+    handle.truncate(start)
+    print(
+        f"warning: {path} ended in a torn line (an interrupted write); its {len(tail)} bytes "
+        f"were moved to {aside} and every complete entry is kept",
+        file=sys.stderr,
+    )
 
 
 def read_journal(path: Path) -> dict[str, dict[str, Any]]:

@@ -12,8 +12,6 @@ path, so it never downloads anything itself.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import torch
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 from torchvision import models
 
+from bench.atomic import atomic_file
 from methods.core.weights import (
     WeightsIdentity,
     WeightsSource,
@@ -79,15 +78,8 @@ def _weights_file(state: Mapping[str, torch.Tensor], sha256: str, cache: Path) -
     """The state dict as a file named by its hash (written once, atomically)."""
     path = cache / "weights" / f"{NETWORK}-{sha256[:16]}.pth"
     if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        try:
-            torch.save(dict(state), tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_file(path, "wb") as handle:
+            torch.save(dict(state), handle)
     return path
 
 

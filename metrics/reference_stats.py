@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from bench.atomic import atomic_file
 
 
 @dataclass(frozen=True)
@@ -59,15 +59,6 @@ def reference_features(
         if features is not None and features.shape[0] == len(reference.files):
             return features, key, True
     features = compute(reference.images)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp.npy")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, features, allow_pickle=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_file(path, "wb") as handle:
+        np.save(handle, features, allow_pickle=False)
     return features, key, False

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from bench.atomic import atomic_file
+from reports.files import RunFiles
 from reports.tables import split_methods
 
 TILE = 96
@@ -14,9 +16,11 @@ BANNER = 28
 NOT_APPLICABLE = (235, 235, 235)
 
 
-def write_grid(record: dict, run_dir: Path) -> Path | None:
-    """Write ``grid.png`` (content | style | each method's output); missing outputs stay grey.
+def write_grid(record: dict, run_dir: Path, files: RunFiles | None = None) -> Path | None:
+    """Write ``grid.png`` (content | style | each method's output); missing outputs stay grey,
+    as do files outside the run folder (refused by ``files``) and files that are no image.
     Domain methods come last, their one output per content image in its first row."""
+    files = files or RunFiles(run_dir)
     suite = record["suite"]
     pair_methods, domain_methods = split_methods(record)
     methods = pair_methods + domain_methods
@@ -46,11 +50,20 @@ def write_grid(record: dict, run_dir: Path) -> Path | None:
             if below_domain_output:
                 box = (col * TILE, top + row * TILE, (col + 1) * TILE, top + (row + 1) * TILE)
                 sheet.paste(NOT_APPLICABLE, box)
-            elif rel and (run_dir / rel).is_file():
-                with Image.open(run_dir / rel) as tile:
-                    sheet.paste(
-                        tile.convert("RGB").resize((TILE, TILE)), (col * TILE, top + row * TILE)
-                    )
+            elif (tile := _tile(files.path(rel))) is not None:
+                sheet.paste(tile, (col * TILE, top + row * TILE))
     path = run_dir / "grid.png"
-    sheet.save(path)
+    with atomic_file(path, "wb") as handle:
+        sheet.save(handle, format="PNG")
     return path
+
+
+def _tile(path: Path | None) -> Image.Image | None:
+    """``path`` as a tile, or None where it is no file or no image Pillow can read."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB").resize((TILE, TILE))
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from bench.atomic import write_text_atomic
 from reports.charts import Series, line_chart, scatter_chart
+from reports.files import RunFiles
 from reports.grid import write_grid
 from reports.stats import CONFIDENCE, RESAMPLES
 from reports.tables import (
@@ -42,8 +44,8 @@ zoom.addEventListener("click", () => zoom.classList.remove("open"));
 """
 
 
-def _data_uri(path: Path) -> str:
-    if not path.is_file():
+def _data_uri(path: Path | None) -> str:
+    if path is None or not path.is_file():
         return ""
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
@@ -140,15 +142,17 @@ def _quality_vs_speed(record: dict, table) -> object | None:
     return None
 
 
-def _output(cell: dict | None, run_dir: Path, method: str) -> dict:
+def _output(cell: dict | None, files: RunFiles, method: str) -> dict:
     return {
         "method": method,
-        "src": _data_uri(run_dir / cell["output"]) if cell and cell["output"] else "",
+        "src": _data_uri(files.path(cell["output"])) if cell else "",
         "error": cell["error"] if cell else "not run",
     }
 
 
-def _grid(record: dict, run_dir: Path, pair_methods: list[str], domain_methods: list[str]) -> list:
+def _grid(
+    record: dict, files: RunFiles, pair_methods: list[str], domain_methods: list[str]
+) -> list:
     """One row per (content, style) pair with each per-pair method's output; a domain method's
     one output per content image sits in the content's first row, spanning its style rows."""
     suite = record["suite"]
@@ -164,11 +168,11 @@ def _grid(record: dict, run_dir: Path, pair_methods: list[str], domain_methods: 
                     "content": content["key"],
                     "style": style["key"],
                     "outputs": [
-                        _output(pairs.get((m, content["key"], style["key"])), run_dir, m)
+                        _output(pairs.get((m, content["key"], style["key"])), files, m)
                         for m in pair_methods
                     ],
                     "domain": [
-                        _output(domain.get((m, content["key"])), run_dir, m) for m in domain_methods
+                        _output(domain.get((m, content["key"])), files, m) for m in domain_methods
                     ]
                     if index == 0
                     else [],
@@ -178,8 +182,12 @@ def _grid(record: dict, run_dir: Path, pair_methods: list[str], domain_methods: 
     return rows
 
 
-def render_report(record: dict, run_dir: Path, comparison: dict | None = None) -> str:
-    """The report of ``record`` as one HTML string (images read from ``run_dir``)."""
+def render_report(
+    record: dict, run_dir: Path, comparison: dict | None = None, files: RunFiles | None = None
+) -> str:
+    """The report of ``record`` as one HTML string (images read from inside ``run_dir`` only,
+    through ``files``)."""
+    files = files or RunFiles(run_dir)
     table = leaderboard(record)
     metrics = record["metrics"]
     best = best_per_metric(table, metrics)
@@ -213,9 +221,11 @@ def render_report(record: dict, run_dir: Path, comparison: dict | None = None) -
     ]
     suite = record["suite"]
     names = {r["key"]: r["name"] for r in suite["content"] + suite["style"]}
-    inputs = {r["key"]: _data_uri(run_dir / r["input"]) for r in suite["content"] + suite["style"]}
+    inputs = {
+        r["key"]: _data_uri(files.path(r["input"])) for r in suite["content"] + suite["style"]
+    }
     pair_methods, domain_methods = split_methods(record)
-    grid = _grid(record, run_dir, pair_methods, domain_methods)
+    grid = _grid(record, files, pair_methods, domain_methods)
     failures = [c for c in record["cells"] if c["status"] != "ok"]
     per_split = split_scores(record)
     image_metrics = [m for m, info in metrics.items() if info["per"] == "image"]
@@ -248,6 +258,7 @@ def render_report(record: dict, run_dir: Path, comparison: dict | None = None) -
         confidence=f"{CONFIDENCE:.0%}",
         resamples=RESAMPLES,
         sets=record["evaluation"].get("sets"),
+        refused=files.refused,
         script=SCRIPT,
         script_hash="sha256-" + base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode(),
     )
@@ -258,11 +269,10 @@ def write_report(
 ) -> Path:
     """Write ``report.html`` (and ``grid.png``) into the run folder, with a comparison section
     if given (`reports.compare.Comparison.as_dict`); returns the report path."""
-    write_grid(record, run_dir)
+    files = RunFiles(run_dir)
+    write_grid(record, run_dir, files)
     path = path or run_dir / "report.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_report(record, run_dir, comparison), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, render_report(record, run_dir, comparison, files))
     return path
 
 
@@ -298,7 +308,5 @@ def render_trend(history: list[dict]) -> str:
 
 def write_trend(history: list[dict], path: Path) -> Path:
     """Write the trend page atomically; returns its path."""
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_trend(history), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, render_trend(history))
     return path

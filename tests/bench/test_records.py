@@ -51,3 +51,28 @@ def test_damaged_or_misplaced_records_are_errors_that_say_what_to_pass(tmp_path)
     (run / "invocation.json").write_bytes(b"\xff\xfe")
     with pytest.raises(RecordError, match=r"invocation\.json: .*damaged"):
         options_for_resume(run, None)
+
+
+def test_an_append_after_a_torn_tail_starts_on_its_own_line_and_keeps_every_entry(tmp_path, capsys):
+    """A kill or a full disk mid-append leaves a partial last line; it used to be glued to the
+    next entry, and the run then died on 'line N is corrupt' after computing every cell."""
+    path = tmp_path / "journal.jsonl"
+    append_journal(path, {"id": "a", "status": "ok"})
+    with path.open("a") as handle:
+        handle.write('{"id": "b", "sta')
+    append_journal(path, {"id": "c", "status": "ok"})
+    append_journal(path, {"id": "d", "status": "ok"})
+    assert set(read_journal(path)) == {"a", "c", "d"}
+    assert path.read_text().endswith('"ok"}\n')
+    (aside,) = tmp_path.glob("journal.jsonl.torn-*")
+    assert aside.read_text() == '{"id": "b", "sta'
+    warning = capsys.readouterr().err
+    assert warning.count("warning:") == 1 and str(aside) in warning
+
+
+def test_a_whole_entry_that_lost_only_its_newline_is_kept(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    path.write_text('{"id": "a", "status": "ok"}\n{"id": "b", "status": "ok"}')
+    append_journal(path, {"id": "c", "status": "ok"})
+    assert set(read_journal(path)) == {"a", "b", "c"}
+    assert not list(tmp_path.glob("*.torn-*"))
