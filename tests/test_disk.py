@@ -9,7 +9,6 @@ import os
 import shutil
 import stat
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +16,9 @@ from pathlib import Path
 import pytest
 
 from bench.records import read_journal
+from tests import unprivileged
+from tests.conftest import REPO
 from tests.test_resilience import BENCH, bench, env, faulty_suite, journal_lines
-
-NOBODY = 65534
-AS_NOBODY = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
 
 
 def run_dir_of(out: Path) -> Path:
@@ -113,45 +111,18 @@ def test_a_read_only_out_folder_is_a_one_line_error(tmp_path, tmpfs):
     assert "read-only" in line and "--out" in line
 
 
-def _as_nobody_works(python: str) -> str | None:
-    """Why an unprivileged user cannot run this checkout's ``bench`` here (None: it can)."""
-    if os.geteuid() != 0:
-        return "needs root to drop privileges"
-    if shutil.which("setpriv") is None:
-        return "setpriv is not installed"
-    probe = subprocess.run(
-        [*AS_NOBODY, python, "-c", ""],
-        capture_output=True,
-    )
-    if probe.returncode != 0:
-        return f"user {NOBODY} cannot run {python} (e.g. it lives under /root)"
-    return None
-
-
-def test_an_out_folder_the_user_cannot_write_is_a_one_line_error(tmp_path):
-    """Run as an unprivileged user (root ignores permissions) with a temporary HOME."""
-    why = _as_nobody_works(str(Path(BENCH).with_name("python")))
-    if why:
-        pytest.skip(why)
-    shared = Path(tempfile.mkdtemp(prefix="stylebench-nobody-"))  # tmp_path is root's alone
+def test_an_out_folder_the_user_cannot_write_is_a_one_line_error():
+    """Run as an ordinary user (root ignores permissions) with a temporary HOME."""
+    user_home = unprivileged.home()
     try:
-        shared.chmod(0o755)
-        home = shared / "home"
-        home.mkdir()
-        os.chown(home, NOBODY, NOBODY)
-        suite = faulty_suite(shared / "suite", 1)
-        locked = shared / "locked"  # root's, 0755: nobody may read it, not write it
+        suite = faulty_suite(user_home / "suite", 1)
+        locked = user_home / "locked"  # root's, 0755: the user may read it, not write it
         locked.mkdir()
-        user = {
-            "HOME": str(home),
-            "TMPDIR": str(home),
-            "STYLEBENCH_CACHE": str(home / "cache"),
-            "TORCH_HOME": str(home / "torch"),
-        }
+        argv = [BENCH, "run", "--suite", str(suite), "--out", str(locked / "out")]
         result = subprocess.run(
-            [*AS_NOBODY, BENCH, "run", "--suite", str(suite), "--out", str(locked / "out")],
-            cwd=home,
-            env=env(**user),
+            unprivileged.command(argv, user_home),
+            cwd=user_home,
+            env=unprivileged.environment(user_home, PYTHONPATH=str(REPO)),
             capture_output=True,
             text=True,
             timeout=600,
@@ -160,7 +131,7 @@ def test_an_out_folder_the_user_cannot_write_is_a_one_line_error(tmp_path):
         line = one_line_error(result, locked / "out")
         assert "permission" in line.lower() and "--out" in line
     finally:
-        shutil.rmtree(shared, ignore_errors=True)
+        shutil.rmtree(user_home, ignore_errors=True)
 
 
 def _fill(folder: Path) -> Path:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from mlflow.tracking import MlflowClient
 
 from tests import unprivileged
@@ -15,8 +17,14 @@ from tests.conftest import write_tiny_suite
 BENCH = str(Path(sys.executable).with_name("bench"))
 
 
-def test_a_default_run_as_an_ordinary_user_keeps_every_artifact_under_its_out():
-    user_home = unprivileged.home()
+@pytest.fixture
+def user_home():
+    folder = unprivileged.home()
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_default_run_as_an_ordinary_user_keeps_every_artifact_under_its_out(user_home):
     suite = write_tiny_suite(user_home)
     os.chown(suite, *unprivileged._uid_gid())
     out = user_home / "bench-out"
