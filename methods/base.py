@@ -84,6 +84,20 @@ class TrainingSet(Protocol):
         ...
 
 
+class TensorImages:
+    """A `TrainingSet` over a [N, 3, H, W] tensor in [0, 1] already in memory (a notebook, a
+    test, a benchmark); the harness reads files instead."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def batch(self, indices: list[int]) -> torch.Tensor:
+        return self.images[indices]
+
+
 class PartialStore(Protocol):
     """Where a long training keeps its last partial state so that, interrupted, it resumes from
     there (the harness gives one per training job). States hold tensors, numbers, strings, and

@@ -71,3 +71,24 @@ def test_processes_creating_one_fresh_store_at_once_all_succeed(tmp_path):
     results = [(p.wait(timeout=120), *p.communicate()) for p in processes]
     assert all(code == 0 for code, _, _ in results), [err[-300:] for _, _, err in results]
     assert len({out.strip() for _, out, _ in results}) == 1  # one experiment, found by all
+
+
+@pytest.mark.parametrize(("error", "status"), [(KeyboardInterrupt, "KILLED"), (OSError, "FAILED")])
+def test_an_invocation_that_stops_early_ends_its_runs_instead_of_leaving_them_running(
+    tmp_path, error, status
+):
+    from mlflow.tracking import MlflowClient
+
+    from bench.tracking import Tracker
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = Tracker(uri, tmp_path / "run")
+    methods = {"gatys": {}, "johnson": {}}
+    header = {"suite": "tiny", "run_id": "tiny-1", "tags": {}, "params": {}, "methods": methods}
+    assert tracker.start(header)
+    with pytest.raises(error), tracker.ending_runs_on_error():
+        raise error()
+    client = MlflowClient(uri)
+    runs = [tracker.ledger["parent"], *tracker.ledger["children"].values()]
+    assert len(runs) >= 2
+    assert {client.get_run(run_id).info.status for run_id in runs} == {status}

@@ -4,12 +4,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from methods.base import PrepareData
+from methods.base import PrepareData, TensorImages
 from methods.cin import CIN, CINConfig
 from methods.core.checkpoints import CheckpointMismatch
 from methods.core.pastiche import PasticheNet, style_norm
 from tests.methods.stubs import IdentityEncoder, context_with
-from tests.methods.training_data import TensorImages
 
 # Smooth random "paintings" (noise upsampled), so resizing one barely changes it.
 STYLES = F.interpolate(

@@ -5,8 +5,7 @@ import torch
 
 from bench.registry import METHODS
 from bench.suites.load import load_suite
-from methods.base import MethodConfig, PrepareData, resolve_config
-from tests.methods.training_data import TensorImages
+from methods.base import MethodConfig, PrepareData, TensorImages, resolve_config
 
 SMOKE = load_suite("smoke").spec
 

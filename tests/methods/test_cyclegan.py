@@ -8,13 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from methods.base import PrepareData
+from methods.base import PrepareData, TensorImages
 from methods.core.adversarial import ImagePool, linear_decay, lsgan_loss
 from methods.core.checkpoints import CheckpointMismatch
 from methods.core.cyclegan_nets import PatchDiscriminator, ResnetGenerator
 from methods.cyclegan import CycleGAN, CycleGANConfig
 from tests.methods.stubs import context_with
-from tests.methods.training_data import TensorImages
 
 CONTEXT = context_with({})
 

@@ -4,12 +4,11 @@ import pytest
 import torch
 from torchvision import models
 
-from methods.base import PrepareData
+from methods.base import PrepareData, TensorImages
 from methods.core.inception import load_inception
 from methods.core.weights import PRETRAINED_URLS, WeightsSource, state_dict_sha256
 from methods.ghiasi import Ghiasi, GhiasiConfig
 from tests.methods.stubs import IdentityEncoder, context_with
-from tests.methods.training_data import TensorImages
 
 SMALL = {"steps": 10, "batch_size": 2, "image_size": 32, "style_size": 80, "lr": 1e-3}
 STYLES = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))

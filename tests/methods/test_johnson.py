@@ -5,13 +5,12 @@ import re
 import pytest
 import torch
 
-from methods.base import PrepareData
+from methods.base import PrepareData, TensorImages
 from methods.core.checkpoints import CheckpointMismatch
 from methods.core.transformer import TransformerNet
 from methods.core.weights import WeightsUnavailable, read_state_dict
 from methods.johnson import Johnson, JohnsonConfig
 from tests.methods.stubs import IdentityEncoder, context_with
-from tests.methods.training_data import TensorImages
 
 
 def public_layout() -> dict[str, tuple[int, ...]]:

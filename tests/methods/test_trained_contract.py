@@ -5,10 +5,9 @@ import torch
 
 from bench.registry import METHODS
 from bench.suites.load import load_suite
-from methods.base import PrepareData, resolve_config
+from methods.base import PrepareData, TensorImages, resolve_config
 from methods.core.checkpoints import CheckpointMismatch
 from methods.core.weights import read_state_dict
-from tests.methods.training_data import TensorImages
 
 SMOKE = load_suite("smoke").spec
 TRAINED = [name for name in METHODS.names() if METHODS.get(name).needs.training]

@@ -5,6 +5,7 @@ import threading
 import pytest
 import torch
 
+from methods.base import TensorImages
 from methods.core.checkpoints import CheckpointMismatch, check_state_dict
 from methods.core.optimize import DivergenceError
 from methods.core.training import (
@@ -15,7 +16,6 @@ from methods.core.training import (
     seeded,
     train_loop,
 )
-from tests.methods.training_data import TensorImages
 
 
 def test_batches_are_seeded_epochs_of_a_permutation():
