@@ -107,3 +107,11 @@ def test_hardware_prints_the_parallel_ceiling():
     output = run_script("hardware.py", "--seconds", "1", "--repeats", "1")
     found = re.search(r"2 busy 1-thread processes / 1 alone: (\d+\.\d+)x", output)
     assert found and float(found.group(1)) > 0, output
+
+
+def test_speed_settings_quality_prints_the_spread_over_seeds():
+    output = run_script("speed_settings_quality.py", "--seeds", "1", "--methods", "johnson")
+    for setting in ("bfloat16", "channels_last"):
+        for loss in ("ContentLoss", "StyleLoss"):
+            found = re.search(rf"johnson {setting} {loss}: median (\S+)%, largest (\S+)%", output)
+            assert found and float(found.group(1)) <= float(found.group(2)), output
