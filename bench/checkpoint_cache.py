@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from bench.atomic import atomic_file
-from bench.paths import cache_dir
-from bench.records import write_json_atomic
-from methods.core.weights import WeightsUnavailable, read_state_dict, state_dict_sha256
+from stylebench.atomic import atomic_file
+from stylebench.methods.core.weights import WeightsUnavailable, read_state_dict, state_dict_sha256
+from stylebench.paths import cache_dir
+from stylebench.records import write_json_atomic
 
 if TYPE_CHECKING:
-    from bench.train_task import State, TrainingJob
+    from stylebench.train_task import State, TrainingJob
 
 
 def checkpoint_dir() -> Path:

@@ -21,12 +21,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from bench import interrupts, ray_env
-from bench.errors import BenchError, disk_error
+from stylebench import interrupts, ray_env
+from stylebench.errors import BenchError, disk_error
 
 if TYPE_CHECKING:
-    from bench.data.store import DatasetCopy
-    from reports.compare import Comparison
+    from stylebench.data.store import DatasetCopy
+    from stylebench.reports.compare import Comparison
 
 app = typer.Typer(
     name="bench",
@@ -176,7 +176,7 @@ def run(
     checkpoint is cached or given with --checkpoint.
     """
     ray_env.configure(local=not (ray_address or os.environ.get("RAY_ADDRESS")))
-    from bench.runner import RunOptions, options_for_resume, run_benchmark
+    from stylebench.runner import RunOptions, options_for_resume, run_benchmark
 
     if resume is not None:
         options = options_for_resume(resume, tracking_uri)
@@ -234,7 +234,7 @@ def sync(
     ] = None,
 ) -> None:
     """Upload to MLflow what a run has not logged yet (after a server outage); exactly once."""
-    from bench.runner import sync_run
+    from stylebench.runner import sync_run
 
     ids = sync_run(run_dir, tracking_uri)
     out.print(f"synced {run_dir} to {ids['uri']} (parent run {ids['parent_run_id']})")
@@ -257,7 +257,7 @@ def train(
 ) -> None:
     """Train a suite's trained methods on its training split; cache and register checkpoints."""
     ray_env.configure(local=not (ray_address or os.environ.get("RAY_ADDRESS")))
-    from bench.runner import RunOptions, train_methods
+    from stylebench.runner import RunOptions, train_methods
 
     outcome = train_methods(
         RunOptions(
@@ -291,7 +291,7 @@ class CompareFormat(StrEnum):
 
 
 def _thresholds(items: list[str] | None) -> dict[str, float]:
-    from reports.compare import parse_thresholds
+    from stylebench.reports.compare import parse_thresholds
 
     try:
         return parse_thresholds(items or [])
@@ -307,7 +307,7 @@ def print_table(table: Table) -> None:
 
 
 def _print_comparison(comparison: Comparison) -> None:
-    from reports.compare import fmt, fmt_change
+    from stylebench.reports.compare import fmt, fmt_change
 
     table = Table(title=f"{comparison.candidate} vs baseline {comparison.baseline}")
     for column in ("method", "metric", "baseline", "candidate"):
@@ -353,9 +353,9 @@ def compare_runs(
     """Compare two runs: per method and metric, the change, whether it is beyond noise, a verdict."""
     import json
 
-    from bench.records import read_record
-    from reports.compare import ComparisonError, compare, to_markdown
-    from reports.html import write_report
+    from stylebench.records import read_record
+    from stylebench.reports.compare import ComparisonError, compare, to_markdown
+    from stylebench.reports.html import write_report
 
     base, cand = read_record(baseline), read_record(candidate)
     try:
@@ -402,8 +402,8 @@ def nightly(
 ) -> None:
     """Run a suite, compare with a baseline, keep the history; exit 1 exactly when something
     regressed beyond noise (more failed cells count as a regression)."""
-    from bench.nightly import run_nightly
-    from bench.runner import RunOptions
+    from stylebench.nightly import run_nightly
+    from stylebench.runner import RunOptions
 
     options = RunOptions(
         suite=suite,
@@ -445,7 +445,7 @@ def list_registered(
     what: Annotated[Listing, typer.Argument(help="methods, metrics or suites")],
 ) -> None:
     """List registered methods, metrics or built-in suites."""
-    from bench.registry import METHODS, METRICS, SUITES
+    from stylebench.registry import METHODS, METRICS, SUITES
 
     table = Table(show_edge=False)
     if what is Listing.methods:
@@ -502,8 +502,8 @@ def validate(
 ) -> None:
     """Check what `bench run` would do with the same flags, without running it: keys, files,
     every image, methods and their settings, weights and checkpoints."""
-    from bench.images import ImageError, load_image
-    from bench.runner import RunOptions, check_inputs
+    from stylebench.images import ImageError, load_image
+    from stylebench.runner import RunOptions, check_inputs
 
     checked = check_inputs(
         RunOptions(
@@ -556,8 +556,8 @@ def ui(
     port: int = 5000,
 ) -> None:
     """Start the MLflow UI on a run's tracking store (Ctrl-C or SIGTERM stops it)."""
-    from bench.tracking import default_tracking_uri
-    from bench.ui import serve
+    from stylebench.tracking import default_tracking_uri
+    from stylebench.ui import serve
 
     uri = tracking_uri or default_tracking_uri(out_dir.resolve())
 
@@ -583,9 +583,9 @@ DataName = Annotated[
 
 def _dataset_names(name: str) -> list[str]:
     """A dataset's name, or the datasets a suite (built-in name or YAML) reads."""
-    from bench.data.catalog import DATASETS, get_dataset
-    from bench.registry import SUITES
-    from bench.suites.load import read_spec
+    from stylebench.data.catalog import DATASETS, get_dataset
+    from stylebench.registry import SUITES
+    from stylebench.suites.load import read_spec
 
     if name in DATASETS or not (name in SUITES.names() or Path(name).is_file()):
         return [get_dataset(name).name]
@@ -620,7 +620,7 @@ def _show(copy: DatasetCopy, action: str) -> None:
 @user_errors
 def data_fetch(name: DataName, data_dir: DataDirOpt = None) -> None:
     """Download, check and extract a dataset once (an existing copy is verified instead)."""
-    from bench.data.store import fetch
+    from stylebench.data.store import fetch
 
     for dataset in _dataset_names(name):
         _show(fetch(dataset, data_dir, console=err), "ready")
@@ -630,7 +630,7 @@ def data_fetch(name: DataName, data_dir: DataDirOpt = None) -> None:
 @user_errors
 def data_verify(name: DataName, data_dir: DataDirOpt = None) -> None:
     """Check a copy's structure and counts, hash every image, compare with its manifest."""
-    from bench.data.store import verify
+    from stylebench.data.store import verify
 
     for dataset in _dataset_names(name):
         _show(verify(dataset, data_dir), "verified")
@@ -643,7 +643,7 @@ def data_pin(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Write the file names a suite's selection rules pick into the suite file."""
-    from bench.suites.pin import pin_suite
+    from stylebench.suites.pin import pin_suite
 
     pinned = pin_suite(suite, data_dir)
     for where, names in pinned.sets.items():

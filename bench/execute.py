@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from bench import ray_env
+from stylebench import ray_env
 
 ray_env.configure(local=False)  # the CLI has already said whether it starts a local instance
 
@@ -30,11 +30,11 @@ import ray
 import torch
 from ray.exceptions import RayActorError, RayTaskError
 
-from bench import interrupts, reaper
-from bench.errors import BenchError
-from bench.plan import Cell
-from bench.train_task import TrainedCheckpoint, TrainingJob, TrainingSettings, train_job
-from bench.worker import CellResult, CellRunner, MethodJob, MethodResult, WorkerSettings
+from stylebench import interrupts, reaper
+from stylebench.errors import BenchError
+from stylebench.plan import Cell
+from stylebench.train_task import TrainedCheckpoint, TrainingJob, TrainingSettings, train_job
+from stylebench.worker import CellResult, CellRunner, MethodJob, MethodResult, WorkerSettings
 
 
 class ExecutionError(BenchError):

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from bench.atomic import atomic_file
-from bench.errors import BenchError
+from stylebench.atomic import atomic_file
+from stylebench.errors import BenchError
 
 if TYPE_CHECKING:
     import torch

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.errors import BenchError
+from stylebench.errors import BenchError
 
 RUN_LOCK = ".lock"
 

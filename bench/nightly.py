@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.atomic import write_text_atomic
-from bench.errors import BenchError
-from bench.records import read_record, write_json_atomic
-from bench.runner import RunOptions, run_benchmark
-from reports.compare import Comparison, ComparisonError, compare, to_markdown
-from reports.html import write_report, write_trend
-from reports.tables import headline_values
+from stylebench.atomic import write_text_atomic
+from stylebench.errors import BenchError
+from stylebench.records import read_record, write_json_atomic
+from stylebench.reports.compare import Comparison, ComparisonError, compare, to_markdown
+from stylebench.reports.html import write_report, write_trend
+from stylebench.reports.tables import headline_values
+from stylebench.runner import RunOptions, run_benchmark
 
 HISTORY = "history.jsonl"
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bench.errors import BenchError
-from bench.registry import METHODS, METRICS
-from bench.suites.load import Suite
-from methods.base import MethodConfig, resolve_config
+from stylebench.errors import BenchError
+from stylebench.methods.base import MethodConfig, resolve_config
+from stylebench.registry import METHODS, METRICS
+from stylebench.suites.load import Suite
 
 
 class PlanError(BenchError):

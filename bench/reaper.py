@@ -34,7 +34,7 @@ def watch(roots: set[int]) -> subprocess.Popen:
     """Start a watcher of ``roots`` (the processes Ray started) and their descendants; closing
     its stdin, or this process dying, lets it sweep."""
     return subprocess.Popen(
-        [sys.executable, "-m", "bench.reaper", *map(str, sorted(roots))],
+        [sys.executable, "-m", "stylebench.reaper", *map(str, sorted(roots))],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

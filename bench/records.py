@@ -17,9 +17,9 @@ from typing import IO, Any
 
 import numpy as np
 
-from bench.atomic import atomic_file, naming, write_bytes_atomic
-from bench.errors import BenchError
-from bench.record_schema import record_problem
+from stylebench.atomic import atomic_file, naming, write_bytes_atomic
+from stylebench.errors import BenchError
+from stylebench.record_schema import record_problem
 
 SCHEMA = "stylebench.run/1"
 #: Bytes read at a time, from the end, to find a journal's last newline.

@@ -13,7 +13,7 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
-from bench.errors import BenchError
+from stylebench.errors import BenchError
 
 T = TypeVar("T")
 
@@ -62,13 +62,13 @@ class Registry(Generic[T]):
 METHODS: Registry[Any] = Registry(
     "method",
     {
-        "gatys": "methods.gatys:Gatys",
-        "improved_gatys": "methods.improved_gatys:ImprovedGatys",
-        "semantic": "methods.semantic:Semantic",
-        "johnson": "methods.johnson:Johnson",
-        "cin": "methods.cin:CIN",
-        "ghiasi": "methods.ghiasi:Ghiasi",
-        "cyclegan": "methods.cyclegan:CycleGAN",
+        "gatys": "stylebench.methods.gatys:Gatys",
+        "improved_gatys": "stylebench.methods.improved_gatys:ImprovedGatys",
+        "semantic": "stylebench.methods.semantic:Semantic",
+        "johnson": "stylebench.methods.johnson:Johnson",
+        "cin": "stylebench.methods.cin:CIN",
+        "ghiasi": "stylebench.methods.ghiasi:Ghiasi",
+        "cyclegan": "stylebench.methods.cyclegan:CycleGAN",
     },
     group="stylebench.methods",
 )
@@ -76,24 +76,24 @@ METHODS: Registry[Any] = Registry(
 METRICS: Registry[Any] = Registry(
     "metric",
     {
-        "content_loss": "metrics.perceptual:ContentLoss",
-        "style_loss": "metrics.perceptual:StyleLoss",
-        "lpips": "metrics.perceptual_distance:LPIPS",
-        "lpips_vgg": "metrics.perceptual_distance:LPIPSVGG",
-        "cfsd": "metrics.cfsd:CFSD",
-        "fid": "metrics.sets:FID",
-        "kid": "metrics.sets:KID",
-        "fid_infinity": "metrics.sets:FIDInfinity",
-        "artfid": "metrics.sets:ArtFID",
-        "artfid_infinity": "metrics.sets:ArtFIDInfinity",
-        "latency": "metrics.runtime:Latency",
-        "peak_memory": "metrics.runtime:PeakMemoryUse",
-        "throughput": "metrics.runtime:Throughput",
-        "prepare_time": "metrics.runtime:PrepareTime",
+        "content_loss": "stylebench.metrics.perceptual:ContentLoss",
+        "style_loss": "stylebench.metrics.perceptual:StyleLoss",
+        "lpips": "stylebench.metrics.perceptual_distance:LPIPS",
+        "lpips_vgg": "stylebench.metrics.perceptual_distance:LPIPSVGG",
+        "cfsd": "stylebench.metrics.cfsd:CFSD",
+        "fid": "stylebench.metrics.sets:FID",
+        "kid": "stylebench.metrics.sets:KID",
+        "fid_infinity": "stylebench.metrics.sets:FIDInfinity",
+        "artfid": "stylebench.metrics.sets:ArtFID",
+        "artfid_infinity": "stylebench.metrics.sets:ArtFIDInfinity",
+        "latency": "stylebench.metrics.runtime:Latency",
+        "peak_memory": "stylebench.metrics.runtime:PeakMemoryUse",
+        "throughput": "stylebench.metrics.runtime:Throughput",
+        "prepare_time": "stylebench.metrics.runtime:PrepareTime",
     },
     group="stylebench.metrics",
 )
 
 SUITES: Registry[Any] = Registry(
-    "suite", {"smoke": "bench.suites:SMOKE", "monet": "bench.suites:MONET"}
+    "suite", {"smoke": "stylebench.suites:SMOKE", "monet": "stylebench.suites:MONET"}
 )

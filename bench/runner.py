@@ -19,14 +19,23 @@ from typing import Any
 
 import numpy as np
 
-from bench import locks
-from bench.environment import git_commit, package_versions
-from bench.errors import BenchError
-from bench.execute import MethodWork, run_cells, run_training, session
-from bench.images import PREPROCESS, ImageError, load_image, to_uint8, write_png
-from bench.plan import DOMAIN_STYLE, Cell, Plan, is_domain, make_plan
-from bench.progress import CellProgress, print_job
-from bench.records import (
+from stylebench import locks
+from stylebench.environment import git_commit, package_versions
+from stylebench.errors import BenchError
+from stylebench.execute import MethodWork, run_cells, run_training, session
+from stylebench.images import PREPROCESS, ImageError, load_image, to_uint8, write_png
+from stylebench.methods.core.encoders import load_encoder
+from stylebench.methods.core.weights import WeightsSource, WeightsUnavailable
+from stylebench.metrics.inception import empty_features
+from stylebench.metrics.perceptual import (
+    DOMAIN_STYLE_LOSS,
+    EVALUATION_NETWORK,
+    evaluation_description,
+)
+from stylebench.metrics.runtime import REPEATS, THROUGHPUT_BATCH, Throughput
+from stylebench.plan import DOMAIN_STYLE, Cell, Plan, is_domain, make_plan
+from stylebench.progress import CellProgress, print_job
+from stylebench.records import (
     SCHEMA,
     append_journal,
     read_journal,
@@ -34,11 +43,11 @@ from bench.records import (
     write_array_atomic,
     write_json_atomic,
 )
-from bench.registry import METHODS, METRICS
-from bench.suites.guides import guide_key
-from bench.suites.load import load_suite
-from bench.train_task import TrainingJob, TrainingSettings
-from bench.training import (
+from stylebench.registry import METHODS, METRICS
+from stylebench.suites.guides import guide_key
+from stylebench.suites.load import load_suite
+from stylebench.train_task import TrainingJob, TrainingSettings
+from stylebench.training import (
     PreparedCheckpoints,
     TrainingError,
     TrainingPlan,
@@ -47,7 +56,7 @@ from bench.training import (
     prepare_checkpoints,
     style_arrays,
 )
-from bench.worker import (
+from stylebench.worker import (
     CellResult,
     MethodJob,
     MethodResult,
@@ -55,11 +64,6 @@ from bench.worker import (
     ThroughputSpec,
     WorkerSettings,
 )
-from methods.core.encoders import load_encoder
-from methods.core.weights import WeightsSource, WeightsUnavailable
-from metrics.inception import empty_features
-from metrics.perceptual import DOMAIN_STYLE_LOSS, EVALUATION_NETWORK, evaluation_description
-from metrics.runtime import REPEATS, THROUGHPUT_BATCH, Throughput
 
 
 @dataclass
@@ -140,7 +144,7 @@ def check_inputs(options: RunOptions, tracking_uri: str | None = None) -> Prefli
     data or checkpoint files (collected in ``problems``)."""
     plan = load_plan(options)
     if tracking_uri is not None:
-        from bench.tracking import preflight
+        from stylebench.tracking import preflight
 
         preflight(tracking_uri)
     problems = missing_training_sources(plan)
@@ -162,7 +166,7 @@ def prepare_jobs(
 ) -> PreparedCheckpoints:
     """Load, reuse or train (as Ray tasks) the checkpoints of ``jobs``; register new ones in the
     MLflow model registry. ``on_job`` sees each job's entry (source, seconds, path, registry)."""
-    from bench.tracking import register_checkpoint
+    from stylebench.tracking import register_checkpoint
 
     spec = plan.suite.spec
     settings = TrainingSettings(weights=spec.weights, seed=spec.seed, resume=not options.retrain)
@@ -614,8 +618,8 @@ def options_for_resume(run: Path, tracking_uri: str | None) -> RunOptions:
 
 def run_benchmark(options: RunOptions) -> RunOutcome:
     """Run a suite and return where its record, report and MLflow runs are."""
-    from bench.tracking import Tracker, default_tracking_uri, record_header
-    from reports.html import write_report
+    from stylebench.reports.html import write_report
+    from stylebench.tracking import Tracker, default_tracking_uri, record_header
 
     out = options.out.resolve()
     tracking_uri = options.tracking_uri or default_tracking_uri(out)
@@ -761,8 +765,8 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
 
 def sync_run(run: Path, tracking_uri: str | None) -> dict[str, Any]:
     """Log to MLflow whatever of a finished run's record is not there yet (exactly once)."""
-    from bench.records import read_record
-    from bench.tracking import Tracker, preflight
+    from stylebench.records import read_record
+    from stylebench.tracking import Tracker, preflight
 
     record = read_record(run)
     run_dir = run if run.is_dir() else run.parent
@@ -791,7 +795,7 @@ class TrainOutcome:
 
 def train_methods(options: RunOptions) -> TrainOutcome:
     """``bench train``: train (or reuse) every checkpoint the suite's trained methods need."""
-    from bench.tracking import default_tracking_uri, preflight
+    from stylebench.tracking import default_tracking_uri, preflight
 
     plan = load_plan(options)
     untrained = [name for name in plan.methods if not METHODS.get(name).needs.training]

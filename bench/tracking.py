@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from bench import locks
-from bench.errors import BenchError
-from bench.records import read_json, write_json_atomic
-from reports.stats import bootstrap_ci
+from stylebench import locks
+from stylebench.errors import BenchError
+from stylebench.records import read_json, write_json_atomic
+from stylebench.reports.stats import bootstrap_ci
 
 BATCH = 900
 #: MLflow's HTTP client retries a dead server for minutes by default (7 retries, backoff factor

@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.checkpoint_cache import PartialCheckpoint
-from bench.images import load_image
-from bench.registry import METHODS
-from bench.worker import device_name, pick_device
-from methods.base import MethodContext, PrepareData, resolve_config
-from methods.core.encoders import load_encoder
-from methods.core.weights import WeightsSource
-from metrics.runtime import timed
+from stylebench.checkpoint_cache import PartialCheckpoint
+from stylebench.images import load_image
+from stylebench.methods.base import MethodContext, PrepareData, resolve_config
+from stylebench.methods.core.encoders import load_encoder
+from stylebench.methods.core.weights import WeightsSource
+from stylebench.metrics.runtime import timed
+from stylebench.registry import METHODS
+from stylebench.worker import device_name, pick_device
 
 State = dict[str, torch.Tensor]
 

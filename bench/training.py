@@ -29,26 +29,26 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.checkpoint_cache import cache_paths, read_cached, write_cached
-from bench.errors import BenchError
-from bench.images import load_image, to_uint8
-from bench.plan import Cell, Plan, PlanError, is_domain
-from bench.registry import METHODS
-from bench.suites.load import ImageRef
-from bench.train_task import (
+from stylebench.checkpoint_cache import cache_paths, read_cached, write_cached
+from stylebench.errors import BenchError
+from stylebench.images import load_image, to_uint8
+from stylebench.methods.core.checkpoints import CheckpointMismatch
+from stylebench.methods.core.training import curve_every
+from stylebench.methods.core.weights import (
+    WeightsUnavailable,
+    file_problem,
+    read_state_dict,
+    state_dict_sha256,
+)
+from stylebench.plan import Cell, Plan, PlanError, is_domain
+from stylebench.registry import METHODS
+from stylebench.suites.load import ImageRef
+from stylebench.train_task import (
     State,
     TrainedCheckpoint,
     TrainingJob,
     TrainingSettings,
     build_method,
-)
-from methods.core.checkpoints import CheckpointMismatch
-from methods.core.training import curve_every
-from methods.core.weights import (
-    WeightsUnavailable,
-    file_problem,
-    read_state_dict,
-    state_dict_sha256,
 )
 
 #: Bump when the cache layout or the meaning of a key changes.

@@ -18,7 +18,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 
-from bench.errors import BenchError
+from stylebench.errors import BenchError
 
 START_TIMEOUT_S = 180.0
 STOP_GRACE_S = 10.0

@@ -18,19 +18,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.environment import cpu_name
-from bench.images import to_uint8
-from bench.paths import cache_dir
-from bench.plan import Cell, is_domain
-from bench.registry import METHODS, METRICS
-from bench.suites.guides import guide_key
-from methods.base import Guides, MethodContext, PrepareData, resolve_config
-from methods.core.encoders import load_encoder
-from methods.core.weights import WeightsSource
-from metrics.base import ImageMetric, MetricContext, StyleDomain
-from metrics.reference_stats import ReferenceSet
-from metrics.runtime import measure, timed
-from metrics.sets import SetMetric, SetScorer
+from stylebench.environment import cpu_name
+from stylebench.images import to_uint8
+from stylebench.methods.base import Guides, MethodContext, PrepareData, resolve_config
+from stylebench.methods.core.encoders import load_encoder
+from stylebench.methods.core.weights import WeightsSource
+from stylebench.metrics.base import ImageMetric, MetricContext, StyleDomain
+from stylebench.metrics.reference_stats import ReferenceSet
+from stylebench.metrics.runtime import measure, timed
+from stylebench.metrics.sets import SetMetric, SetScorer
+from stylebench.paths import cache_dir
+from stylebench.plan import Cell, is_domain
+from stylebench.registry import METHODS, METRICS
+from stylebench.suites.guides import guide_key
 
 
 @dataclass(frozen=True)

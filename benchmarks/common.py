@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import torch
 
-from bench.worker import device_name
+from stylebench.worker import device_name
 
 
 def pick_device(name: str | None) -> torch.device:

@@ -45,12 +45,12 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision import models
 
 from benchmarks.common import add_runtime_options, machine, median, runtime, spread, verdict
-from methods.base import MethodContext, Stylized, resolve_config
-from methods.core.encoders import FeatureEncoder, load_vgg
-from methods.core.optimize import initial_images
-from methods.core.weights import WeightsSource
-from methods.gatys import Gatys
-from metrics.runtime import synchronize, timed
+from stylebench.methods.base import MethodContext, Stylized, resolve_config
+from stylebench.methods.core.encoders import FeatureEncoder, load_vgg
+from stylebench.methods.core.optimize import initial_images
+from stylebench.methods.core.weights import WeightsSource
+from stylebench.methods.gatys import Gatys
+from stylebench.metrics.runtime import synchronize, timed
 
 T = TypeVar("T")
 

@@ -32,14 +32,14 @@ import torch
 
 from benchmarks.common import add_runtime_options, machine, median, runtime, spread, verdict
 from benchmarks.gatys import PlainGatys, step_flops, variant_settings
-from methods.base import MethodContext, resolve_config
-from methods.core.encoders import load_encoder
-from methods.core.weights import WeightsSource
-from methods.gatys import Gatys
-from methods.johnson import Johnson
-from metrics.base import MetricContext
-from metrics.perceptual import ContentLoss, StyleLoss
-from metrics.runtime import synchronize, timed
+from stylebench.methods.base import MethodContext, resolve_config
+from stylebench.methods.core.encoders import load_encoder
+from stylebench.methods.core.weights import WeightsSource
+from stylebench.methods.gatys import Gatys
+from stylebench.methods.johnson import Johnson
+from stylebench.metrics.base import MetricContext
+from stylebench.metrics.perceptual import ContentLoss, StyleLoss
+from stylebench.metrics.runtime import synchronize, timed
 
 #: Dense peak TFLOP/s from NVIDIA's data sheets, by a name fragment and the precision the
 #: convolutions run in (float32 means TF32 tensor cores).
@@ -150,7 +150,7 @@ def main() -> None:
         raise SystemExit("no CUDA device: GPU figures not yet measured (--device cpu to test)")
     start = time.perf_counter()
     args.source = WeightsSource.parse(args.weights, seed=0)
-    from bench.paths import cache_dir
+    from stylebench.paths import cache_dir
 
     args.cache = cache_dir()
     encoders: dict = {}

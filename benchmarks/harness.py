@@ -46,13 +46,13 @@ from typing import Any
 
 import yaml
 
-import bench.execute
-import bench.runner
-import bench.tracking
-import reports.html
-from bench.runner import RunOptions, run_benchmark
+import stylebench.execute
+import stylebench.reports.html
+import stylebench.runner
+import stylebench.tracking
 from benchmarks.common import machine, median, pick_device, spread, verdict
 from benchmarks.hardware import parallel_ceiling
+from stylebench.runner import RunOptions, run_benchmark
 
 
 class Phases:
@@ -107,7 +107,7 @@ def start_ray(cache: Path, cpus: int | None) -> float:
     os.environ["STYLEBENCH_CACHE"] = str(cache)
     start = time.perf_counter()
     if cpus is None:
-        bench.execute.connect(None)
+        stylebench.execute.connect(None)
     else:
         ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level="WARNING")
     return time.perf_counter() - start
@@ -140,20 +140,20 @@ def main() -> None:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
     phases = Phases()
-    phases.wrap(bench.runner, "_check_weights", "weights check (driver)")
-    phases.wrap(bench.runner, "_load_inputs", "inputs (driver)")
-    phases.wrap(bench.runner, "run_cells", "cells and method jobs (Ray)")
+    phases.wrap(stylebench.runner, "_check_weights", "weights check (driver)")
+    phases.wrap(stylebench.runner, "_load_inputs", "inputs (driver)")
+    phases.wrap(stylebench.runner, "run_cells", "cells and method jobs (Ray)")
     for name in ("start", "monitor_system", "log_cell", "finish"):
-        phases.wrap(bench.tracking.Tracker, name, "MLflow")
-    phases.wrap(reports.html, "write_report", "report")
+        phases.wrap(stylebench.tracking.Tracker, name, "MLflow")
+    phases.wrap(stylebench.reports.html, "write_report", "report")
     connects = {"n": 0}
-    original_connect = bench.execute.connect
+    original_connect = stylebench.execute.connect
 
     def counted_connect(address: str | None) -> bool:
         connects["n"] += 1
         return original_connect(address)
 
-    bench.execute.connect = counted_connect
+    stylebench.execute.connect = counted_connect
 
     with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
         root = args.keep or Path(tmp)
@@ -166,7 +166,7 @@ def main() -> None:
         MlflowClient(tracking_uri).search_experiments()
         mlflow_store = time.perf_counter() - start
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import bench.execute"], check=True)
+        subprocess.run([sys.executable, "-c", "import stylebench.execute"], check=True)
         worker_imports = time.perf_counter() - start
 
         def run(

@@ -33,15 +33,15 @@ from pathlib import Path
 import numpy as np
 import torch_fidelity
 
-from bench.images import open_rgb, write_png
-from bench.suites import procedural
 from benchmarks.common import add_runtime_options, machine, median, runtime, spread, verdict
-from methods.core.weights import WeightsSource
-from metrics.base import MetricContext
-from metrics.distances import KID_SUBSETS, kid_subset_size
-from metrics.reference_stats import ReferenceSet
-from metrics.runtime import timed
-from metrics.sets import FID, KID, SetScorer
+from stylebench.images import open_rgb, write_png
+from stylebench.methods.core.weights import WeightsSource
+from stylebench.metrics.base import MetricContext
+from stylebench.metrics.distances import KID_SUBSETS, kid_subset_size
+from stylebench.metrics.reference_stats import ReferenceSet
+from stylebench.metrics.runtime import timed
+from stylebench.metrics.sets import FID, KID, SetScorer
+from stylebench.suites import procedural
 
 
 def write_images(folder: Path, kind: str, n: int, size: int) -> list[Path]:

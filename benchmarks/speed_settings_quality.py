@@ -17,15 +17,15 @@ import statistics
 
 import torch
 
-from bench.paths import cache_dir
-from bench.registry import METHODS
-from bench.suites.load import load_suite
 from benchmarks.common import machine
-from methods.base import MethodContext, PrepareData, TensorImages, resolve_config
-from methods.core.encoders import load_encoder
-from methods.core.weights import WeightsSource
-from metrics.base import MetricContext
-from metrics.perceptual import ContentLoss, StyleLoss
+from stylebench.methods.base import MethodContext, PrepareData, TensorImages, resolve_config
+from stylebench.methods.core.encoders import load_encoder
+from stylebench.methods.core.weights import WeightsSource
+from stylebench.metrics.base import MetricContext
+from stylebench.metrics.perceptual import ContentLoss, StyleLoss
+from stylebench.paths import cache_dir
+from stylebench.registry import METHODS
+from stylebench.suites.load import load_suite
 
 SETTINGS = {"bfloat16": {"precision": "bfloat16"}, "channels_last": {"channels_last": True}}
 

@@ -21,7 +21,7 @@ from typing import Annotated, Any, ClassVar, Literal, Protocol
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from methods.core.encoders import FeatureEncoder
+from stylebench.methods.core.encoders import FeatureEncoder
 
 #: A loss term's weight: not negative (a negative weight rewards the loss it weighs).
 Weight = Annotated[float, Field(ge=0)]

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from methods.base import (
+from stylebench.methods.base import (
     MAX_BATCH_SIZE,
     Guides,
     MethodContext,
@@ -38,12 +38,12 @@ from methods.base import (
     Stylized,
     Weight,
 )
-from methods.core.checkpoints import load_strict
-from methods.core.encoders import TRAINING, Pooling
-from methods.core.pastiche import PasticheNet
-from methods.core.perceptual import PerceptualLoss, PerceptualSpec, Targets
-from methods.core.training import TrainingConfig, descend, seeded, train_loop
-from methods.core.weights import read_state_dict
+from stylebench.methods.core.checkpoints import load_strict
+from stylebench.methods.core.encoders import TRAINING, Pooling
+from stylebench.methods.core.pastiche import PasticheNet
+from stylebench.methods.core.perceptual import PerceptualLoss, PerceptualSpec, Targets
+from stylebench.methods.core.training import TrainingConfig, descend, seeded, train_loop
+from stylebench.methods.core.weights import read_state_dict
 
 STYLE_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
 THUMBNAIL = 16

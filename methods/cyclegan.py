@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import nn
 
-from methods.base import (
+from stylebench.methods.base import (
     MAX_BATCH_SIZE,
     MAX_TRAINING_STEPS,
     Guides,
@@ -45,18 +45,18 @@ from methods.base import (
     Stylized,
     TrainingSet,
 )
-from methods.core.adversarial import ImagePool, linear_decay, lsgan_loss
-from methods.core.checkpoints import load_strict
-from methods.core.cyclegan_nets import (
+from stylebench.methods.core.adversarial import ImagePool, linear_decay, lsgan_loss
+from stylebench.methods.core.checkpoints import load_strict
+from stylebench.methods.core.cyclegan_nets import (
     PatchDiscriminator,
     ResnetGenerator,
     discriminator_output_size,
     init_normal,
     without_legacy_norm_keys,
 )
-from methods.core.inference import PLAIN, Inference
-from methods.core.training import Resumable, TrainingConfig, descend, seeded, train_loop
-from methods.core.weights import read_state_dict
+from stylebench.methods.core.inference import PLAIN, Inference
+from stylebench.methods.core.training import Resumable, TrainingConfig, descend, seeded, train_loop
+from stylebench.methods.core.weights import read_state_dict
 
 Direction = Literal["photo_to_style", "style_to_photo"]
 DIRECTIONS: tuple[Direction, Direction] = ("photo_to_style", "style_to_photo")

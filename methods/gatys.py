@@ -26,12 +26,19 @@ from typing import ClassVar
 import torch
 from pydantic import Field, model_validator
 
-from methods.base import Guides, MethodContext, MethodNeeds, PrepareData, Stylized, Weight
-from methods.core.encoders import Pooling
-from methods.core.losses import GramNorm
-from methods.core.optimize import OptimizationConfig
-from methods.core.perceptual import ContentReduction, PerceptualLoss, PerceptualSpec
-from methods.core.pyramid import Size, optimize_coarse_to_fine, resize
+from stylebench.methods.base import (
+    Guides,
+    MethodContext,
+    MethodNeeds,
+    PrepareData,
+    Stylized,
+    Weight,
+)
+from stylebench.methods.core.encoders import Pooling
+from stylebench.methods.core.losses import GramNorm
+from stylebench.methods.core.optimize import OptimizationConfig
+from stylebench.methods.core.perceptual import ContentReduction, PerceptualLoss, PerceptualSpec
+from stylebench.methods.core.pyramid import Size, optimize_coarse_to_fine, resize
 
 STYLE_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 

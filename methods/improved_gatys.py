@@ -31,9 +31,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import model_validator
 
-from methods.core.encoders import conv_layers
-from methods.core.perceptual import PerceptualSpec
-from methods.gatys import Gatys, GatysConfig
+from stylebench.methods.core.encoders import conv_layers
+from stylebench.methods.core.perceptual import PerceptualSpec
+from stylebench.methods.gatys import Gatys, GatysConfig
 
 ALL_LAYERS = [name.replace("conv", "relu") for name in conv_layers("vgg19")]
 

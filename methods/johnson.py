@@ -24,13 +24,20 @@ from typing import ClassVar
 import torch
 from pydantic import Field
 
-from methods.base import Guides, MethodContext, MethodNeeds, PrepareData, Stylized, Weight
-from methods.core.checkpoints import load_strict
-from methods.core.encoders import TRAINING
-from methods.core.perceptual import PerceptualLoss, PerceptualSpec, Targets
-from methods.core.training import TrainingConfig, descend, seeded, train_loop
-from methods.core.transformer import TransformerNet, without_legacy_norm_keys
-from methods.core.weights import read_state_dict
+from stylebench.methods.base import (
+    Guides,
+    MethodContext,
+    MethodNeeds,
+    PrepareData,
+    Stylized,
+    Weight,
+)
+from stylebench.methods.core.checkpoints import load_strict
+from stylebench.methods.core.encoders import TRAINING
+from stylebench.methods.core.perceptual import PerceptualLoss, PerceptualSpec, Targets
+from stylebench.methods.core.training import TrainingConfig, descend, seeded, train_loop
+from stylebench.methods.core.transformer import TransformerNet, without_legacy_norm_keys
+from stylebench.methods.core.weights import read_state_dict
 
 STYLE_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
 

@@ -32,7 +32,7 @@ from typing import ClassVar
 import torch
 from pydantic import Field, model_validator
 
-from methods.base import (
+from stylebench.methods.base import (
     MAX_OPTIMIZATION_STEPS,
     Guides,
     MethodContext,
@@ -41,13 +41,13 @@ from methods.base import (
     Stylized,
     Weight,
 )
-from methods.core.encoders import Pooling
-from methods.core.mrf import Matching, layer_stride
-from methods.core.optimize import Init, OptimizationConfig
-from methods.core.perceptual import PerceptualLoss, PerceptualSpec
-from methods.core.pyramid import Size, optimize_coarse_to_fine, resize
-from methods.core.segment import complete_maps
-from methods.gatys import scaled_like
+from stylebench.methods.core.encoders import Pooling
+from stylebench.methods.core.mrf import Matching, layer_stride
+from stylebench.methods.core.optimize import Init, OptimizationConfig
+from stylebench.methods.core.perceptual import PerceptualLoss, PerceptualSpec
+from stylebench.methods.core.pyramid import Size, optimize_coarse_to_fine, resize
+from stylebench.methods.core.segment import complete_maps
+from stylebench.methods.gatys import scaled_like
 
 
 class SemanticConfig(OptimizationConfig):

@@ -9,8 +9,8 @@ from typing import ClassVar, Literal
 
 import torch
 
-from methods.core.encoders import FeatureEncoder
-from methods.core.weights import WeightsIdentity, WeightsSource
+from stylebench.methods.core.encoders import FeatureEncoder
+from stylebench.methods.core.weights import WeightsIdentity, WeightsSource
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from metrics.base import ImageMetric, MetricContext, MetricInfo
+from stylebench.metrics.base import ImageMetric, MetricContext, MetricInfo
 
 NETWORK = "vgg19"
 LAYER = "relu3_1"

@@ -20,8 +20,8 @@ import torch
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 from torchvision import models
 
-from bench.atomic import atomic_file
-from methods.core.weights import (
+from stylebench.atomic import atomic_file
+from stylebench.methods.core.weights import (
     WeightsIdentity,
     WeightsSource,
     resolve_state_dict,

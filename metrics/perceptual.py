@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from methods.core.perceptual import PerceptualLoss, PerceptualSpec, Targets
-from metrics.base import ImageMetric, MetricContext, MetricInfo, StyleDomain
+from stylebench.methods.core.perceptual import PerceptualLoss, PerceptualSpec, Targets
+from stylebench.metrics.base import ImageMetric, MetricContext, MetricInfo, StyleDomain
 
 #: Images of a style set encoded at once when computing its mean Gram matrices.
 DOMAIN_BATCH = 8

@@ -19,14 +19,14 @@ import lpips
 import torch
 from torchvision import models
 
-from methods.core.encoders import FeatureEncoder, load_vgg
-from methods.core.weights import (
+from stylebench.methods.core.encoders import FeatureEncoder, load_vgg
+from stylebench.methods.core.weights import (
     WeightsIdentity,
     WeightsSource,
     resolve_state_dict,
     state_dict_sha256,
 )
-from metrics.base import ImageMetric, MetricContext, MetricInfo
+from stylebench.metrics.base import ImageMetric, MetricContext, MetricInfo
 
 LPIPS_VERSION = "0.1"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.atomic import atomic_file
+from stylebench.atomic import atomic_file
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import TypeVar
 import psutil
 import torch
 
-from metrics.base import MeasuredMetric, MetricInfo
+from stylebench.metrics.base import MeasuredMetric, MetricInfo
 
 T = TypeVar("T")
 

@@ -17,9 +17,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from methods.core.weights import WeightsSource
-from metrics.base import MetricContext, MetricInfo
-from metrics.distances import (
+from stylebench.methods.core.weights import WeightsSource
+from stylebench.metrics.base import MetricContext, MetricInfo
+from stylebench.metrics.distances import (
     FID_INF_POINTS,
     FID_INF_START,
     KID_SUBSETS,
@@ -29,8 +29,8 @@ from metrics.distances import (
     kid,
     kid_subset_size,
 )
-from metrics.inception import InceptionFeatures, resolve_weights
-from metrics.reference_stats import ReferenceSet, reference_features
+from stylebench.metrics.inception import InceptionFeatures, resolve_weights
+from stylebench.metrics.reference_stats import ReferenceSet, reference_features
 
 #: Below this many images (in either set) FID is biased and its covariance rank-deficient
 #: (TTUR / pytorch-fid guidance); reports flag such values.

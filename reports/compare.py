@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from reports.stats import CONFIDENCE, RESAMPLES, SEED
+from stylebench.reports.stats import CONFIDENCE, RESAMPLES, SEED
 
 Verdict = Literal["improved", "unchanged", "regressed", "not compared"]
 

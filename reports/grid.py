@@ -6,9 +6,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from bench.atomic import atomic_file
-from reports.files import RunFiles
-from reports.tables import split_methods
+from stylebench.atomic import atomic_file
+from stylebench.reports.files import RunFiles
+from stylebench.reports.tables import split_methods
 
 TILE = 96
 BANNER = 28

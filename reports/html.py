@@ -14,12 +14,12 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from bench.atomic import write_text_atomic
-from reports.charts import Series, line_chart, scatter_chart
-from reports.files import RunFiles
-from reports.grid import write_grid
-from reports.stats import CONFIDENCE, RESAMPLES
-from reports.tables import (
+from stylebench.atomic import write_text_atomic
+from stylebench.reports.charts import Series, line_chart, scatter_chart
+from stylebench.reports.files import RunFiles
+from stylebench.reports.grid import write_grid
+from stylebench.reports.stats import CONFIDENCE, RESAMPLES
+from stylebench.reports.tables import (
     best_per_metric,
     intervals,
     leaderboard,
@@ -29,7 +29,7 @@ from reports.tables import (
 )
 
 _ENV = Environment(
-    loader=PackageLoader("reports", "templates"),
+    loader=PackageLoader("stylebench.reports", "templates"),
     autoescape=select_autoescape(["html", "j2"], default=True),
 )
 
@@ -279,7 +279,7 @@ def write_report(
 def render_trend(history: list[dict]) -> str:
     """The nightly trend page: one chart per metric (a line per method, change points dashed)
     and the table of nights."""
-    from reports.trend import change_points
+    from stylebench.reports.trend import change_points
 
     metrics = sorted({m for e in history for v in e["values"].values() for m in v})
     methods = sorted({m for e in history for m in e["values"]})

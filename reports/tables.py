@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports.stats import Interval, bootstrap_ci
+from stylebench.reports.stats import Interval, bootstrap_ci
 
 
 def cell_scores(record: dict) -> pd.DataFrame:

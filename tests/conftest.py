@@ -29,8 +29,8 @@ def shared_images() -> Path:
 
 @pytest.fixture(scope="session")
 def vgg19():
-    from methods.core.encoders import load_vgg
-    from methods.core.weights import WeightsSource
+    from stylebench.methods.core.encoders import load_vgg
+    from stylebench.methods.core.weights import WeightsSource
 
     return load_vgg("vgg19", WeightsSource.parse("random", seed=0))
 
@@ -39,9 +39,9 @@ def vgg19():
 def context(vgg19):
     import torch
 
-    from methods.base import MethodContext
-    from methods.core.encoders import load_encoder
-    from methods.core.weights import WeightsSource
+    from stylebench.methods.base import MethodContext
+    from stylebench.methods.core.encoders import load_encoder
+    from stylebench.methods.core.weights import WeightsSource
 
     encoders = {"vgg19": vgg19}
 
@@ -58,9 +58,9 @@ def metric_context(context):
     """What a worker lends its metrics: CPU, seeded random weights, the shared encoders."""
     import torch
 
-    from bench.paths import cache_dir
-    from methods.core.weights import WeightsSource
-    from metrics.base import MetricContext
+    from stylebench.methods.core.weights import WeightsSource
+    from stylebench.metrics.base import MetricContext
+    from stylebench.paths import cache_dir
 
     return MetricContext(
         device=torch.device("cpu"),

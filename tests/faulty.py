@@ -14,7 +14,14 @@ from typing import ClassVar
 
 import torch
 
-from methods.base import Guides, MethodConfig, MethodContext, MethodNeeds, PrepareData, Stylized
+from stylebench.methods.base import (
+    Guides,
+    MethodConfig,
+    MethodContext,
+    MethodNeeds,
+    PrepareData,
+    Stylized,
+)
 
 
 class FaultyConfig(MethodConfig):

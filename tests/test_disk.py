@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.records import read_journal
+from stylebench.records import read_journal
 from tests import unprivileged
 from tests.conftest import REPO
 from tests.test_resilience import BENCH, bench, env, faulty_suite, journal_lines

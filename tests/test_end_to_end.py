@@ -16,11 +16,11 @@ import torch
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
-from bench.images import open_rgb
-from bench.suites import procedural
-from methods.core.weights import WeightsSource
-from metrics.distances import fid
-from metrics.inception import InceptionFeatures
+from stylebench.images import open_rgb
+from stylebench.methods.core.weights import WeightsSource
+from stylebench.metrics.distances import fid
+from stylebench.metrics.inception import InceptionFeatures
+from stylebench.suites import procedural
 from tests.browser import page_text_after, visit
 from tests.conftest import write_tiny_suite
 from tests.servers import free_port, wait_for_http

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from bench.plan import cell_seed
+from stylebench.plan import cell_seed
 from tests.conftest import REPO, write_tiny_suite
 from tests.servers import MlflowServer, RayHead
 

@@ -14,7 +14,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from bench.errors import BenchError
+from stylebench.errors import BenchError
 
 
 class ArchiveError(BenchError):

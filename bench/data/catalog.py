@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from bench.errors import BenchError
+from stylebench.errors import BenchError
 
 
 class UnknownDataset(BenchError):

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
-from bench.errors import BenchError
+from stylebench.errors import BenchError
 
 Progress = Callable[[int, int | None], None]
 CHUNK = 1 << 16

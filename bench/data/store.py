@@ -22,15 +22,15 @@ from typing import Any
 
 from rich.console import Console
 
-from bench.data.archive import ArchiveError, safe_extract
-from bench.data.catalog import DatasetSpec, get_dataset
-from bench.data.download import DownloadError, download
-from bench.errors import BenchError
-from bench.hashing import file_sha256
-from bench.images import list_images
-from bench.paths import cache_dir
-from bench.progress import ByteProgress
-from bench.records import write_json_atomic
+from stylebench.data.archive import ArchiveError, safe_extract
+from stylebench.data.catalog import DatasetSpec, get_dataset
+from stylebench.data.download import DownloadError, download
+from stylebench.errors import BenchError
+from stylebench.hashing import file_sha256
+from stylebench.images import list_images
+from stylebench.paths import cache_dir
+from stylebench.progress import ByteProgress
+from stylebench.records import write_json_atomic
 
 ENV_VAR = "STYLEBENCH_DATA"
 MANIFEST = "stylebench-manifest.json"

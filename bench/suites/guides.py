@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.errors import BenchError
-from bench.images import list_images, open_rgb
-from bench.suites.schema import GuideSpec
+from stylebench.errors import BenchError
+from stylebench.images import list_images, open_rgb
+from stylebench.suites.schema import GuideSpec
 
 
 class GuideError(BenchError):

@@ -12,15 +12,15 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from bench.data.store import DatasetCopy, ensure
-from bench.errors import BenchError
-from bench.hashing import file_sha256
-from bench.images import list_images
-from bench.paths import cache_dir
-from bench.registry import METHODS, SUITES
-from bench.suites import procedural
-from bench.suites.guides import guide_key, match_guides
-from bench.suites.schema import ImageSet, SuiteSpec
+from stylebench.data.store import DatasetCopy, ensure
+from stylebench.errors import BenchError
+from stylebench.hashing import file_sha256
+from stylebench.images import list_images
+from stylebench.paths import cache_dir
+from stylebench.registry import METHODS, SUITES
+from stylebench.suites import procedural
+from stylebench.suites.guides import guide_key, match_guides
+from stylebench.suites.schema import ImageSet, SuiteSpec
 
 
 class SuiteError(BenchError):

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.suites.load import ImageResolver, SuiteError, load_suite, read_spec
+from stylebench.suites.load import ImageResolver, SuiteError, load_suite, read_spec
 
 
 @dataclass(frozen=True)

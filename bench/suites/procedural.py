@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from bench.images import write_png
+from stylebench.images import write_png
 
 GENERATOR_VERSION = 1
 BASE_SIZE = 128

@@ -17,11 +17,11 @@ import torch
 from torch import nn
 from torchvision import models
 
-from methods.core.exact_batches import ExactBatches
-from methods.core.inception import NETWORK as INCEPTION
-from methods.core.inception import InceptionTrunk, load_inception
-from methods.core.packed_conv import packed_convolutions
-from methods.core.weights import (
+from stylebench.methods.core.exact_batches import ExactBatches
+from stylebench.methods.core.inception import NETWORK as INCEPTION
+from stylebench.methods.core.inception import InceptionTrunk, load_inception
+from stylebench.methods.core.packed_conv import packed_convolutions
+from stylebench.methods.core.weights import (
     WeightsIdentity,
     WeightsSource,
     resolve_state_dict,

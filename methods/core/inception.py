@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torchvision import models
 
-from methods.core.weights import (
+from stylebench.methods.core.weights import (
     WeightsIdentity,
     WeightsSource,
     resolve_state_dict,

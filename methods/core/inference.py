@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from methods.core.encoders import Precision
+from stylebench.methods.core.encoders import Precision
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from methods.core.losses import per_image_sum
+from stylebench.methods.core.losses import per_image_sum
 
 #: A closure: evaluates the loss at the current images and leaves per-image gradients in .grad.
 Closure = Callable[[], torch.Tensor]

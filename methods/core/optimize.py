@@ -14,9 +14,9 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from methods.base import MAX_OPTIMIZATION_STEPS, MethodConfig
-from methods.core.encoders import IMAGENET_MEAN, Execution, Precision
-from methods.core.lbfgs import BatchLBFGS
+from stylebench.methods.base import MAX_OPTIMIZATION_STEPS, MethodConfig
+from stylebench.methods.core.encoders import IMAGENET_MEAN, Execution, Precision
+from stylebench.methods.core.lbfgs import BatchLBFGS
 
 Optimizer = Literal["lbfgs", "adam"]
 #: ``noise``: uniform in [0, 1]; ``doodle_noise``: uniform in [16, 240] / 255 (neural-doodle's

@@ -16,8 +16,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from methods.core.encoders import FeatureEncoder
-from methods.core.losses import (
+from stylebench.methods.core.encoders import FeatureEncoder
+from stylebench.methods.core.losses import (
     GramNorm,
     cross_gram,
     gram_matrix,
@@ -26,7 +26,13 @@ from methods.core.losses import (
     smoothness,
     total_variation,
 )
-from methods.core.mrf import Matching, StylePatches, map_at_layer, mrf_loss, style_patches
+from stylebench.methods.core.mrf import (
+    Matching,
+    StylePatches,
+    map_at_layer,
+    mrf_loss,
+    style_patches,
+)
 
 ContentReduction = Literal["mse", "half_sum"]
 

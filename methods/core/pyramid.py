@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from methods.core.optimize import (
+from stylebench.methods.core.optimize import (
     LossFn,
     OptimizationConfig,
     OptimizationResult,

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from pydantic import Field
 
-from methods.base import (
+from stylebench.methods.base import (
     MAX_BATCH_SIZE,
     MAX_IMAGE_SIZE,
     MAX_TRAINING_STEPS,
@@ -29,9 +29,9 @@ from methods.base import (
     PartialStore,
     TrainingSet,
 )
-from methods.core.encoders import Precision
-from methods.core.inference import Inference
-from methods.core.optimize import DivergenceError
+from stylebench.methods.core.encoders import Precision
+from stylebench.methods.core.inference import Inference
+from stylebench.methods.core.optimize import DivergenceError
 
 T = TypeVar("T")
 

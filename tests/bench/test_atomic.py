@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.atomic import atomic_file, write_bytes_atomic, write_text_atomic
-from bench.errors import disk_error
-from reports.html import write_trend
+from stylebench.atomic import atomic_file, write_bytes_atomic, write_text_atomic
+from stylebench.errors import disk_error
+from stylebench.reports.html import write_trend
 from tests.conftest import REPO
 
 PACKAGES = ("bench", "methods", "metrics", "reports")

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 import pytest
 from typer.testing import CliRunner
 
-from bench.cli import app
-from methods.core.weights import PRETRAINED_URLS
+from stylebench.cli import app
+from stylebench.methods.core.weights import PRETRAINED_URLS
 from tests.conftest import write_tiny_suite
 
 runner = CliRunner()
@@ -26,7 +26,7 @@ def bench(*args: str):
         (["run", "--suite", "smokey"], "unknown suite 'smokey': did you mean 'smoke'"),
         (["run", "--methods", "gatsy"], "unknown method 'gatsy': did you mean 'gatys'"),
         (["run", "--suite", "/no/such/folder"], "does not exist"),
-        (["run", "--set", "gatys.stepz=3"], r"methods.gatys.stepz"),
+        (["run", "--set", "gatys.stepz=3"], r"stylebench.methods.gatys.stepz"),
         (["run", "--weights", "/no/such.pth"], "weights path '/no/such.pth' does not exist"),
         (["validate", "smoke", "--set", "metrics=[fid_xx]"], "unknown metric 'fid_xx'"),
         (["validate", "smoke", "--set", "gatys.steps=["], r"--set 'gatys.steps=\[': .* not YAML"),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bench.cli import app
+from stylebench.cli import app
 from tests.conftest import write_tiny_suite
 from tests.reports.records import synthetic_record
 

@@ -4,16 +4,16 @@ style domain read from files, resuming an interrupted training, scoring against 
 import pytest
 import torch
 
-from bench.checkpoint_cache import PartialCheckpoint, cache_paths
-from bench.images import load_image, to_uint8
-from bench.plan import DOMAIN_STYLE, make_plan
-from bench.suites.load import load_suite
-from bench.train_task import TrainingSettings, train_job
-from bench.training import plan_training, prepare_checkpoints, style_arrays
-from bench.worker import CellRunner, WorkerSettings
-from methods.core.cyclegan_nets import ResnetGenerator
-from metrics.base import StyleDomain
-from metrics.perceptual import StyleLoss
+from stylebench.checkpoint_cache import PartialCheckpoint, cache_paths
+from stylebench.images import load_image, to_uint8
+from stylebench.methods.core.cyclegan_nets import ResnetGenerator
+from stylebench.metrics.base import StyleDomain
+from stylebench.metrics.perceptual import StyleLoss
+from stylebench.plan import DOMAIN_STYLE, make_plan
+from stylebench.suites.load import load_suite
+from stylebench.train_task import TrainingSettings, train_job
+from stylebench.training import plan_training, prepare_checkpoints, style_arrays
+from stylebench.worker import CellRunner, WorkerSettings
 from tests.conftest import write_tiny_suite
 from tests.methods.test_cyclegan import reference_checkpoint, reference_generator_layout
 

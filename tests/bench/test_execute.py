@@ -12,9 +12,9 @@ from tests.conftest import REPO
 
 PROBE = """
 import json, sys
-import bench.execute
+import stylebench.execute
 import ray
-bench.execute.connect(None)
+stylebench.execute.connect(None)
 worker = ray.get(ray.remote(lambda: sys.executable).options(num_cpus=0).remote())
 print(json.dumps({"driver": sys.executable, "worker": worker,
                   "runtime_env": dict(ray.get_runtime_context().runtime_env)}))

@@ -5,11 +5,11 @@ import pytest
 import yaml
 from PIL import Image
 
-from bench.errors import BenchError
-from bench.plan import Cell
-from bench.suites.guides import guide_key
-from bench.suites.load import load_suite
-from bench.worker import CellRunner, WorkerSettings
+from stylebench.errors import BenchError
+from stylebench.plan import Cell
+from stylebench.suites.guides import guide_key
+from stylebench.suites.load import load_suite
+from stylebench.worker import CellRunner, WorkerSettings
 from tests.conftest import write_tiny_suite
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import images
-from bench.images import ImageError, list_images, load_image, open_rgb
+from stylebench import images
+from stylebench.images import ImageError, list_images, load_image, open_rgb
 
 RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
 
@@ -165,9 +165,9 @@ def test_pixel_limit_is_checked_before_decoding(tmp_path, monkeypatch):
 
 def test_runner_loads_good_inputs_and_records_bad_ones_per_image(tmp_path):
     """A run keeps going with the images that load; each bad file fails only its own cells."""
-    from bench.plan import make_plan
-    from bench.runner import _load_inputs
-    from bench.suites.load import load_suite
+    from stylebench.plan import make_plan
+    from stylebench.runner import _load_inputs
+    from stylebench.suites.load import load_suite
 
     for sub in ("content", "style"):
         (tmp_path / "suite" / sub).mkdir(parents=True)

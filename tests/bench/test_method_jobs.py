@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.execute import _actor_for, with_early
-from bench.plan import Cell
-from bench.suites import procedural
-from bench.worker import (
+from stylebench.execute import _actor_for, with_early
+from stylebench.metrics.inception import empty_features
+from stylebench.plan import Cell
+from stylebench.suites import procedural
+from stylebench.worker import (
     CellRunner,
     MethodJob,
     MethodResult,
@@ -15,7 +16,6 @@ from bench.worker import (
     ThroughputSpec,
     WorkerSettings,
 )
-from metrics.inception import empty_features
 
 
 def _images(kind, count: int) -> np.ndarray:

@@ -9,17 +9,17 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from bench.cli import app
-from bench.data.catalog import DATASETS
-from bench.data.store import verify
-from bench.errors import BenchError
-from bench.plan import make_plan
-from bench.registry import METHODS
-from bench.runner import build_record
-from bench.suites import MONET
-from bench.suites.load import load_suite
-from bench.suites.pin import pin_suite
-from methods.core.weights import WeightsSource
+from stylebench.cli import app
+from stylebench.data.catalog import DATASETS
+from stylebench.data.store import verify
+from stylebench.errors import BenchError
+from stylebench.methods.core.weights import WeightsSource
+from stylebench.plan import make_plan
+from stylebench.registry import METHODS
+from stylebench.runner import build_record
+from stylebench.suites import MONET
+from stylebench.suites.load import load_suite
+from stylebench.suites.pin import pin_suite
 from tests.bench.data.conftest import tiny_jpeg
 
 #: The version the repository ships (bumped whenever the suite changes what a run computes).

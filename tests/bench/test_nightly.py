@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import BenchError
-from bench.nightly import HISTORY, pick_baseline, read_history
+from stylebench.errors import BenchError
+from stylebench.nightly import HISTORY, pick_baseline, read_history
 from tests.conftest import write_tiny_suite
 
 BENCH = str(Path(sys.executable).with_name("bench"))

@@ -4,7 +4,7 @@ import io
 
 from rich.console import Console
 
-from bench.progress import CellProgress
+from stylebench.progress import CellProgress
 
 
 def test_a_failed_cell_line_keeps_its_error_as_written():

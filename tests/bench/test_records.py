@@ -4,8 +4,14 @@ import json
 
 import pytest
 
-from bench.records import RecordError, append_journal, read_journal, read_record, write_json_atomic
-from bench.runner import options_for_resume
+from stylebench.records import (
+    RecordError,
+    append_journal,
+    read_journal,
+    read_record,
+    write_json_atomic,
+)
+from stylebench.runner import options_for_resume
 from tests.reports.records import synthetic_record
 
 

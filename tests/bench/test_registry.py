@@ -3,7 +3,7 @@
 import torch
 from mlflow.tracking import MlflowClient
 
-from bench.tracking import register_checkpoint
+from stylebench.tracking import register_checkpoint
 
 
 def entry(tmp_path, key: str) -> dict:

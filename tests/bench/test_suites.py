@@ -5,12 +5,12 @@ import shutil
 import pytest
 import yaml
 
-from bench.errors import BenchError
-from bench.plan import cell_seed, make_plan
-from bench.registry import METHODS, UnknownName
-from bench.suites import procedural
-from bench.suites.load import load_suite
-from bench.training import missing_training_sources
+from stylebench.errors import BenchError
+from stylebench.plan import cell_seed, make_plan
+from stylebench.registry import METHODS, UnknownName
+from stylebench.suites import procedural
+from stylebench.suites.load import load_suite
+from stylebench.training import missing_training_sources
 from tests.conftest import write_tiny_suite
 
 

@@ -7,11 +7,11 @@ from types import SimpleNamespace
 
 import numpy as np
 
-import bench.execute as execute
-from bench.plan import Cell
-from bench.runner import compute_summary
-from bench.suites import procedural
-from bench.worker import CellResult, CellRunner, WorkerSettings
+import stylebench.execute as execute
+from stylebench.plan import Cell
+from stylebench.runner import compute_summary
+from stylebench.suites import procedural
+from stylebench.worker import CellResult, CellRunner, WorkerSettings
 
 
 def _runner(metrics: tuple[str, ...]) -> CellRunner:

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from bench.tracking import artifact_location, default_tracking_uri, sqlite_file
+from stylebench.tracking import artifact_location, default_tracking_uri, sqlite_file
 from tests.conftest import REPO
 
 
@@ -44,7 +44,7 @@ def test_remote_and_memory_stores_keep_their_own_artifact_location():
 
 _CREATE_STORE = """
 import sys, time
-from bench.tracking import get_or_create_experiment, mlflow_client
+from stylebench.tracking import get_or_create_experiment, mlflow_client
 uri, start = sys.argv[1], float(sys.argv[2])
 while time.time() < start:
     time.sleep(0.001)
@@ -79,7 +79,7 @@ def test_an_invocation_that_stops_early_ends_its_runs_instead_of_leaving_them_ru
 ):
     from mlflow.tracking import MlflowClient
 
-    from bench.tracking import Tracker
+    from stylebench.tracking import Tracker
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tracker = Tracker(uri, tmp_path / "run")

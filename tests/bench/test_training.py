@@ -5,11 +5,11 @@ import json
 import pytest
 import torch
 
-from bench.checkpoint_cache import cache_paths
-from bench.plan import PlanError, make_plan
-from bench.suites.load import load_suite
-from bench.train_task import TrainingSettings, train_job
-from bench.training import plan_training, prepare_checkpoints, style_arrays
+from stylebench.checkpoint_cache import cache_paths
+from stylebench.plan import PlanError, make_plan
+from stylebench.suites.load import load_suite
+from stylebench.train_task import TrainingSettings, train_job
+from stylebench.training import plan_training, prepare_checkpoints, style_arrays
 from tests.conftest import write_tiny_suite
 from tests.methods.test_johnson import public_checkpoint
 

@@ -4,9 +4,9 @@ and settings that can only be mistakes are refused by both, naming the key."""
 import pytest
 from typer.testing import CliRunner
 
-from bench.cli import app
-from bench.registry import METHODS
-from methods.base import resolve_config
+from stylebench.cli import app
+from stylebench.methods.base import resolve_config
+from stylebench.registry import METHODS
 
 runner = CliRunner()
 

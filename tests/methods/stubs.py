@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import torch
 
-from methods.base import MethodContext
+from stylebench.methods.base import MethodContext
 
 
 class IdentityEncoder:

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import torch
 
-from bench.suites import procedural
-from methods.base import resolve_config
-from methods.gatys import Gatys
-from methods.semantic import Semantic
-from metrics.perceptual import ContentLoss, StyleLoss
+from stylebench.methods.base import resolve_config
+from stylebench.methods.gatys import Gatys
+from stylebench.methods.semantic import Semantic
+from stylebench.metrics.perceptual import ContentLoss, StyleLoss
+from stylebench.suites import procedural
 
 #: Largest relative change of an output's content or style loss that a speed setting may cause.
 TOLERANCE = 0.10

@@ -7,11 +7,11 @@ because an optimisation amplifies any rounding difference into visibly different
 import pytest
 import torch
 
-from methods.base import resolve_config
-from methods.core.pyramid import coarse_to_fine, phase_sizes
-from methods.gatys import Gatys
-from methods.improved_gatys import ImprovedGatys
-from methods.semantic import Semantic
+from stylebench.methods.base import resolve_config
+from stylebench.methods.core.pyramid import coarse_to_fine, phase_sizes
+from stylebench.methods.gatys import Gatys
+from stylebench.methods.improved_gatys import ImprovedGatys
+from stylebench.methods.semantic import Semantic
 
 CASES = [
     (Gatys, {"steps": 6}),
@@ -48,7 +48,7 @@ def test_each_phase_starts_from_the_previous_result_upsampled():
     seen = []
 
     def run_phase(start):
-        from methods.core.optimize import OptimizationResult
+        from stylebench.methods.core.optimize import OptimizationResult
 
         seen.append(start.clone())
         return OptimizationResult(images=start + 0.1, curves={"total": [[float(len(seen))]]})

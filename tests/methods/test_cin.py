@@ -4,10 +4,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from methods.base import PrepareData, TensorImages
-from methods.cin import CIN, CINConfig
-from methods.core.checkpoints import CheckpointMismatch
-from methods.core.pastiche import PasticheNet, style_norm
+from stylebench.methods.base import PrepareData, TensorImages
+from stylebench.methods.cin import CIN, CINConfig
+from stylebench.methods.core.checkpoints import CheckpointMismatch
+from stylebench.methods.core.pastiche import PasticheNet, style_norm
 from tests.methods.stubs import IdentityEncoder, context_with
 
 # Smooth random "paintings" (noise upsampled), so resizing one barely changes it.

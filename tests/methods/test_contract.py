@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from bench.registry import METHODS
-from bench.suites.load import load_suite
-from methods.base import MethodConfig, PrepareData, TensorImages, resolve_config
+from stylebench.methods.base import MethodConfig, PrepareData, TensorImages, resolve_config
+from stylebench.registry import METHODS
+from stylebench.suites.load import load_suite
 
 SMOKE = load_suite("smoke").spec
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from methods.base import PrepareData, TensorImages
-from methods.core.adversarial import ImagePool, linear_decay, lsgan_loss
-from methods.core.checkpoints import CheckpointMismatch
-from methods.core.cyclegan_nets import PatchDiscriminator, ResnetGenerator
-from methods.cyclegan import CycleGAN, CycleGANConfig
+from stylebench.methods.base import PrepareData, TensorImages
+from stylebench.methods.core.adversarial import ImagePool, linear_decay, lsgan_loss
+from stylebench.methods.core.checkpoints import CheckpointMismatch
+from stylebench.methods.core.cyclegan_nets import PatchDiscriminator, ResnetGenerator
+from stylebench.methods.cyclegan import CycleGAN, CycleGANConfig
 from tests.methods.stubs import context_with
 
 CONTEXT = context_with({})

@@ -10,9 +10,9 @@ import pytest
 import torch
 from torchvision import models
 
-from methods.core import weights as weights_module
-from methods.core.encoders import conv_layers, layer_names, load_vgg
-from methods.core.weights import WeightsSource, WeightsUnavailable, state_dict_sha256
+from stylebench.methods.core import weights as weights_module
+from stylebench.methods.core.encoders import conv_layers, layer_names, load_vgg
+from stylebench.methods.core.weights import WeightsSource, WeightsUnavailable, state_dict_sha256
 
 
 def test_layer_names_follow_torchvision_indices():

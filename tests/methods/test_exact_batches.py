@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from methods.core.exact_batches import ExactBatches, batches_exactly
-from methods.core.losses import per_image_sum
+from stylebench.methods.core.exact_batches import ExactBatches, batches_exactly
+from stylebench.methods.core.losses import per_image_sum
 
 
 class BatchSizeDependent(nn.Module):
@@ -34,7 +34,7 @@ def test_an_exact_layer_stays_batched_and_is_checked_once_per_shape(monkeypatch)
     layer, x = nn.Linear(4, 4), torch.rand(3, 4)
     checks = []
     monkeypatch.setattr(
-        "methods.core.exact_batches.batches_exactly",
+        "stylebench.methods.core.exact_batches.batches_exactly",
         lambda module, v: checks.append(v.shape) or True,
     )
     exact = ExactBatches()

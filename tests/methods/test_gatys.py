@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from methods.base import resolve_config
-from methods.core.optimize import DivergenceError, initial_images, optimize_images
-from methods.gatys import Gatys
+from stylebench.methods.base import resolve_config
+from stylebench.methods.core.optimize import DivergenceError, initial_images, optimize_images
+from stylebench.methods.gatys import Gatys
 
 
 def images(seed: int, n: int = 1) -> torch.Tensor:

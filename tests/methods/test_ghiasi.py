@@ -4,10 +4,10 @@ import pytest
 import torch
 from torchvision import models
 
-from methods.base import PrepareData, TensorImages
-from methods.core.inception import load_inception
-from methods.core.weights import PRETRAINED_URLS, WeightsSource, state_dict_sha256
-from methods.ghiasi import Ghiasi, GhiasiConfig
+from stylebench.methods.base import PrepareData, TensorImages
+from stylebench.methods.core.inception import load_inception
+from stylebench.methods.core.weights import PRETRAINED_URLS, WeightsSource, state_dict_sha256
+from stylebench.methods.ghiasi import Ghiasi, GhiasiConfig
 from tests.methods.stubs import IdentityEncoder, context_with
 
 SMALL = {"steps": 10, "batch_size": 2, "image_size": 32, "style_size": 80, "lr": 1e-3}

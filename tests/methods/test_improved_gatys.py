@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from methods.base import resolve_config
-from methods.core.losses import cross_gram, gram_matrix
-from methods.core.perceptual import PerceptualLoss
-from methods.gatys import Gatys
-from methods.improved_gatys import ALL_LAYERS, ImprovedGatys, depth_weights, style_terms
+from stylebench.methods.base import resolve_config
+from stylebench.methods.core.losses import cross_gram, gram_matrix
+from stylebench.methods.core.perceptual import PerceptualLoss
+from stylebench.methods.gatys import Gatys
+from stylebench.methods.improved_gatys import ALL_LAYERS, ImprovedGatys, depth_weights, style_terms
 
 
 def test_layer_weights_are_powers_of_two_by_depth():

@@ -5,11 +5,11 @@ import re
 import pytest
 import torch
 
-from methods.base import PrepareData, TensorImages
-from methods.core.checkpoints import CheckpointMismatch
-from methods.core.transformer import TransformerNet
-from methods.core.weights import WeightsUnavailable, read_state_dict
-from methods.johnson import Johnson, JohnsonConfig
+from stylebench.methods.base import PrepareData, TensorImages
+from stylebench.methods.core.checkpoints import CheckpointMismatch
+from stylebench.methods.core.transformer import TransformerNet
+from stylebench.methods.core.weights import WeightsUnavailable, read_state_dict
+from stylebench.methods.johnson import Johnson, JohnsonConfig
 from tests.methods.stubs import IdentityEncoder, context_with
 
 

@@ -2,8 +2,8 @@
 
 import torch
 
-from methods.core.lbfgs import BatchLBFGS
-from methods.core.optimize import optimize_images
+from stylebench.methods.core.lbfgs import BatchLBFGS
+from stylebench.methods.core.optimize import optimize_images
 
 
 def bumpy(x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from methods.core.losses import (
+from stylebench.methods.core.losses import (
     gram_matrix,
     half_sum_squared_error,
     mean_squared_error,

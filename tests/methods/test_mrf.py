@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from methods.core import mrf
-from methods.core.losses import smoothness
-from methods.core.mrf import map_at_layer, mrf_loss, nearest_patches, style_patches
+from stylebench.methods.core import mrf
+from stylebench.methods.core.losses import smoothness
+from stylebench.methods.core.mrf import map_at_layer, mrf_loss, nearest_patches, style_patches
 
 
 def numpy_patches(x: np.ndarray, k: int = 3) -> np.ndarray:

@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from methods.core import packed_conv
-from methods.core.encoders import Execution
-from methods.core.packed_conv import MAX_POSITIONS, PackedConv2d, packed_convolutions
+from stylebench.methods.core import packed_conv
+from stylebench.methods.core.encoders import Execution
+from stylebench.methods.core.packed_conv import MAX_POSITIONS, PackedConv2d, packed_convolutions
 
 pytestmark = pytest.mark.skipif(
     not packed_conv.packing_available(), reason="this PyTorch build has no oneDNN packing"

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from bench.images import load_image
-from methods.base import Guides, resolve_config
-from methods.core.segment import complete_maps, joint_maps, map_in_palette, map_palette
-from methods.semantic import Semantic
+from stylebench.images import load_image
+from stylebench.methods.base import Guides, resolve_config
+from stylebench.methods.core.segment import complete_maps, joint_maps, map_in_palette, map_palette
+from stylebench.methods.semantic import Semantic
 
 
 def test_presets_follow_paper_and_code():

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from bench.registry import METHODS
-from bench.suites.load import load_suite
-from methods.base import PrepareData, TensorImages, resolve_config
-from methods.core.checkpoints import CheckpointMismatch
-from methods.core.weights import read_state_dict
+from stylebench.methods.base import PrepareData, TensorImages, resolve_config
+from stylebench.methods.core.checkpoints import CheckpointMismatch
+from stylebench.methods.core.weights import read_state_dict
+from stylebench.registry import METHODS
+from stylebench.suites.load import load_suite
 
 SMOKE = load_suite("smoke").spec
 TRAINED = [name for name in METHODS.names() if METHODS.get(name).needs.training]
@@ -105,7 +105,7 @@ class Convolutions:
 def test_speed_settings_reach_the_network_and_keep_quality_within_tolerance(
     prepared, context, metric_context, settings
 ):
-    from metrics.perceptual import ContentLoss, StyleLoss
+    from stylebench.metrics.perceptual import ContentLoss, StyleLoss
 
     cls, method, styles = prepared
     fast = cls(resolve_config(cls, {**SMOKE.methods[cls.name], **settings}), context)

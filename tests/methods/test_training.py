@@ -5,10 +5,10 @@ import threading
 import pytest
 import torch
 
-from methods.base import TensorImages
-from methods.core.checkpoints import CheckpointMismatch, check_state_dict
-from methods.core.optimize import DivergenceError
-from methods.core.training import (
+from stylebench.methods.base import TensorImages
+from stylebench.methods.core.checkpoints import CheckpointMismatch, check_state_dict
+from stylebench.methods.core.optimize import DivergenceError
+from stylebench.methods.core.training import (
     MAX_POINTS,
     PREFETCH,
     batch_order,

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bench.plan import make_plan
-from bench.suites.load import load_suite
-from metrics.distances import fid, fid_infinity, fid_infinity_sizes
-from metrics.sets import ArtFID, ArtFIDInfinity, FIDInfinity, SetData
+from stylebench.metrics.distances import fid, fid_infinity, fid_infinity_sizes
+from stylebench.metrics.sets import ArtFID, ArtFIDInfinity, FIDInfinity, SetData
+from stylebench.plan import make_plan
+from stylebench.suites.load import load_suite
 
 RNG = np.random.default_rng(0)
 OUTPUTS = RNG.normal(size=(40, 16)) ** 2

@@ -11,10 +11,10 @@ import torch.nn.functional as F
 from torchvision import models
 from torchvision.transforms import functional as TF
 
-from methods.core.encoders import FeatureEncoder
-from methods.core.weights import WeightsIdentity
-from metrics.base import MetricContext
-from metrics.cfsd import CFSD, structural_divergence
+from stylebench.methods.core.encoders import FeatureEncoder
+from stylebench.methods.core.weights import WeightsIdentity
+from stylebench.metrics.base import MetricContext
+from stylebench.metrics.cfsd import CFSD, structural_divergence
 
 
 def he_vgg19() -> torch.nn.Sequential:
@@ -110,6 +110,8 @@ def test_cfsd_row_blocks_add_up_to_the_whole_matrix(monkeypatch):
     generator = torch.Generator().manual_seed(1)
     content, output = torch.rand(2, 8, 6, 7, generator=generator).unbind()
     whole = structural_divergence(content, output)
-    monkeypatch.setattr("metrics.cfsd.ROW_BLOCK", 5)  # 42 positions: 9 blocks, the last short
+    monkeypatch.setattr(
+        "stylebench.metrics.cfsd.ROW_BLOCK", 5
+    )  # 42 positions: 9 blocks, the last short
     torch.testing.assert_close(structural_divergence(content, output), whole, rtol=1e-12, atol=0)
     assert whole > 0 and structural_divergence(content, content) == 0

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from bench.cli import app
-from bench.registry import METRICS
-from metrics.base import ImageMetric, MeasuredMetric
-from metrics.sets import SetMetric
+from stylebench.cli import app
+from stylebench.metrics.base import ImageMetric, MeasuredMetric
+from stylebench.metrics.sets import SetMetric
+from stylebench.registry import METRICS
 
 EXPECTED = {
     "content_loss", "style_loss", "lpips", "lpips_vgg", "cfsd", "fid", "kid", "fid_infinity",
@@ -36,7 +36,7 @@ def test_all_metrics_of_the_issue_are_registered():
 
 
 def test_bench_ls_metrics_lists_direction_and_needs(monkeypatch):
-    from bench import cli
+    from stylebench import cli
 
     monkeypatch.setattr(cli.out, "_width", 250)  # the console was sized when bench.cli loaded
     result = CliRunner().invoke(app, ["ls", "metrics"])

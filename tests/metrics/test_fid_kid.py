@@ -12,13 +12,13 @@ import torch
 import torch_fidelity
 from cleanfid import fid as cleanfid
 
-from bench.images import open_rgb, write_png
-from bench.suites import procedural
-from methods.core.weights import WeightsSource
-from metrics.distances import fid, kid
-from metrics.inception import InceptionFeatures, resolve_weights
-from metrics.reference_stats import ReferenceSet
-from metrics.sets import FID, KID, SetData, SetScorer
+from stylebench.images import open_rgb, write_png
+from stylebench.methods.core.weights import WeightsSource
+from stylebench.metrics.distances import fid, kid
+from stylebench.metrics.inception import InceptionFeatures, resolve_weights
+from stylebench.metrics.reference_stats import ReferenceSet
+from stylebench.metrics.sets import FID, KID, SetData, SetScorer
+from stylebench.suites import procedural
 
 SEED = 7
 N_A, N_B = 10, 12
@@ -134,7 +134,7 @@ def test_small_sets_are_flagged_and_too_small_ones_refused(features):
 
 def test_set_scorer_records_settings_and_reuses_reference_features(sets, tmp_path):
     """A second scoring of the same reference set reads the cache and gives the same numbers."""
-    from metrics.base import MetricContext
+    from stylebench.metrics.base import MetricContext
 
     context = MetricContext(
         device=torch.device("cpu"),

@@ -7,11 +7,11 @@ import pytest
 import torch
 from torchvision import models
 
-from methods.core import weights as weights_module
-from methods.core.encoders import load_vgg
-from methods.core.weights import WeightsSource, WeightsUnavailable, hub_cache_dir
-from metrics.base import MetricContext
-from metrics.perceptual_distance import LPIPS, LPIPSVGG
+from stylebench.methods.core import weights as weights_module
+from stylebench.methods.core.encoders import load_vgg
+from stylebench.methods.core.weights import WeightsSource, WeightsUnavailable, hub_cache_dir
+from stylebench.metrics.base import MetricContext
+from stylebench.metrics.perceptual_distance import LPIPS, LPIPSVGG
 
 
 def images(seed: int, n: int = 3, size: int = 48) -> torch.Tensor:

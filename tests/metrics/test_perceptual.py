@@ -3,8 +3,13 @@
 import pytest
 import torch
 
-from metrics.base import StyleDomain
-from metrics.perceptual import EVALUATION_SPEC, ContentLoss, StyleLoss, evaluation_description
+from stylebench.metrics.base import StyleDomain
+from stylebench.metrics.perceptual import (
+    EVALUATION_SPEC,
+    ContentLoss,
+    StyleLoss,
+    evaluation_description,
+)
 
 
 def test_identical_inputs_score_zero(metric_context):
@@ -33,10 +38,10 @@ def test_content_and_style_loss_equal_a_plain_torchvision_computation(tmp_path):
     """Independent reference: torchvision's VGG-19 run by index, Grams and MSEs in float64."""
     import torchvision
 
-    from bench.paths import cache_dir
-    from methods.core.encoders import load_encoder
-    from methods.core.weights import WeightsSource
-    from metrics.base import MetricContext
+    from stylebench.methods.core.encoders import load_encoder
+    from stylebench.methods.core.weights import WeightsSource
+    from stylebench.metrics.base import MetricContext
+    from stylebench.paths import cache_dir
 
     torch.manual_seed(3)
     vgg = torchvision.models.vgg19().eval()

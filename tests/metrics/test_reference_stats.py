@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from metrics.reference_stats import ReferenceSet, cache_key, reference_features
+from stylebench.metrics.reference_stats import ReferenceSet, cache_key, reference_features
 
 EXTRACTOR = {
     "extractor": "inception",

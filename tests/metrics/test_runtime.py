@@ -6,7 +6,7 @@ import statistics
 
 import torch
 
-from metrics.runtime import REPEATS, Throughput, measure
+from stylebench.metrics.runtime import REPEATS, Throughput, measure
 
 
 class Calls:

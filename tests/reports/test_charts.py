@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reports.charts import Series, line_chart, pareto_front, scatter_chart
+from stylebench.reports.charts import Series, line_chart, pareto_front, scatter_chart
 
 
 def test_pareto_front_keeps_exactly_the_undominated_points():

@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import pytest
 
-from reports.compare import ComparisonError, compare, parse_thresholds, to_markdown
+from stylebench.reports.compare import ComparisonError, compare, parse_thresholds, to_markdown
 from tests.reports.records import synthetic_record
 
 FID = {

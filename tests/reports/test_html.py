@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from reports.html import render_report, write_report
+from stylebench.reports.html import render_report, write_report
 from tests.browser import visit
 from tests.reports.records import synthetic_record
 

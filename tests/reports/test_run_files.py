@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from reports.html import write_report
+from stylebench.reports.html import write_report
 from tests.reports.records import synthetic_record
 
 BENCH = str(Path(sys.executable).with_name("bench"))

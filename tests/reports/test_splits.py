@@ -2,7 +2,7 @@
 
 import pytest
 
-from reports.tables import split_scores
+from stylebench.reports.tables import split_scores
 
 METRICS = {
     "style_loss": {"per": "image", "higher_is_better": False},

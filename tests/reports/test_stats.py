@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from reports.stats import bootstrap_ci
-from reports.tables import intervals
+from stylebench.reports.stats import bootstrap_ci
+from stylebench.reports.tables import intervals
 
 
 def test_intervals_are_seeded_and_contain_the_mean():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from reports.html import render_trend
-from reports.trend import change_points
+from stylebench.reports.html import render_trend
+from stylebench.reports.trend import change_points
 
 
 def test_a_persistent_step_is_found_where_it_starts():

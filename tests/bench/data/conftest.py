@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.data import catalog
+from stylebench.data import catalog
 
 TINY_SPLITS = {"trainA": 3, "trainB": 4, "testA": 2, "testB": 5}
 

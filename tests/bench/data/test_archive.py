@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from bench.data.archive import ArchiveError, safe_extract
+from stylebench.data.archive import ArchiveError, safe_extract
 from tests.bench.data.conftest import monet_zip
 
 LIMIT = 1 << 30

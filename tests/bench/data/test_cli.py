@@ -7,8 +7,8 @@ import socket
 
 from typer.testing import CliRunner
 
-from bench.cli import app
-from bench.data import catalog
+from stylebench.cli import app
+from stylebench.data import catalog
 
 runner = CliRunner()
 

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from bench.data.download import DownloadError, download
+from stylebench.data.download import DownloadError, download
 
 PAYLOAD = os.urandom(300_000)
 

@@ -12,9 +12,9 @@ import socket
 import pytest
 from rich.console import Console
 
-from bench.data import catalog
-from bench.data.store import MANIFEST, DataError, ensure, fetch, verify
-from bench.hashing import file_sha256
+from stylebench.data import catalog
+from stylebench.data.store import MANIFEST, DataError, ensure, fetch, verify
+from stylebench.hashing import file_sha256
 from tests.bench.data.conftest import TINY_SPLITS, monet_zip
 
 
