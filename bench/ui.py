@@ -31,6 +31,8 @@ class UiError(BenchError):
 def check_port(host: str, port: int) -> None:
     """Fail at once, naming the port, if another process listens on it."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As servers bind: connections of a UI just stopped (TIME_WAIT) do not hold the port.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:

@@ -60,5 +60,18 @@ def test_the_url_answers_when_printed_and_sigterm_leaves_no_server(tmp_path):
     while time.monotonic() < deadline and any(p.is_running() for p in server):
         time.sleep(0.5)
     assert [p.pid for p in server if p.is_running() and p.status() != "zombie"] == []
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", port))  # the port is free again
+    # The port is free again: a new `bench ui` on it starts (its check is not fooled by the
+    # closed connections of the last one), and is stopped the same way.
+    again = subprocess.Popen(
+        [BENCH, "ui", "--out", str(tmp_path), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert f"http://127.0.0.1:{port}" in again.stdout.readline()
+        again.send_signal(signal.SIGTERM)
+        assert again.wait(timeout=60) == 143
+    finally:
+        if again.poll() is None:
+            again.kill()
