@@ -139,7 +139,7 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
              details: [...document.querySelectorAll('.leaderboard .detail')].map(d => d.textContent),
              methods: [...document.querySelectorAll('.leaderboard tbody td:first-child')].map(t => t.textContent),
              speed: document.querySelector('#speed-chart svg')?.getAttribute('aria-label') || '',
-             curves: document.querySelectorAll('#curves svg polyline').length})""",
+             curves: document.querySelectorAll('#curves svg').length})""",
     )
     assert page.console_errors == [] and page.dialogs == []
     assert all(url.startswith(("file:", "data:")) for url in page.requests)

@@ -15,6 +15,13 @@ def test_labels_are_escaped_and_front_is_starred():
     evil = "<img src=x onerror=alert(1)>"
     svg = str(scatter_chart("t", [evil, "b"], [(1.0, 1.0), (2.0, 2.0)], "x", "y"))
     assert "<img" not in svg and "&lt;img src=x" in svg
-    assert svg.count("★") == 1 and 'class="pareto"' in svg
+    assert svg.count("★") == 1 and 'id="pareto"' in svg
     line = str(line_chart("<b>", [Series(evil, [(1, 2.0), (2, 1.0)], marks=[1.5])], "s", "l"))
-    assert "<b>" not in line and line.count('class="change-point"') == 1
+    assert "<b>" not in line and line.count('id="change-point-') == 1
+
+
+def test_names_are_literal_text_and_axes_have_ticks_and_a_legend():
+    svg = str(scatter_chart("t", ["$x^2$", "b"], [(0.01, 1.0), (2.0, 2.0)], "latency (s)", "fid"))
+    assert "$x^2$" in svg  # no maths parsing of user strings
+    assert 'id="xtick_' in svg and 'id="ytick_' in svg and 'id="legend_' in svg
+    assert 'aria-label="t"' in svg and "latency (s)" in svg

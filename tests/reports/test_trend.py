@@ -47,6 +47,6 @@ def test_trend_page_marks_change_points_and_escapes_names():
         for night in range(1, 15)
     ]
     html = render_trend(history)
-    assert html.count('class="change-point"') == 1 and "new level from smoke-8" in html
+    assert html.count('id="change-point-') == 1 and "new level from smoke-8" in html
     assert "<img src=x" not in html and "&lt;img src=x" in html
     assert "<b>x</b>" not in html
