@@ -350,7 +350,7 @@ class Tracker:
             self.ledger["methods_done"].append(method)
             self._save()
         parent = self.ledger["parent"]
-        for file in ("report.html", "grid.png", "record.json"):
+        for file in ("report.html", "grid.png", "record.json", "scores.csv"):
             if (self.run_dir / file).is_file():
                 client.log_artifact(parent, str(self.run_dir / file))
         if not self.ledger.get("inputs_logged") and (self.run_dir / "inputs").is_dir():

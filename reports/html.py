@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import math
+import os
 from pathlib import Path
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from PIL import Image
 
 from stylebench.atomic import write_text_atomic
-from stylebench.reports.charts import Series, line_chart, scatter_chart
+from stylebench.reports.charts import Series, line_chart, pareto_front, scatter_chart
 from stylebench.reports.files import RunFiles
 from stylebench.reports.grid import write_grid
 from stylebench.reports.stats import CONFIDENCE, RESAMPLES
 from stylebench.reports.tables import (
     best_per_metric,
+    breakdown,
+    cell_scores,
+    grouped_metrics,
+    headline,
     intervals,
     leaderboard,
     set_score,
@@ -34,52 +42,104 @@ _ENV = Environment(
 )
 
 
-#: The report's only script: click an image to enlarge it (allowed by hash in the page's CSP).
+#: The report's only script: click a column header to sort its table (allowed by hash in the
+#: page's CSP). Cells carry their number in ``data-value``; missing values sort last.
 SCRIPT = """
-const zoom = document.getElementById("zoom");
-document.querySelectorAll(".grid img").forEach((img) => {
-  img.addEventListener("click", () => { zoom.querySelector("img").src = img.src; zoom.classList.add("open"); });
+document.querySelectorAll("table.sortable th[data-sort]").forEach((th) => {
+  th.addEventListener("click", () => {
+    const body = th.closest("table").tBodies[0], index = Number(th.dataset.sort);
+    const up = th.dataset.order !== "asc";
+    th.dataset.order = up ? "asc" : "desc";
+    const key = (row) => row.cells[index].dataset.value ?? row.cells[index].textContent;
+    const order = (a, b) => {
+      const x = parseFloat(key(a)), y = parseFloat(key(b));
+      if (isNaN(x) || isNaN(y)) return isNaN(x) - isNaN(y) || key(a).localeCompare(key(b));
+      return up ? x - y : y - x;
+    };
+    [...body.rows].sort(order).forEach((row) => body.appendChild(row));
+  });
 });
-zoom.addEventListener("click", () => zoom.classList.remove("open"));
 """
 
+#: Images larger than this are embedded as JPEG thumbnails of this size, with the full PNG
+#: linked: the report of a 512 px suite stays small, and the run folder travels with it.
+THUMBNAIL_PX = 160
 
-def _data_uri(path: Path | None) -> str:
+
+def _thumbnail(path: Path | None) -> str:
+    """A data URI to embed: the PNG itself when it is small, else a JPEG thumbnail."""
     if path is None or not path.is_file():
         return ""
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+    try:
+        with Image.open(path) as image:
+            if max(image.size) <= THUMBNAIL_PX:
+                return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+            small = image.convert("RGB")
+            small.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+    except (OSError, ValueError):
+        return ""  # not an image: the grid shows the gap
+    buffer = io.BytesIO()
+    small.save(buffer, "JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _fmt(value: object) -> str:
+def _link(path: Path | None, base: Path) -> str:
+    """A relative URL from the report's folder to a file of the run."""
+    if path is None:
+        return ""
+    return quote(Path(os.path.relpath(path, base)).as_posix())
+
+
+def _fmt(value: object, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        if 1e3 <= abs(value) < 1e6:
+            return f"{value:,.0f}"  # MiB, images/s: whole numbers read better than 1.72e+03
+        return f"{value:.{digits}g}"
     return str(value)
+
+
+def _number(value: object) -> str:
+    """A cell's ``data-value`` for sorting: the number, or empty when there is none."""
+    if isinstance(value, int | float) and math.isfinite(value):
+        return repr(float(value))
+    return ""
 
 
 def _score_cell(record: dict, table, cis: dict, method: str, metric: str, notes: list) -> dict:
     """One leaderboard cell: the value, a second line (CI, N or std) and any warning's number."""
     info = record["metrics"][metric]
     per = info["per"]
-    cell = {"text": _fmt(table.at[method, metric]), "detail": "", "note": None, "title": ""}
+    value = table.at[method, metric]
+    cell = {
+        "text": _fmt(value, 3),
+        "detail": "",
+        "note": None,
+        "title": "",
+        "value": _number(value),
+    }
     if per == "image" and metric in cis.get(method, {}):
         ci = cis[method][metric]
-        cell["detail"] = f"[{_fmt(ci.low)}, {_fmt(ci.high)}]" if ci.low is not None else "n=1"
+        if ci.low is not None and ci.high is not None:
+            cell["detail"] = f"±{_fmt((ci.high - ci.low) / 2, 2)}"
+            cell["title"] = f"{CONFIDENCE:.0%} interval [{_fmt(ci.low)}, {_fmt(ci.high)}]"
+        else:
+            cell["detail"] = "n=1"
         domain = (record["methods"][method].get("needs") or {}).get("style") == "domain"
         if domain and "style" in info.get("needs", ()):
-            cell["detail"] += " vs style-set mean"
-            cell["title"] = "domain method: against the mean Gram matrices of the style set"
+            cell["detail"] += " vs style set"
+            cell["title"] += "; domain method: against the mean Gram matrices of the style set"
     elif per == "method":
         details = record["methods"][method].get(f"{metric}_details") or {}
         cell["detail"] = f"batch {details['batch_size']}" if "batch_size" in details else ""
         cell["title"] = details.get("error") or ""
     elif per == "set":
         score = set_score(record, method, metric)
-        if score.get("std") is not None:
-            cell["text"] += f" ± {_fmt(score['std'])}"
         if score:
             cell["detail"] = f"N={score['n']} vs {score['n_reference']}"
+        if score.get("std") is not None:
+            cell["detail"] = f"±{_fmt(score['std'], 2)} sd, {cell['detail']}"
         cell["title"] = score.get("error") or ""
         for warning in score.get("warnings") or []:
             if warning not in notes:
@@ -121,37 +181,79 @@ def _curve_charts(record: dict) -> list:
     return charts
 
 
-def _quality_vs_speed(record: dict, table) -> object | None:
-    """Quality (lower is better) against per-image latency, one point per method."""
+def _quality_vs_speed(record: dict, table) -> tuple[object | None, str, list[str]]:
+    """Quality (lower is better) against per-image latency, one point per method: the chart,
+    the quality metric used and the methods on the Pareto front."""
     metrics = record["metrics"]
     if "latency" not in table:
-        return None
+        return None, "", []
     for name in QUALITY_AXIS:
         if name in table and not metrics[name]["higher_is_better"]:
             rows = table[[name, "latency"]].dropna()
             rows = rows[rows["latency"] > 0]
             if len(rows):
                 points = [(float(r["latency"]), float(r[name])) for _, r in rows.iterrows()]
-                return scatter_chart(
+                chart = scatter_chart(
                     f"{name} vs latency (Pareto front dashed, ★ on it)",
                     list(rows.index),
                     points,
                     "latency per image (s, log scale)",
                     f"{name} (lower is better)",
                 )
-    return None
+                return chart, name, [str(rows.index[i]) for i in pareto_front(points)]
+    return None, "", []
 
 
-def _output(cell: dict | None, files: RunFiles, method: str) -> dict:
+def _summary(groups: dict[str, list[str]], rows: list[dict], best: dict[str, str]) -> list:
+    """Above the fold: per metric group, its headline metric's best method, with the value and
+    its interval or N (the leaderboard has the rest)."""
+    cells = {row["method"]: dict(zip(row["columns"], row["scores"], strict=True)) for row in rows}
+    summary = []
+    for group, names in groups.items():
+        metric = headline(group, names)
+        if metric in best:
+            summary.append(
+                {"group": group, "metric": metric, "method": best[metric]}
+                | cells[best[metric]][metric]
+            )
+    return summary
+
+
+def _breakdowns(record: dict, image_metrics: list[str], names: dict[str, str]) -> list:
+    """Per-style and per-content tables (collapsed in the report)."""
+    tables = []
+    for by in ("style", "content"):
+        table = breakdown(record, by)
+        rows = [
+            {
+                "method": method,
+                "image": names.get(key, key),
+                "scores": [_fmt(table.at[(method, key), m]) for m in image_metrics],
+                "values": [_number(table.at[(method, key), m]) for m in image_metrics],
+                "n": int(table.at[(method, key), "n"]),
+            }
+            for method, key in table.index
+        ]
+        tables.append({"by": by, "rows": rows})
+    return tables
+
+
+def _output(cell: dict | None, files: RunFiles, method: str, base: Path) -> dict:
+    path = files.path(cell["output"]) if cell else None
     return {
         "method": method,
-        "src": _data_uri(files.path(cell["output"])) if cell else "",
+        "src": _thumbnail(path),
+        "href": _link(path, base),
         "error": cell["error"] if cell else "not run",
     }
 
 
 def _grid(
-    record: dict, files: RunFiles, pair_methods: list[str], domain_methods: list[str]
+    record: dict,
+    files: RunFiles,
+    pair_methods: list[str],
+    domain_methods: list[str],
+    base: Path,
 ) -> list:
     """One row per (content, style) pair with each per-pair method's output; a domain method's
     one output per content image sits in the content's first row, spanning its style rows."""
@@ -168,11 +270,12 @@ def _grid(
                     "content": content["key"],
                     "style": style["key"],
                     "outputs": [
-                        _output(pairs.get((m, content["key"], style["key"])), files, m)
+                        _output(pairs.get((m, content["key"], style["key"])), files, m, base)
                         for m in pair_methods
                     ],
                     "domain": [
-                        _output(domain.get((m, content["key"])), files, m) for m in domain_methods
+                        _output(domain.get((m, content["key"])), files, m, base)
+                        for m in domain_methods
                     ]
                     if index == 0
                     else [],
@@ -183,13 +286,21 @@ def _grid(
 
 
 def render_report(
-    record: dict, run_dir: Path, comparison: dict | None = None, files: RunFiles | None = None
+    record: dict,
+    run_dir: Path,
+    comparison: dict | None = None,
+    files: RunFiles | None = None,
+    base: Path | None = None,
 ) -> str:
     """The report of ``record`` as one HTML string (images read from inside ``run_dir`` only,
-    through ``files``)."""
+    through ``files``; links to full-size files relative to ``base``, the folder the page is
+    written to, by default the run folder)."""
     files = files or RunFiles(run_dir)
+    base = base or run_dir
     table = leaderboard(record)
     metrics = record["metrics"]
+    groups = grouped_metrics(metrics)
+    columns = [metric for names in groups.values() for metric in names]
     best = best_per_metric(table, metrics)
     cis = intervals(record)
     notes: list[str] = []
@@ -197,12 +308,13 @@ def render_report(
         {
             "method": method,
             "paper": record["methods"][method]["paper"],
+            "columns": columns,
             "scores": [
                 {
                     **_score_cell(record, table, cis, method, m, notes),
                     "best": best.get(m) == method,
                 }
-                for m in metrics
+                for m in columns
             ],
             "n": int(table.at[method, "n"]),
             "failed": int(table.at[method, "failed"]),
@@ -222,10 +334,14 @@ def render_report(
     suite = record["suite"]
     names = {r["key"]: r["name"] for r in suite["content"] + suite["style"]}
     inputs = {
-        r["key"]: _data_uri(files.path(r["input"])) for r in suite["content"] + suite["style"]
+        r["key"]: {
+            "src": _thumbnail(files.path(r["input"])),
+            "href": _link(files.path(r["input"]), base),
+        }
+        for r in suite["content"] + suite["style"]
     }
     pair_methods, domain_methods = split_methods(record)
-    grid = _grid(record, files, pair_methods, domain_methods)
+    grid = _grid(record, files, pair_methods, domain_methods, base)
     failures = [c for c in record["cells"] if c["status"] != "ok"]
     per_split = split_scores(record)
     image_metrics = [m for m, info in metrics.items() if info["per"] == "image"]
@@ -238,14 +354,22 @@ def render_report(
         }
         for method, split in per_split.index
     ]
+    speed_chart, quality_metric, front = _quality_vs_speed(record, table)
+    scores_file = run_dir / SCORES_CSV
     return _ENV.get_template("report.html.j2").render(
         comparison=comparison,
-        speed_chart=_quality_vs_speed(record, table),
+        summary=_summary(groups, rows, best),
+        pareto=front,
+        quality_metric=quality_metric,
+        speed_chart=speed_chart,
         curve_charts=_curve_charts(record),
         splits=splits,
+        breakdowns=_breakdowns(record, image_metrics, names),
         image_metrics=image_metrics,
         record=record,
         metrics=metrics,
+        groups=groups,
+        columns=columns,
         rows=rows,
         grid=grid,
         pair_methods=pair_methods,
@@ -259,20 +383,35 @@ def render_report(
         resamples=RESAMPLES,
         sets=record["evaluation"].get("sets"),
         refused=files.refused,
+        scores_csv=_link(scores_file, base) if scores_file.is_file() else "",
         script=SCRIPT,
         script_hash="sha256-" + base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode(),
     )
 
 
+#: The per-cell scores beside the record, for a spreadsheet or pandas (linked from the report).
+SCORES_CSV = "scores.csv"
+
+
+def write_scores(record: dict, run_dir: Path) -> Path:
+    """Write every successful cell's per-image scores as CSV into the run folder."""
+    path = run_dir / SCORES_CSV
+    write_text_atomic(path, cell_scores(record).to_csv(index=False))
+    return path
+
+
 def write_report(
     record: dict, run_dir: Path, comparison: dict | None = None, path: Path | None = None
 ) -> Path:
-    """Write ``report.html`` (and ``grid.png``) into the run folder, with a comparison section
-    if given (`reports.compare.Comparison.as_dict`); returns the report path."""
+    """Write ``report.html`` (with ``grid.png`` and ``scores.csv``) into the run folder, with a
+    comparison section if given (`reports.compare.Comparison.as_dict`); returns the report
+    path. A report written elsewhere links the run's files relative to where it is."""
     files = RunFiles(run_dir)
     write_grid(record, run_dir, files)
+    write_scores(record, run_dir)
     path = path or run_dir / "report.html"
-    write_text_atomic(path, render_report(record, run_dir, comparison, files))
+    html = render_report(record, run_dir, comparison, files, base=path.resolve().parent)
+    write_text_atomic(path, html)
     return path
 
 

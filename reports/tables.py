@@ -109,3 +109,56 @@ def headline_values(record: dict) -> dict[str, dict[str, float]]:
             if value is not None and pd.notna(value):
                 values[method][metric] = float(value)
     return values
+
+
+#: The report's metric groups, in the leaderboard's column order: cost next to the method name.
+GROUPS = ("cost", "content fidelity", "style match", "distribution match")
+
+
+def metric_group(info: dict) -> str:
+    """Which question a metric answers: a set metric compares distributions; a per-image metric
+    that compares with the content image measures content fidelity, one with the style image
+    style match; what compares with nothing, or is measured once per method (latency, memory,
+    throughput, prepare time), is a cost."""
+    if info["per"] == "set":
+        return "distribution match"
+    needs = info.get("needs") or ()
+    if info["per"] == "method" or not needs:
+        return "cost"
+    if "content" in needs:
+        return "content fidelity"
+    if "style" in needs:
+        return "style match"
+    return "cost"
+
+
+def grouped_metrics(metrics: dict) -> dict[str, list[str]]:
+    """The record's metrics by group, in `GROUPS` order (empty groups left out)."""
+    groups: dict[str, list[str]] = {group: [] for group in GROUPS}
+    for name, info in metrics.items():
+        groups[metric_group(info)].append(name)
+    return {group: names for group, names in groups.items() if names}
+
+
+#: Each group's headline metric in the report's summary: the first of these the run has.
+HEADLINES = {
+    "cost": ("latency", "throughput", "peak_memory"),
+    "content fidelity": ("lpips", "content_loss", "cfsd"),
+    "style match": ("style_loss",),
+    "distribution match": ("artfid", "fid", "kid"),
+}
+
+
+def headline(group: str, names: list[str]) -> str:
+    """The metric that answers a group's question at a glance."""
+    return next((name for name in HEADLINES.get(group, ()) if name in names), names[0])
+
+
+def breakdown(record: dict, by: str) -> pd.DataFrame:
+    """Per-image metric means per method and ``by`` (``content`` or ``style``): where a method
+    wins on average, whether it wins on every image. Indexed by (method, image key), with N."""
+    per_image = [m for m, info in record["metrics"].items() if info["per"] == "image"]
+    scores = cell_scores(record)
+    table = scores.groupby(["method", by], sort=False)[per_image].mean()
+    table["n"] = scores.groupby(["method", by], sort=False).size()
+    return table

@@ -48,14 +48,20 @@ def page_text_after(url: str, wait_for: list[str], timeout_s: float = 90) -> str
     return body
 
 
-def visit(url: str, script: str, screenshot: Path | None = None) -> PageVisit:
-    """Load ``url``, run ``script`` (a JS expression) in it, and report what happened."""
+def visit(
+    url: str,
+    script: str,
+    screenshot: Path | None = None,
+    viewport: tuple[int, int] = (1200, 900),
+) -> PageVisit:
+    """Load ``url`` in a window of ``viewport`` (width, height) px, run ``script`` (a JS
+    expression) in it, and report what happened."""
     from playwright.sync_api import sync_playwright
 
     result = PageVisit()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=FLAGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
         page.on("console", lambda m: m.type == "error" and result.console_errors.append(m.text))
         page.on("pageerror", lambda e: result.console_errors.append(str(e)))
         page.on("dialog", lambda d: (result.dialogs.append(d.message), d.dismiss()))

@@ -130,3 +130,45 @@ def synthetic_record(
         },
         "cells": cells,
     }
+
+
+def wide_record(run_dir: Path, methods: int, contents: int, styles: int, size: int) -> dict:
+    """A record shaped like a real run of ``methods`` methods: every built-in metric with its
+    real declaration, intervals, set scores with N and warnings, and procedural images of
+    ``size`` px (scenes, paintings and their blends as outputs) at their real sizes on disk."""
+    from stylebench.registry import METRICS
+    from stylebench.suites.procedural import painting, scene
+
+    names = [f"method_{i}" for i in range(methods)]
+    record = synthetic_record(
+        run_dir,
+        [f"scene_{i}.jpg" for i in range(contents)],
+        [f"painting_{j}.jpg" for j in range(styles)],
+        {name: 0.1 * (i + 1) for i, name in enumerate(names)},
+    )
+    record["suite"]["image_size"] = size
+    record["metrics"] = {name: METRICS.get(name).info.as_dict() for name in METRICS.names()}
+    per_image = [n for n, info in record["metrics"].items() if info["per"] == "image"]
+    rng = np.random.default_rng(0)
+    scenes = [scene(i, size) for i in range(contents)]
+    paintings = [painting(j, size) for j in range(styles)]
+    for ref, image in zip(record["suite"]["content"], scenes, strict=True):
+        image.save(run_dir / ref["input"])
+    for ref, image in zip(record["suite"]["style"], paintings, strict=True):
+        image.save(run_dir / ref["input"])
+    for cell in record["cells"]:
+        i, j = int(cell["content"][2:]), int(cell["style"][2:])
+        weight = 0.3 + 0.05 * names.index(cell["method"])
+        Image.blend(scenes[i], paintings[j], weight).save(run_dir / cell["output"])
+        cell["scores"] = {n: float(rng.uniform(0.001, 2.0)) for n in per_image}
+    for i, name in enumerate(names):
+        summary = record["methods"][name]
+        summary["throughput"] = 10.0 + i
+        summary["prepare_time"] = 0.5 * i
+        summary["set_scores"] = {
+            n: {"value": 10.0 + i, "n": contents * styles, "n_reference": styles, "warnings": []}
+            | ({"std": 0.01} if n == "kid" else {})
+            for n, info in record["metrics"].items()
+            if info["per"] == "set"
+        }
+    return record

@@ -13,9 +13,10 @@ HOSTILE = "<img src=x onerror=alert(1)>.png"
 def test_leaderboard_marks_the_best_method_in_each_direction(tmp_path):
     record = synthetic_record(tmp_path, ["a.png"], ["b.png"], {"good": 0.1, "bad": 0.9})
     html = render_report(record, tmp_path)
-    good_row = html[html.index(">good</td>") : html.index("</tr>", html.index(">good</td>"))]
+    board = html[html.index('class="leaderboard') :]
+    good_row = board[board.index(">good</td>") : board.index("</tr>", board.index(">good</td>"))]
     assert 'class="best">0.1<' in good_row
-    assert "↓ lower is better" in html
+    assert "(lower is better)" in board and "content_<wbr>loss" in board
     assert "RANDOM WEIGHTS" in html
     assert "RANDOM WEIGHTS" not in render_report(
         synthetic_record(tmp_path, ["a.png"], ["b.png"], {"m": 0.1}, random=False), tmp_path
@@ -91,10 +92,11 @@ def test_a_domain_method_gets_one_column_with_one_output_per_content(tmp_path):
     ]
     assert grid.count("</th>") == 4  # content, style, p, cyclegan
     assert grid.count('<td class="domain" rowspan="3">') == 2  # once per content, over 3 styles
-    assert grid.count("→ style domain") == 2 and grid.count('title="p"') == 6
+    assert grid.count("→ style domain") == 2 and grid.count('title="p (click for the full image)"') == 6
     assert "mean Gram matrices of the 7 images of the style set (reference)" in html
+    html = html[html.index('class="leaderboard') :]
     board = html[html.index(">cyclegan</td>") : html.index("</tr>", html.index(">cyclegan</td>"))]
-    assert "vs style-set mean" in board and "2.5" in board  # mean of 2.0 and 3.0
+    assert "vs style set" in board and "2.5" in board  # mean of 2.0 and 3.0
     write_report(record, tmp_path)
     with Image.open(tmp_path / "grid.png") as sheet:
         assert sheet.size == (96 * 4, 28 + 96 * 6)
@@ -118,3 +120,49 @@ def test_domain_column_renders_in_chromium(tmp_path):
     assert page.console_errors == []
     assert page.facts["rows"] == [4, 3, 4, 3]  # the domain cell spans each content's 2 rows
     assert page.facts["domain"] == [16, 16]
+
+
+def test_an_eight_method_report_answers_above_the_fold_and_fits_the_page(tmp_path):
+    """At 1400x1000: the summary is in the first viewport, the leaderboard of 8 methods and
+    every built-in metric needs no horizontal scroll, headers sort, and the CSP holds."""
+    from tests.reports.records import wide_record
+
+    report = write_report(wide_record(tmp_path, methods=8, contents=2, styles=2, size=64), tmp_path)
+    page = visit(
+        report.as_uri(),
+        """(() => {
+            const board = document.querySelector('.leaderboard');
+            const box = board.parentElement;
+            const before = [...board.tBodies[0].rows].map(r => r.cells[0].textContent);
+            board.querySelector('th[data-sort="1"]').click();
+            const values = [...board.tBodies[0].rows].map(r => parseFloat(r.cells[1].dataset.value));
+            return {summaryBottom: document.getElementById('summary').getBoundingClientRect().bottom,
+                    overflow: box.scrollWidth - box.clientWidth,
+                    pageOverflow: document.documentElement.scrollWidth - window.innerWidth,
+                    rows: before.length, values,
+                    csv: document.getElementById('scores-csv').getAttribute('href'),
+                    viewport: !!document.querySelector('meta[name=viewport]')};
+        })()""",
+        viewport=(1400, 1000),
+        screenshot=tmp_path / "shot.png",
+    )
+    facts = page.facts
+    assert page.console_errors == [] and page.dialogs == []  # a CSP violation logs an error
+    assert facts["summaryBottom"] <= 1000, facts
+    assert facts["overflow"] <= 0 and facts["pageOverflow"] <= 0, facts
+    assert facts["rows"] == 8 and facts["values"] == sorted(facts["values"])
+    assert facts["csv"] == "scores.csv" and facts["viewport"]
+    assert (tmp_path / "scores.csv").read_text().count("\n") == 8 * 4 + 1
+
+
+def test_a_512_px_report_embeds_thumbnails_and_stays_small(tmp_path):
+    """50 pairs x 8 methods at 512 px: thumbnails in the page, full PNGs linked."""
+    from tests.reports.records import wide_record
+
+    record = wide_record(tmp_path, methods=8, contents=10, styles=5, size=512)
+    report = write_report(record, tmp_path)
+    size_mb = report.stat().st_size / 2**20
+    assert size_mb <= 10, f"{size_mb:.1f} MB"
+    html = report.read_text()
+    output = record["cells"][0]["output"]
+    assert f'href="{output}"' in html and html.count("data:image/jpeg;base64,") == 8 * 50 + 2 * 50
