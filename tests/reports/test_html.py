@@ -92,7 +92,10 @@ def test_a_domain_method_gets_one_column_with_one_output_per_content(tmp_path):
     ]
     assert grid.count("</th>") == 4  # content, style, p, cyclegan
     assert grid.count('<td class="domain" rowspan="3">') == 2  # once per content, over 3 styles
-    assert grid.count("→ style domain") == 2 and grid.count('title="p (click for the full image)"') == 6
+    assert (
+        grid.count("→ style domain") == 2
+        and grid.count('title="p (click for the full image)"') == 6
+    )
     assert "mean Gram matrices of the 7 images of the style set (reference)" in html
     html = html[html.index('class="leaderboard') :]
     board = html[html.index(">cyclegan</td>") : html.index("</tr>", html.index(">cyclegan</td>"))]
