@@ -86,7 +86,7 @@ def line_chart(
                 low, high = zip(*s.band, strict=True)
                 axes.fill_between(
                     [x for x, _ in s.points], low, high, color=colour, alpha=0.12, lw=0
-                )
+                ).set_gid(f"noise-band-{i + 1}")
             for mark in s.marks:
                 marks += 1
                 axes.axvline(mark, color=colour, ls="--", lw=1, gid=f"change-point-{marks}")

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 from PIL import Image
 
@@ -415,13 +416,21 @@ def write_report(
     return path
 
 
-def render_trend(history: list[dict]) -> str:
-    """The nightly trend page: one chart per metric (a line per method, change points dashed)
-    and the table of nights."""
-    from stylebench.reports.trend import change_points
+def _night_label(entry: dict) -> str:
+    """An x tick of the trend charts: the night's date and commit."""
+    return f"{str(entry.get('finished', ''))[5:10]} {str(entry.get('git_commit', ''))[:7]}"
+
+
+def render_trend(history: list[dict], folder: Path | None = None) -> str:
+    """The nightly trend page: one chart per metric (a line per method, its night-to-night
+    noise band shaded, change points dashed; nights by date and commit) and the table of
+    nights, each linked to its report and comparison (relative to ``folder``, the page's)."""
+    from stylebench.reports.trend import change_points, noise_sigma
 
     metrics = sorted({m for e in history for v in e["values"].values() for m in v})
     methods = sorted({m for e in history for m in e["values"]})
+    ticks = [(night, _night_label(e)) for night, e in enumerate(history, 1)]
+    step = max(1, len(ticks) // 12)  # at most about a dozen labels on an axis
     charts, shifts = [], []
     for metric in metrics:
         series = []
@@ -434,18 +443,35 @@ def render_trend(history: list[dict]) -> str:
             ]
             if not points:
                 continue
-            found = change_points([v for _, v in points])
+            values = [v for _, v in points]
+            found = change_points(values)
             marks = [points[i][0] - 0.5 for i in found]
             shifts += [(metric, method, history[points[i][0] - 1]["run_id"]) for i in found]
-            series.append(Series(method, points, marks))
+            sigma = 2 * noise_sigma(np.asarray(values)) if len(values) > 2 else 0.0
+            band = [(v - sigma, v + sigma) for v in values] if sigma > 0 else None
+            series.append(Series(method, points, marks, band))
         if series:
-            charts.append(line_chart(metric, series, "night", metric))
+            charts.append(
+                line_chart(metric, series, "night (date, commit)", metric, False, ticks[::step])
+            )
     return _ENV.get_template("trend.html.j2").render(
-        history=list(reversed(history)), charts=charts, shifts=shifts
+        history=[_night_links(e, folder) for e in reversed(history)], charts=charts, shifts=shifts
     )
+
+
+def _night_links(entry: dict, folder: Path | None) -> dict:
+    """A history entry with relative links to its report and comparison, where they exist."""
+    links = {}
+    report = Path(entry["report"]) if entry.get("report") else None
+    if report is not None and report.is_file():
+        links["report"] = _link(report, folder) if folder else report.as_uri()
+        comparison = report.parent / "comparison.md"
+        if comparison.is_file():
+            links["comparison"] = _link(comparison, folder) if folder else comparison.as_uri()
+    return entry | {"links": links}
 
 
 def write_trend(history: list[dict], path: Path) -> Path:
     """Write the trend page atomically; returns its path."""
-    write_text_atomic(path, render_trend(history))
+    write_text_atomic(path, render_trend(history, path.resolve().parent))
     return path

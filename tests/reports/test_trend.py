@@ -50,3 +50,34 @@ def test_trend_page_marks_change_points_and_escapes_names():
     assert html.count('id="change-point-') == 1 and "new level from smoke-8" in html
     assert "<img src=x" not in html and "&lt;img src=x" in html
     assert "<b>x</b>" not in html
+
+
+def test_trend_page_names_nights_draws_the_noise_band_and_links_each_night(tmp_path):
+    rng = np.random.default_rng(0)
+    history = []
+    for night in range(1, 7):
+        run = tmp_path / "runs" / f"smoke-{night}"
+        run.mkdir(parents=True)
+        (run / "report.html").write_text("r")
+        if night > 1:
+            (run / "comparison.md").write_text("c")
+        history.append(
+            {
+                "run_id": f"smoke-{night}",
+                "report": str(run / "report.html"),
+                "finished": f"2026-11-{night:02d}T02:00:00",
+                "git_commit": f"{night:x}" * 40,
+                "baseline": None,
+                "regressions": 0,
+                "failed_cells": 0,
+                "random_weights": True,
+                "tags": [],
+                "values": {"gatys": {"lpips": 0.3 + 0.001 * float(rng.normal())}},
+            }
+        )
+    html = render_trend(history, tmp_path / "history")
+    assert "11-03 3333333" in html  # x ticks: date and commit
+    assert 'id="noise-band-1"' in html  # the shaded noise band
+    assert 'href="../runs/smoke-6/report.html"' in html
+    assert 'href="../runs/smoke-6/comparison.md"' in html
+    assert 'href="../runs/smoke-1/comparison.md"' not in html
