@@ -95,7 +95,7 @@ def _fmt(value: object, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, float):
-        if 1e3 <= abs(value) < 1e6:
+        if 10**digits <= abs(value) < 1e6:
             return f"{value:,.0f}"  # MiB, images/s: whole numbers read better than 1.72e+03
         return f"{value:.{digits}g}"
     return str(value)
