@@ -449,28 +449,37 @@ def list_registered(
 
     table = Table(show_edge=False)
     if what is Listing.methods:
-        for column in ("name", "paper", "needs", "what it does"):
+        for column in ("name", "origin", "paper", "needs", "what it does"):
             table.add_column(
                 column, no_wrap=column == "name", min_width=len(column), overflow="fold"
             )
-        for name in METHODS.names():
-            cls = METHODS.get(name)
+        loaded, broken = METHODS.loadable()
+        for name, entry in METHODS.entries().items():
+            if name in broken:
+                table.add_row(name, entry.origin, "", "", broken[name])
+                continue
+            cls = loaded[name]
             needs = cls.needs
             need = (
                 f"{needs.style} style"
                 + (", training" if needs.training else "")
                 + (", guides" if needs.guides else "")
             )
-            table.add_row(name, cls.paper, need, cls.summary)
+            table.add_row(name, entry.origin, cls.paper, need, cls.summary)
     elif what is Listing.metrics:
-        for column in ("name", "better", "per", "unit", "needs", "definition"):
+        for column in ("name", "origin", "better", "per", "unit", "needs", "definition"):
             table.add_column(
                 column, no_wrap=column == "name", min_width=len(column), overflow="fold"
             )
-        for name in METRICS.names():
-            info = METRICS.get(name).info
+        loaded, broken = METRICS.loadable()
+        for name, entry in METRICS.entries().items():
+            if name in broken:
+                table.add_row(name, entry.origin, "", "", "", "", broken[name])
+                continue
+            info = loaded[name].info
             table.add_row(
                 name,
+                entry.origin,
                 "higher" if info.higher_is_better else "lower",
                 info.per,
                 info.unit,

@@ -153,7 +153,7 @@ def make_plan(suite: Suite, only_methods: list[str] | None = None) -> Plan:
             config.check_image_size(spec.image_size)
         except ValueError as exc:
             raise PlanError(f"methods.{name} at image_size {spec.image_size}: {exc}") from None
-    requested = spec.metrics if spec.metrics is not None else METRICS.names()
+    requested = spec.metrics if spec.metrics is not None else list(METRICS.usable())
     metrics = tuple(_with_requirements(requested))
     cells = []
     for name in methods:

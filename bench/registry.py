@@ -1,15 +1,23 @@
 """One small typed registry for methods, metrics and suites.
 
 Built-ins are named by import path and loaded only when asked for, so ``bench ls`` stays fast
-and importing the CLI does not import torch. Third-party packages add methods through the
-``stylebench.methods`` entry-point group, or a suite names one directly by import path
-(``my_package.module:MyMethod``).
+and importing the CLI does not import torch. Third-party packages add methods and metrics
+through the ``stylebench.methods`` and ``stylebench.metrics`` entry-point groups, or a suite
+names one directly by import path (``my_package.module:MyMethod``).
+
+What a registry loads is checked against its contract (`stylebench.methods.base.
+contract_problems`, `stylebench.metrics.base.contract_problems`): a plugin that cannot be
+imported, or lacks a declaration the harness relies on, is one `PluginError` naming the
+distribution and entry point, and costs its own row in ``bench ls`` and nothing else.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
@@ -22,41 +30,120 @@ class UnknownName(BenchError):
     """A name that is not registered."""
 
 
+class PluginError(BenchError):
+    """A registered object that cannot be loaded or does not honour its contract."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where a registered name comes from: its import path and its origin (``built-in``, a
+    distribution ``name==version``, or ``import path`` for a name given as one)."""
+
+    name: str
+    target: str
+    origin: str
+
+    def describe(self) -> str:
+        if self.origin == "built-in":
+            return f"built-in {self.target}"
+        if self.origin == "import path":
+            return self.target
+        return f"entry point {self.name} = {self.target} of {self.origin}"
+
+
 class Registry(Generic[T]):
     """Names mapped to lazily imported objects (``"package.module:attribute"``)."""
 
-    def __init__(self, kind: str, builtins: dict[str, str], group: str | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        builtins: dict[str, str],
+        group: str | None = None,
+        contract: str | None = None,
+    ) -> None:
         self.kind = kind
-        self._paths = dict(builtins)
+        self._builtins = dict(builtins)
         self._group = group
+        self._contract = contract  # "module:function" returning a list of problems
         self._loaded: dict[str, T] = {}
 
-    def _all_paths(self) -> dict[str, str]:
-        paths = dict(self._paths)
+    def entries(self) -> dict[str, Entry]:
+        """Every registered name: built-ins first, then installed plugins (a built-in's name
+        cannot be taken over)."""
+        found = {n: Entry(n, target, "built-in") for n, target in self._builtins.items()}
         if self._group:
             for ep in entry_points(group=self._group):
-                paths.setdefault(ep.name, ep.value)
-        return paths
+                dist = f"{ep.dist.name}=={ep.dist.version}" if ep.dist else "unknown distribution"
+                found.setdefault(ep.name, Entry(ep.name, ep.value, dist))
+        return found
 
     def names(self) -> list[str]:
-        return sorted(self._all_paths())
+        return sorted(self.entries())
+
+    def builtin_names(self) -> list[str]:
+        """The names stylebench itself defines (what its own tests run over)."""
+        return sorted(self._builtins)
 
     def get(self, name: str) -> T:
         if name in self._loaded:
             return self._loaded[name]
-        paths = self._all_paths()
-        if name not in paths and ":" in name:
-            paths[name] = name
-        if name not in paths:
-            close = difflib.get_close_matches(name, paths, n=1)
+        entries = self.entries()
+        if name not in entries and ":" in name:
+            entries[name] = Entry(name, name, "import path")
+        if name not in entries:
+            close = difflib.get_close_matches(name, entries, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise UnknownName(
-                f"unknown {self.kind} {name!r}: {hint}known {self.kind}s: {', '.join(sorted(paths))}"
+                f"unknown {self.kind} {name!r}: {hint}known {self.kind}s: "
+                f"{', '.join(sorted(entries))}"
             )
-        module, _, attribute = paths[name].partition(":")
-        obj: Any = getattr(importlib.import_module(module), attribute)
+        entry = entries[name]
+        obj = self._load(entry)
         self._loaded[name] = obj
         return obj
+
+    def _load(self, entry: Entry) -> T:
+        module, _, attribute = entry.target.partition(":")
+        try:
+            obj: Any = getattr(importlib.import_module(module), attribute)
+        except Exception as exc:  # a plugin's import can fail in any way
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            raise PluginError(
+                f"{self.kind} {entry.name!r} ({entry.describe()}) failed to load: {reason}"
+            ) from None
+        problems = self._check()(obj)
+        if problems:
+            raise PluginError(
+                f"{self.kind} {entry.name!r} ({entry.describe()}) does not honour the "
+                f"{self.kind} contract: {'; '.join(problems)}"
+            )
+        return obj
+
+    def _check(self) -> Callable[[Any], list[str]]:
+        if self._contract is None:
+            return lambda obj: []
+        module, _, function = self._contract.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+    def loadable(self) -> tuple[dict[str, T], dict[str, str]]:
+        """Every registered object that loads, and the error of each one that does not: for
+        listings and defaults ("every method"), where one broken plugin must not stop the rest."""
+        loaded: dict[str, T] = {}
+        broken: dict[str, str] = {}
+        for name in self.names():
+            try:
+                loaded[name] = self.get(name)
+            except PluginError as exc:
+                broken[name] = str(exc)
+        return loaded, broken
+
+    def usable(self) -> dict[str, T]:
+        """Every registered object that loads; one ``warning:`` line on stderr for each that
+        does not (left out of "every method" defaults; naming it explicitly is an error)."""
+        loaded, broken = self.loadable()
+        for error in broken.values():
+            print(f"warning: {error}; left out", file=sys.stderr)
+        return loaded
 
 
 METHODS: Registry[Any] = Registry(
@@ -71,6 +158,7 @@ METHODS: Registry[Any] = Registry(
         "cyclegan": "stylebench.methods.cyclegan:CycleGAN",
     },
     group="stylebench.methods",
+    contract="stylebench.methods.base:contract_problems",
 )
 
 METRICS: Registry[Any] = Registry(
@@ -92,6 +180,7 @@ METRICS: Registry[Any] = Registry(
         "prepare_time": "stylebench.metrics.runtime:PrepareTime",
     },
     group="stylebench.metrics",
+    contract="stylebench.metrics.base:contract_problems",
 )
 
 SUITES: Registry[Any] = Registry(

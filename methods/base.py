@@ -212,3 +212,39 @@ def resolve_config(method: type[Method], settings: Mapping[str, Any]) -> MethodC
         )
     merged = {**method.presets[preset], **settings, "preset": preset}
     return method.Config.model_validate(merged)
+
+
+#: Class attributes every method declares, with the types the harness relies on.
+DECLARATIONS: dict[str, type | tuple[type, ...]] = {
+    "name": str,
+    "summary": str,
+    "paper": str,
+    "presets": Mapping,
+    "needs": MethodNeeds,
+    "encoders": tuple,
+    "iterative": bool,
+}
+
+
+def contract_problems(cls: object) -> list[str]:
+    """What keeps ``cls`` from being a `Method` the harness can plan and run (empty: none):
+    checked when a method is loaded, so a plugin that forgot ``iterative`` fails at once with
+    its name, not after an hour of training."""
+    if not isinstance(cls, type):
+        return [f"{cls!r} is not a class"]
+    problems = [
+        f"class attribute {attribute!r} must be a {kind.__name__}"  # type: ignore[union-attr]
+        for attribute, kind in DECLARATIONS.items()
+        if not isinstance(getattr(cls, attribute, None), kind)
+    ]
+    config = getattr(cls, "Config", None)
+    if not (isinstance(config, type) and issubclass(config, MethodConfig)):
+        problems.append("'Config' must be a subclass of stylebench.methods.base.MethodConfig")
+    presets = getattr(cls, "presets", None)
+    if isinstance(presets, Mapping) and "paper" not in presets:
+        problems.append("presets must include 'paper' (the paper's settings)")
+    methods = ["prepare", "stylize"]
+    if isinstance(getattr(cls, "needs", None), MethodNeeds) and cls.needs.training:
+        methods += ["state_dict", "load_state_dict"]
+    problems += [f"method {m}() is missing" for m in methods if not callable(getattr(cls, m, None))]
+    return problems

@@ -101,3 +101,22 @@ class MeasuredMetric:
     @classmethod
     def preflight(cls, weights: WeightsSource) -> None:
         """Measurements load no weights."""
+
+
+def contract_problems(cls: object) -> list[str]:
+    """What keeps ``cls`` from being a metric the harness can run (empty: none): a class with
+    a `MetricInfo` whose ``per`` and ``needs`` the harness knows."""
+    if not isinstance(cls, type):
+        return [f"{cls!r} is not a class"]
+    info = getattr(cls, "info", None)
+    if not isinstance(info, MetricInfo):
+        return ["class attribute 'info' must be a stylebench.metrics.base.MetricInfo"]
+    problems = []
+    if info.per not in ("image", "set", "method"):
+        problems.append(f"info.per is {info.per!r}, expected 'image', 'set' or 'method'")
+    unknown = set(info.needs) - {"content", "style", "reference"}
+    if unknown:
+        problems.append(f"info.needs has {sorted(unknown)}; known: content, style, reference")
+    if not callable(getattr(cls, "preflight", None)):
+        problems.append("classmethod preflight() is missing")
+    return problems

@@ -262,7 +262,7 @@ def _folder_suite(folder: Path) -> dict[str, Any]:
         "content": {"folder": "content"},
         "style": {"folder": "style"},
         "methods": {
-            name: {} for name in METHODS.names() if training or not METHODS.get(name).needs.training
+            name: {} for name, cls in METHODS.usable().items() if training or not cls.needs.training
         },
     }
     if (folder / "semantic").is_dir():

@@ -10,7 +10,7 @@ from stylebench.suites.load import load_suite
 SMOKE = load_suite("smoke").spec
 
 
-@pytest.mark.parametrize("name", METHODS.names())
+@pytest.mark.parametrize("name", METHODS.builtin_names())
 def test_method_returns_images_in_unit_range_of_the_input_shape(name, context):
     cls = METHODS.get(name)
     settings = dict(SMOKE.methods.get(name) or {})
@@ -38,20 +38,20 @@ def test_method_returns_images_in_unit_range_of_the_input_shape(name, context):
     assert torch.isfinite(result.images).all()
 
 
-@pytest.mark.parametrize("name", METHODS.names())
+@pytest.mark.parametrize("name", METHODS.builtin_names())
 def test_every_method_is_in_the_smoke_suite_with_a_valid_config(name):
     assert name in SMOKE.methods, f"add {name} with a tiny budget to bench/suites/smoke.yaml"
     for preset in METHODS.get(name).presets:
         resolve_config(METHODS.get(name), {"preset": preset})
 
 
-@pytest.mark.parametrize("name", METHODS.names())
+@pytest.mark.parametrize("name", METHODS.builtin_names())
 def test_unknown_config_keys_are_errors(name):
     with pytest.raises(ValueError, match="stepz|Extra inputs"):
         resolve_config(METHODS.get(name), {"stepz": 3})
 
 
-@pytest.mark.parametrize("name", METHODS.names())
+@pytest.mark.parametrize("name", METHODS.builtin_names())
 def test_resolved_configs_survive_the_trip_to_the_worker(name):
     """Workers rebuild configs from their JSON dump: every preset must come back unchanged."""
     cls = METHODS.get(name)

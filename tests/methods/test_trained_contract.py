@@ -10,7 +10,7 @@ from stylebench.registry import METHODS
 from stylebench.suites.load import load_suite
 
 SMOKE = load_suite("smoke").spec
-TRAINED = [name for name in METHODS.names() if METHODS.get(name).needs.training]
+TRAINED = [name for name in METHODS.builtin_names() if METHODS.get(name).needs.training]
 
 
 @pytest.fixture(scope="module", params=TRAINED)
