@@ -512,7 +512,7 @@ def validate(
     """Check what `bench run` would do with the same flags, without running it: keys, files,
     every image, methods and their settings, weights and checkpoints."""
     from stylebench.images import ImageError, load_image
-    from stylebench.runner import RunOptions, check_inputs
+    from stylebench.runner import RunOptions, budgets, check_inputs
 
     checked = check_inputs(
         RunOptions(
@@ -545,6 +545,11 @@ def validate(
         )
     for name, identity in loaded.datasets.items():
         out.print(f"dataset {name}: file list sha256 {identity['files_sha256']}")
+    lines, warnings = budgets(plan, local=not os.environ.get("RAY_ADDRESS"))
+    for line in lines:
+        out.print(line)
+    for warning in warnings:
+        err.print(f"[bold yellow]warning:[/] {escape(warning)}", markup=True)
     if problems:
         raise BenchError("\n".join(["the suite cannot run as it is:", *problems]))
     out.print("[green]OK[/]", markup=True)

@@ -13,6 +13,7 @@ from stylebench.errors import BenchError
 from stylebench.methods.base import MethodConfig, resolve_config
 from stylebench.registry import METHODS, METRICS
 from stylebench.suites.load import Suite
+from stylebench.suites.schema import SuiteSpec
 
 
 class PlanError(BenchError):
@@ -131,6 +132,25 @@ def _method_config(name: str, settings: dict[str, Any]) -> MethodConfig:
         raise PlanError(f"methods.{name}.preset: {exc}") from None
 
 
+def _settings(spec: SuiteSpec, name: str) -> dict[str, Any]:
+    """A method's settings in a suite: what it lists, on top of its default preset if any."""
+    listed = dict(spec.methods.get(name) or {})
+    if spec.default_preset and "preset" not in listed:
+        listed["preset"] = spec.default_preset
+    return listed
+
+
+def budget(name: str, config: Any) -> str:
+    """One line on what a method will spend: its preset and its steps, training size and batch
+    where it has them (printed before any compute)."""
+    fields = config.model_dump()
+    parts = [f"preset {fields.get('preset')}"]
+    parts += [f"{key} {fields[key]:,}" for key in ("steps", "phases") if key in fields]
+    if METHODS.get(name).needs.training:
+        parts += [f"{key} {fields[key]}" for key in ("image_size", "batch_size") if key in fields]
+    return f"{name}: {', '.join(parts)}"
+
+
 def _with_requirements(names: list[str]) -> list[str]:
     """The metrics asked for, each preceded by any it is computed from (ArtFID needs LPIPS)."""
     resolved: list[str] = []
@@ -145,9 +165,11 @@ def make_plan(suite: Suite, only_methods: list[str] | None = None) -> Plan:
     """Resolve methods and metrics of ``suite`` (optionally only ``only_methods``) into cells."""
     spec = suite.spec
     names = only_methods if only_methods else list(spec.methods)
+    if not only_methods and spec.default_preset:
+        names += [name for name in METHODS.usable() if name not in names]
     if not names:
         raise PlanError(f"suite {spec.name!r} lists no methods; add some or pass --methods")
-    methods = {name: _method_config(name, dict(spec.methods.get(name) or {})) for name in names}
+    methods = {name: _method_config(name, _settings(spec, name)) for name in names}
     for name, config in methods.items():
         try:
             config.check_image_size(spec.image_size)

@@ -78,7 +78,8 @@ class Registry(Generic[T]):
         return found
 
     def names(self) -> list[str]:
-        return sorted(self.entries())
+        """Built-ins in their declared order, then plugins."""
+        return list(self.entries())
 
     def builtin_names(self) -> list[str]:
         """The names stylebench itself defines (what its own tests run over)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -33,7 +34,7 @@ from stylebench.metrics.perceptual import (
     evaluation_description,
 )
 from stylebench.metrics.runtime import REPEATS, THROUGHPUT_BATCH, Throughput
-from stylebench.plan import DOMAIN_STYLE, Cell, Plan, is_domain, make_plan
+from stylebench.plan import DOMAIN_STYLE, Cell, Plan, budget, is_domain, make_plan
 from stylebench.progress import CellProgress, print_job
 from stylebench.records import (
     SCHEMA,
@@ -153,6 +154,24 @@ def check_inputs(options: RunOptions, tracking_uri: str | None = None) -> Prefli
     except BenchError as exc:
         return Preflight(plan, None, {}, [str(exc), *problems])
     return Preflight(plan, weights, identities, problems)
+
+
+def budgets(plan: Plan, local: bool) -> tuple[list[str], list[str]]:
+    """What each method will spend (a line each), and warnings: a trained method at its paper
+    budget on a machine without a GPU trains for days (``local``: the run uses this machine)."""
+    import torch
+
+    lines = [budget(name, config) for name, config in plan.methods.items()]
+    cpu_only = local and not torch.cuda.is_available()
+    warnings = [
+        f"{name} trains at its paper budget ({config.model_dump().get('steps', '?'):,} steps) "
+        "on a machine without a GPU, which takes many hours to days; pass --set "
+        f"{name}.preset=smoke for a tiny run, or run on a GPU"
+        for name, config in plan.methods.items()
+        if cpu_only and METHODS.get(name).needs.training and config.preset == "paper"
+        and not getattr(config, "checkpoint", None)
+    ]  # fmt: skip
+    return lines, warnings
 
 
 def prepare_jobs(
@@ -627,6 +646,9 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
     if checked.problems or checked.weights is None:
         raise BenchError("\n".join(checked.problems))
     plan, weights, suite = checked.plan, checked.weights, checked.plan.suite
+    lines, warnings = budgets(plan, local=not options.ray_address)
+    for line in [*lines, *(f"warning: {w}" for w in warnings)]:
+        print(line, file=sys.stderr)
     training = plan_training(plan, checked.identities)
     commit = git_commit()
     key = run_key(plan, commit)

@@ -241,8 +241,12 @@ def contract_problems(cls: object) -> list[str]:
     if not (isinstance(config, type) and issubclass(config, MethodConfig)):
         problems.append("'Config' must be a subclass of stylebench.methods.base.MethodConfig")
     presets = getattr(cls, "presets", None)
-    if isinstance(presets, Mapping) and "paper" not in presets:
-        problems.append("presets must include 'paper' (the paper's settings)")
+    if isinstance(presets, Mapping):
+        problems += [
+            f"presets must include {preset!r} ({why})"
+            for preset, why in (("paper", "the paper's settings"), ("smoke", "a tiny budget"))
+            if preset not in presets
+        ]
     methods = ["prepare", "stylize"]
     if isinstance(getattr(cls, "needs", None), MethodNeeds) and cls.needs.training:
         methods += ["state_dict", "load_state_dict"]

@@ -110,7 +110,10 @@ class CIN:
     summary: ClassVar[str] = "one network for N styles, conditional instance norm, style mixing"
     paper: ClassVar[str] = "Dumoulin, Shlens & Kudlur, ICLR 2017"
     Config: ClassVar[type[CINConfig]] = CINConfig
-    presets: ClassVar[dict[str, dict]] = {"paper": {}}
+    presets: ClassVar[dict[str, dict]] = {
+        "paper": {},
+        "smoke": {"steps": 12, "batch_size": 2, "image_size": 32},
+    }
     needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair", training=True, train_styles="all")
     iterative: ClassVar[bool] = False
     encoders: ClassVar[tuple[str, ...]] = ("vgg16",)

@@ -129,7 +129,17 @@ class CycleGAN:
     summary: ClassVar[str] = "unpaired photo <-> style-domain translation, cycle-consistent GANs"
     paper: ClassVar[str] = "Zhu, Park, Isola & Efros, ICCV 2017"
     Config: ClassVar[type[CycleGANConfig]] = CycleGANConfig
-    presets: ClassVar[dict[str, dict]] = {"paper": {}}
+    presets: ClassVar[dict[str, dict]] = {
+        "paper": {},
+        "smoke": {
+            "steps": 30,
+            "image_size": 32,
+            "ngf": 8,
+            "n_blocks": 2,
+            "ndf": 8,
+            "pool_size": 10,
+        },
+    }
     needs: ClassVar[MethodNeeds] = MethodNeeds(
         style="domain", training=True, train_styles="training"
     )

@@ -92,6 +92,7 @@ class Gatys:
     Config: ClassVar[type[GatysConfig]] = GatysConfig
     presets: ClassVar[dict[str, dict]] = {
         "paper": {},
+        "smoke": {"steps": 40},
         "reference": {
             "content_weight": 5.0,
             "content_reduction": "mse",

@@ -117,7 +117,10 @@ class Ghiasi:
     summary: ClassVar[str] = "arbitrary styles: Inception-v3 style prediction drives a transformer"
     paper: ClassVar[str] = "Ghiasi, Lee, Kudlur, Dumoulin & Shlens, BMVC 2017"
     Config: ClassVar[type[GhiasiConfig]] = GhiasiConfig
-    presets: ClassVar[dict[str, dict]] = {"paper": {}}
+    presets: ClassVar[dict[str, dict]] = {
+        "paper": {},
+        "smoke": {"steps": 8, "batch_size": 2, "image_size": 32, "style_size": 80, "lr": 1e-3},
+    }
     needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair", training=True, train_styles="training")
     iterative: ClassVar[bool] = False
     encoders: ClassVar[tuple[str, ...]] = ("vgg16", "inception_v3")

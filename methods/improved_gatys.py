@@ -108,6 +108,7 @@ class ImprovedGatys(Gatys):
     Config: ClassVar[type[ImprovedGatysConfig]] = ImprovedGatysConfig
     presets: ClassVar[dict[str, dict]] = {
         "paper": {},
+        "smoke": {"steps": 10, "phases": 2},
         "gatys": {
             "layer_weighting": "equal",
             "all_layers": False,

@@ -59,7 +59,10 @@ class Johnson:
     summary: ClassVar[str] = "feed-forward network per style, VGG-16 perceptual losses"
     paper: ClassVar[str] = "Johnson, Alahi & Fei-Fei, ECCV 2016"
     Config: ClassVar[type[JohnsonConfig]] = JohnsonConfig
-    presets: ClassVar[dict[str, dict]] = {"paper": {}}
+    presets: ClassVar[dict[str, dict]] = {
+        "paper": {},
+        "smoke": {"steps": 12, "batch_size": 2, "image_size": 32},
+    }
     needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair", training=True, train_styles="each")
     iterative: ClassVar[bool] = False
     encoders: ClassVar[tuple[str, ...]] = ("vgg16",)

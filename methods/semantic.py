@@ -88,7 +88,11 @@ class Semantic:
     summary: ClassVar[str] = "image optimisation, semantic-map-guided patch (MRF) style loss"
     paper: ClassVar[str] = "Champandard, arXiv 1603.01768 (2016)"
     Config: ClassVar[type[SemanticConfig]] = SemanticConfig
-    presets: ClassVar[dict[str, dict]] = {"paper": {}, "reference": {"matching": "split"}}
+    presets: ClassVar[dict[str, dict]] = {
+        "paper": {},
+        "smoke": {"steps": 15, "phases": 1},
+        "reference": {"matching": "split"},
+    }
     needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair", guides=True)
     iterative: ClassVar[bool] = True
     encoders: ClassVar[tuple[str, ...]] = ("vgg19",)

@@ -106,6 +106,11 @@ class SuiteSpec(BaseModel):
         None, description="semantic maps for content and style images (semantic methods)"
     )
     methods: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    default_preset: str | None = Field(
+        None,
+        description="with it, the suite runs every registered method: those it does not list, "
+        "and --methods it does not list, with this preset (every method has a 'smoke' one)",
+    )
     metrics: list[str] | None = None
 
     def image_sets(self) -> dict[str, ImageSet]:

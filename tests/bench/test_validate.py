@@ -94,3 +94,19 @@ def test_validate_takes_runs_selection_flags(tmp_path):
         app, ["validate", "smoke", "--methods", "gatys", "--data-dir", str(tmp_path)]
     )
     assert data.exit_code == 0, data.output
+
+
+def test_each_methods_budget_is_printed_and_a_paper_budget_on_a_cpu_is_warned_about():
+    smoke = runner.invoke(app, ["validate", "smoke"])
+    assert smoke.exit_code == 0, smoke.output
+    for name in METHODS.builtin_names():
+        assert f"{name}: preset smoke, steps " in smoke.output
+    assert "warning" not in smoke.output
+    paper = runner.invoke(
+        app, ["validate", "smoke", "--methods", "johnson", "--set", "johnson.preset=paper"]
+    )
+    assert paper.exit_code == 0, paper.output
+    assert "johnson: preset paper, steps 40,000, image_size 256" in paper.output
+    assert "johnson trains at its paper budget (40,000 steps) on a machine without a GPU" in (
+        paper.output
+    )

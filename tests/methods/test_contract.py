@@ -4,17 +4,15 @@ import pytest
 import torch
 
 from stylebench.methods.base import MethodConfig, PrepareData, TensorImages, resolve_config
+from stylebench.plan import make_plan
 from stylebench.registry import METHODS
 from stylebench.suites.load import load_suite
-
-SMOKE = load_suite("smoke").spec
 
 
 @pytest.mark.parametrize("name", METHODS.builtin_names())
 def test_method_returns_images_in_unit_range_of_the_input_shape(name, context):
     cls = METHODS.get(name)
-    settings = dict(SMOKE.methods.get(name) or {})
-    config = resolve_config(cls, settings)
+    config = resolve_config(cls, {"preset": "smoke"})
     assert isinstance(config, MethodConfig)
     assert cls.needs.style in ("pair", "domain")
     assert isinstance(getattr(cls, "iterative", None), bool), f"{name}: declare `iterative`"
@@ -39,8 +37,10 @@ def test_method_returns_images_in_unit_range_of_the_input_shape(name, context):
 
 
 @pytest.mark.parametrize("name", METHODS.builtin_names())
-def test_every_method_is_in_the_smoke_suite_with_a_valid_config(name):
-    assert name in SMOKE.methods, f"add {name} with a tiny budget to bench/suites/smoke.yaml"
+def test_every_method_runs_in_the_smoke_suite_with_its_smoke_preset(name):
+    plan = make_plan(load_suite("smoke"))
+    assert plan.methods[name].preset == "smoke"
+    assert make_plan(load_suite("smoke"), [name]).methods[name].preset == "smoke"
     for preset in METHODS.get(name).presets:
         resolve_config(METHODS.get(name), {"preset": preset})
 

@@ -7,16 +7,14 @@ from stylebench.methods.base import PrepareData, TensorImages, resolve_config
 from stylebench.methods.core.checkpoints import CheckpointMismatch
 from stylebench.methods.core.weights import read_state_dict
 from stylebench.registry import METHODS
-from stylebench.suites.load import load_suite
 
-SMOKE = load_suite("smoke").spec
 TRAINED = [name for name in METHODS.builtin_names() if METHODS.get(name).needs.training]
 
 
 @pytest.fixture(scope="module", params=TRAINED)
 def prepared(request, context):
     cls = METHODS.get(request.param)
-    method = cls(resolve_config(cls, dict(SMOKE.methods[request.param])), context)
+    method = cls(resolve_config(cls, {"preset": "smoke"}), context)
     styles = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     if cls.needs.train_styles == "each":
         styles = styles[:1]
@@ -45,7 +43,7 @@ def test_state_dict_round_trips_through_a_weights_only_file(prepared, context, t
     cls, method, styles = prepared
     path = tmp_path / "model.pth"
     torch.save(method.state_dict(), path)
-    config = resolve_config(cls, dict(SMOKE.methods[cls.name]))
+    config = resolve_config(cls, {"preset": "smoke"})
     fresh = cls(config, context)
     fresh.load_state_dict(read_state_dict(path))
     content = torch.rand(1, 3, 32, 32)
@@ -108,7 +106,7 @@ def test_speed_settings_reach_the_network_and_keep_quality_within_tolerance(
     from stylebench.metrics.perceptual import ContentLoss, StyleLoss
 
     cls, method, styles = prepared
-    fast = cls(resolve_config(cls, {**SMOKE.methods[cls.name], **settings}), context)
+    fast = cls(resolve_config(cls, {"preset": "smoke", **settings}), context)
     fast.load_state_dict(method.state_dict())
     probe = Convolutions(fast)
     content = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(5))
