@@ -135,7 +135,7 @@ class Comparison:
             "same_device": self.same_device,
             "commits": {"baseline": self.commits[0], "candidate": self.commits[1]},
             "what_changed": [asdict(d) for d in self.what_changed],
-            "what_changed_text": [str(d) for d in self.what_changed],
+            "what_changed_text": changed_lines(self),
             "log": self.log,
             "notes": self.notes,
             "regressed": len(self.regressions),
