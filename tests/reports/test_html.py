@@ -118,3 +118,21 @@ def test_domain_column_renders_in_chromium(tmp_path):
     assert page.console_errors == []
     assert page.facts["rows"] == [4, 3, 4, 3]  # the domain cell spans each content's 2 rows
     assert page.facts["domain"] == [16, 16]
+
+
+def test_a_comparison_section_opens_with_what_changed(tmp_path):
+    import copy
+
+    from stylebench.reports.compare import compare
+
+    base = synthetic_record(tmp_path, ["a.png", "b.png"], ["s.png"], {"gatys": 0.2})
+    cand = copy.deepcopy(base)
+    base["config"] = {"methods": {"gatys": {"steps": 3}}}
+    cand["config"] = {"methods": {"gatys": {"steps": 6}}}
+    cand["environment"]["git_commit"] = "<b>def</b>"
+    comparison = compare(base, cand, log=["1234567 <i>tune</i> steps"]).as_dict()
+    html = render_report(cand, tmp_path, comparison)
+    section = html[html.index('id="what-changed"') : html.index('id="comparison-summary"')]
+    assert "<code>gatys.steps: 3 -&gt; 6</code>" in section
+    assert "commit: abc -&gt; &lt;b&gt;def&lt;/b&gt;" in section
+    assert "1234567 &lt;i&gt;tune&lt;/i&gt; steps" in section
