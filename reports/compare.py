@@ -96,6 +96,8 @@ class Change:
     verdict: Verdict
     reason: str = ""
     n: int = 0
+    #: How far the value could move without counting (None: not compared).
+    band: float | None = None
 
     @property
     def direction(self) -> str:
@@ -274,6 +276,7 @@ def _per_image(
         delta=delta,
         relative=delta / abs(b.mean()) if b.mean() else None,
         noise=f"{interval}; {band}",
+        band=band.width,
         verdict=_verdict(delta, band, info["higher_is_better"], beyond),
         reason=f"{lost} baseline image(s) not scored in the candidate" if lost else "",
         n=len(pairs),
@@ -342,6 +345,7 @@ def _per_set(
         noise.append((2 * math.hypot(before["std"], after["std"]), "2 std of subsets"))
     band = _band(metric, b, t, noise)
     skip.update(delta=c - b, relative=(c - b) / abs(b) if b else None, noise=str(band))
+    skip["band"] = band.width
     skip["verdict"] = _verdict(c - b, band, info["higher_is_better"], True)
     return Change(**skip, n=int(after.get("n") or 0))
 
@@ -403,9 +407,8 @@ def _per_method(
             "history to estimate its noise",
         )  # fmt: skip
     band = _band(metric, float(b), t, noise)
-    return Change(
-        **common, noise=str(band), verdict=_verdict(delta, band, info["higher_is_better"], True)
-    )
+    verdict = _verdict(delta, band, info["higher_is_better"], True)
+    return Change(**common, noise=str(band), band=band.width, verdict=verdict)
 
 
 def check_comparable(baseline: Mapping[str, Any], candidate: Mapping[str, Any]) -> None:

@@ -87,13 +87,17 @@ def test_nightly_gates_on_a_regression_and_compare_agrees(tmp_path):
 
     same = bench("compare", str(run_dir), str(run_dir), "--format", "json", cwd=tmp_path)
     assert same.returncode == 0 and json.loads(same.stdout)["regressed"] == 0
+    assert json.loads(same.stdout)["what_changed_text"][0].endswith("; nothing else differs")
     worse = bench("compare", str(better), str(run_dir), "--fail-on-regression",
                   "--format", "markdown", "--html", str(tmp_path / "c.html"), cwd=tmp_path)  # fmt: skip
     assert worse.returncode == 1 and "| gatys | content_loss ↓ |" in worse.stdout
+    assert worse.stdout.index("**What changed**") < worse.stdout.index("| method |")
     assert "regressed" in (tmp_path / "c.html").read_text()
+    assert 'id="what-changed"' in (tmp_path / "c.html").read_text()
     table = bench("compare", str(better), str(run_dir), cwd=tmp_path)  # into a pipe, as in CI
     row = next(line for line in table.stdout.splitlines() if "content_loss" in line)
     assert "│ gatys" in row and "regressed" in row and "…" not in table.stdout
+    assert table.stdout.startswith("What changed:\n  commit ")
     bad = bench("compare", str(better), str(run_dir), "--threshold", "lpips", cwd=tmp_path)
     assert bad.returncode == 2 and "METRIC=FRACTION" in bad.stderr
 
