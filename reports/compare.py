@@ -395,12 +395,13 @@ def _per_method(
         if len(repeats) == 2:
             both = math.hypot(repeats[0][0], repeats[1][0])
             noise.append((Z * both, f"{Z:g} sigma of {repeats[1][1]}"))
-        noise.append(
-            (_throughput_floor(base, method, float(b)), f"floor {BATCH_FLOOR_S:g} s/batch")
-        )
+    estimated = bool(noise)  # the terms so far are noise estimates; the floor is not
+    if metric == "throughput":
+        floor = _throughput_floor(base, method, float(b))
+        noise.append((floor, f"floor {BATCH_FLOOR_S:g} s/batch"))
     common.update(baseline=float(b), candidate=float(c), delta=delta, n=1)
     common["relative"] = delta / abs(b) if b else None
-    if metric in ONCE_PER_RUN and not any("sigma" in why for _, why in noise):
+    if metric in ONCE_PER_RUN and not estimated:
         return Change(
             **common, noise="", verdict="not compared",
             reason=f"one measurement: no timed repeats, and fewer than {MIN_NIGHTS} nights of "
