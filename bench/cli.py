@@ -307,8 +307,15 @@ def print_table(table: Table) -> None:
 
 
 def _print_comparison(comparison: Comparison) -> None:
-    from stylebench.reports.compare import fmt, fmt_change
+    from stylebench.reports.compare import changed_lines, fmt, fmt_change
 
+    out.print("What changed:")
+    for line in changed_lines(comparison):
+        out.print(f"  {line}")
+    if comparison.log:
+        out.print(f"git log --oneline {comparison.commits[0][:12]}..{comparison.commits[1][:12]}:")
+        for line in comparison.log:
+            out.print(f"  {line}")
     table = Table(title=f"{comparison.candidate} vs baseline {comparison.baseline}")
     for column in ("method", "metric", "baseline", "candidate"):
         table.add_column(column, no_wrap=column != "metric", overflow="fold")
@@ -346,20 +353,32 @@ def compare_runs(
         typer.Option(help="Also write the candidate's report with a comparison section here."),
     ] = None,
     thresholds: ThresholdOpt = None,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            help="A nightly history folder: its nights give each metric's night-to-night noise "
+            "(throughput and prepare time are compared only with a noise estimate)."
+        ),
+    ] = None,
     fail_on_regression: Annotated[
         bool, typer.Option(help="Exit 1 if anything regressed beyond noise.")
     ] = False,
 ) -> None:
-    """Compare two runs: per method and metric, the change, whether it is beyond noise, a verdict."""
+    """Compare two runs: what changed between them, then per method and metric the change,
+    whether it is beyond noise, and a verdict (regressions first)."""
     import json
 
+    from stylebench.environment import git_log
+    from stylebench.nightly import noise_history, read_history
     from stylebench.records import read_record
     from stylebench.reports.compare import ComparisonError, compare, to_markdown
     from stylebench.reports.html import write_report
 
     base, cand = read_record(baseline), read_record(candidate)
+    nights = noise_history(read_history(history), cand) if history is not None else []
+    commits = base["environment"]["git_commit"], cand["environment"]["git_commit"]
     try:
-        comparison = compare(base, cand, _thresholds(thresholds))
+        comparison = compare(base, cand, _thresholds(thresholds), nights, git_log(*commits))
     except ComparisonError as exc:
         raise BenchError(f"cannot compare {baseline} with {candidate}: {exc}") from None
     if output is CompareFormat.json:
@@ -391,6 +410,13 @@ def nightly(
     tags: Annotated[
         list[str] | None, typer.Option("--tag", help="Tag this night (e.g. release-1.2).")
     ] = None,
+    night: Annotated[
+        str | None,
+        typer.Option(
+            help="Night stamp (default: today's UTC date). Each night is measured afresh, even "
+            "on unchanged code; a rerun of the same night resumes it."
+        ),
+    ] = None,
     thresholds: ThresholdOpt = None,
     methods: MethodsOpt = None,
     tracking_uri: TrackingOpt = None,
@@ -415,6 +441,7 @@ def nightly(
         overrides=overrides or [],
         workers=workers,
         data_dir=data_dir,
+        night=night,
     )
     outcome = run_nightly(options, history, baseline, tags, _thresholds(thresholds))
     if outcome.comparison is None:

@@ -47,6 +47,25 @@ def git_commit() -> str:
         return "unknown"
 
 
+def git_log(base: str, candidate: str, limit: int = 50) -> list[str] | None:
+    """``git log --oneline`` from one recorded commit to another in the stylebench checkout, so a
+    comparison can say what code changed (None: no checkout, or it lacks either commit)."""
+    root = Path(__file__).resolve().parent.parent
+    base, candidate = base.removesuffix("-dirty"), candidate.removesuffix("-dirty")
+    if "unknown" in (base, candidate):
+        return None
+    try:
+        log = subprocess.run(
+            ["git", "-C", str(root), "log", "--oneline", f"-n{limit}", f"{base}..{candidate}"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return log.stdout.splitlines() if log.returncode == 0 else None
+
+
 def package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in PACKAGES:

@@ -81,6 +81,8 @@ class RunOptions:
     workers: int | None = None
     data_dir: Path | None = None
     retrain: bool = False
+    #: A nightly's night stamp: part of the run's identity, so each night measures afresh.
+    night: str | None = None
 
 
 @dataclass
@@ -96,9 +98,12 @@ class RunOutcome:
         return sum(1 for cell in self.record["cells"] if cell["status"] != "ok")
 
 
-def run_key(plan: Plan, commit: str) -> str:
-    """Identity of a run: its resolved config and the code that computes it."""
-    return hashlib.sha256(f"{plan.config_hash}:{commit}".encode()).hexdigest()
+def run_key(plan: Plan, commit: str, night: str | None = None) -> str:
+    """Identity of a run: its resolved config and the code that computes it, and for a nightly
+    its night (the same code must be measured again on a new night: drivers, hardware and
+    packages change under it)."""
+    stamp = f":{night}" if night else ""
+    return hashlib.sha256(f"{plan.config_hash}:{commit}{stamp}".encode()).hexdigest()
 
 
 def _check_weights(plan: Plan) -> tuple[WeightsSource, dict[str, str]]:
@@ -632,6 +637,7 @@ def options_for_resume(run: Path, tracking_uri: str | None) -> RunOptions:
         weights=saved["weights"],
         overrides=saved["overrides"],
         data_dir=Path(saved["data_dir"]) if saved.get("data_dir") else None,
+        night=saved.get("night"),
     )
 
 
@@ -651,7 +657,7 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
         print(line, file=sys.stderr)
     training = plan_training(plan, checked.identities)
     commit = git_commit()
-    key = run_key(plan, commit)
+    key = run_key(plan, commit, options.night)
     run_id = f"{suite.spec.name}-{key[:12]}"
     run_dir = out / run_id
     with locks.run_folder(run_dir):
@@ -668,6 +674,7 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
                 "overrides": options.overrides,
                 "tracking_uri": tracking_uri,
                 "data_dir": str(options.data_dir.resolve()) if options.data_dir else None,
+                "night": options.night,
             },
         )
         journal = run_dir / "journal.jsonl"

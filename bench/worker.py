@@ -384,5 +384,6 @@ class CellRunner:
             "value": len(content) / timing.seconds,
             "batch_size": len(content),
             "seconds": timing.seconds,
+            "run_seconds": timing.runs,
             **timing.protocol(),
         }

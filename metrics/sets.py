@@ -47,6 +47,9 @@ class SetScore:
     std: float | None = None
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    #: Why the value must not be compared with another run's (None: it may be); comparisons
+    #: read this instead of parsing warnings.
+    unreliable: str | None = None
     details: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -173,10 +176,21 @@ def _fid_infinity_details(result: FidInfinity, seed: int) -> dict:
         "sizes": result.sizes,
         "fids": result.fids,
         "slope": result.slope,
+        "extrapolated": result.value,
         "seed": seed,
         "fit": "least squares of FID_N against 1/N over seeded random subsets of the outputs, "
         "whole reference set; value at 1/N = 0",
     }
+
+
+def _fid_infinity_unreliable(data: SetData, result: FidInfinity) -> str | None:
+    """Why this extrapolation is not a number to compare (None when the protocol was met)."""
+    if data.n > FID_INF_START:
+        return None
+    return (
+        f"FID-infinity fitted on {result.sizes[0]}..{result.sizes[-1]} outputs, fewer outputs "
+        f"than its protocol needs (Chong & Forsyth fit from {FID_INF_START:,})"
+    )
 
 
 def _fid_infinity_warnings(data: SetData, result: FidInfinity) -> list[str]:
@@ -186,7 +200,17 @@ def _fid_infinity_warnings(data: SetData, result: FidInfinity) -> list[str]:
             f"FID-infinity fitted on subsets of {result.sizes[0]}..{result.sizes[-1]} outputs; "
             f"Chong & Forsyth start at {FID_INF_START:,}, so this extrapolation is unreliable"
         )
+    if result.value < 0:
+        warnings.append(
+            f"FID-infinity extrapolated to {result.value:.3g}, below zero, which no distance "
+            "is: no value is reported"
+        )
     return warnings
+
+
+def _non_negative(result: FidInfinity) -> float | None:
+    """The extrapolated value, or None where the line overshoots below zero (small N)."""
+    return result.value if result.value >= 0 else None
 
 
 class FIDInfinity(SetMetric):
@@ -206,11 +230,12 @@ class FIDInfinity(SetMetric):
     def compute(self, data: SetData) -> SetScore:
         result = data.fid_infinity
         return SetScore(
-            result.value,
+            _non_negative(result),
             data.n,
             data.n_reference,
             warnings=_fid_infinity_warnings(data, result),
             details=_fid_infinity_details(result, data.seed),
+            unreliable=_fid_infinity_unreliable(data, result),
         )
 
 
@@ -233,8 +258,12 @@ class ArtFID(SetMetric):
         requires=("lpips",),
     )
 
-    def fid_part(self, data: SetData) -> tuple[float, list[str], dict]:
-        return data.fid, data.small_n_warnings(), {"fid": data.fid}
+    def fid_part(self, data: SetData) -> SetScore:
+        """The FID term (value, warnings, details, whether unreliable), before LPIPS."""
+        return SetScore(
+            data.fid, data.n, data.n_reference, warnings=data.small_n_warnings(),
+            details={"fid": data.fid},
+        )  # fmt: skip
 
     def compute(self, data: SetData) -> SetScore:
         lpips = _mean_lpips(data)
@@ -242,10 +271,13 @@ class ArtFID(SetMetric):
             return SetScore(
                 None, data.n, data.n_reference, error="no per-image lpips scores to average"
             )
-        distance, warnings, details = self.fid_part(data)
-        details = {**details, "lpips_mean": lpips[0], "lpips_n": lpips[1], "lpips": "alex v0.1"}
-        value = (1 + lpips[0]) * (1 + distance)
-        return SetScore(value, data.n, data.n_reference, warnings=warnings, details=details)
+        part = self.fid_part(data)
+        part.details = {
+            **part.details, "lpips_mean": lpips[0], "lpips_n": lpips[1], "lpips": "alex v0.1"
+        }  # fmt: skip
+        if part.value is not None:
+            part.value = (1 + lpips[0]) * (1 + part.value)
+        return part
 
 
 class ArtFIDInfinity(ArtFID):
@@ -262,10 +294,19 @@ class ArtFIDInfinity(ArtFID):
     )
     min_outputs = 3
 
-    def fid_part(self, data: SetData) -> tuple[float, list[str], dict]:
+    def fid_part(self, data: SetData) -> SetScore:
         result = data.fid_infinity
-        details = {"fid_infinity": result.value, **_fid_infinity_details(result, data.seed)}
-        return result.value, _fid_infinity_warnings(data, result), details
+        return SetScore(
+            _non_negative(result),
+            data.n,
+            data.n_reference,
+            warnings=_fid_infinity_warnings(data, result),
+            details={
+                "fid_infinity": _non_negative(result),
+                **_fid_infinity_details(result, data.seed),
+            },
+            unreliable=_fid_infinity_unreliable(data, result),
+        )
 
 
 def _score(metric: SetMetric, data: SetData) -> SetScore:

@@ -87,12 +87,59 @@ def test_nightly_gates_on_a_regression_and_compare_agrees(tmp_path):
 
     same = bench("compare", str(run_dir), str(run_dir), "--format", "json", cwd=tmp_path)
     assert same.returncode == 0 and json.loads(same.stdout)["regressed"] == 0
+    assert json.loads(same.stdout)["what_changed_text"][0].endswith("; nothing else differs")
     worse = bench("compare", str(better), str(run_dir), "--fail-on-regression",
                   "--format", "markdown", "--html", str(tmp_path / "c.html"), cwd=tmp_path)  # fmt: skip
     assert worse.returncode == 1 and "| gatys | content_loss ↓ |" in worse.stdout
+    assert worse.stdout.index("**What changed**") < worse.stdout.index("| method |")
     assert "regressed" in (tmp_path / "c.html").read_text()
+    assert 'id="what-changed"' in (tmp_path / "c.html").read_text()
     table = bench("compare", str(better), str(run_dir), cwd=tmp_path)  # into a pipe, as in CI
     row = next(line for line in table.stdout.splitlines() if "content_loss" in line)
     assert "│ gatys" in row and "regressed" in row and "…" not in table.stdout
+    assert table.stdout.startswith("What changed:\n  commit ")
     bad = bench("compare", str(better), str(run_dir), "--threshold", "lpips", cwd=tmp_path)
     assert bad.returncode == 2 and "METRIC=FRACTION" in bad.stderr
+
+
+def test_each_night_measures_afresh_and_compares_with_the_night_before(tmp_path):
+    """Two nights on one commit and one config: the second night is its own run (every cell
+    computed again), compared with the first (identical config: nothing regressed, and what
+    changed says so), and the history holds one line per night, also after a rerun."""
+    metrics = ["content_loss", "style_loss", "latency", "peak_memory", "throughput",
+               "prepare_time"]  # fmt: skip
+    suite = write_tiny_suite(tmp_path, metrics=metrics)
+    history = tmp_path / "nightly"
+    nights = {}
+    for night in ("2030-01-01", "2030-01-02"):
+        done = bench("nightly", "--suite", str(suite), "--history", str(history),
+                     "--night", night, cwd=tmp_path)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        nights[night] = done.stdout
+    assert "no baseline yet" in nights["2030-01-01"]
+    second = nights["2030-01-02"]
+    assert "no baseline yet" not in second
+    assert "0 regressed" in second and "nothing else differs" in second
+    runs = sorted((history / "runs").glob("tiny-*"))
+    assert len(runs) == 2
+    for run in runs:  # both nights computed both cells, each into its own journal
+        assert len((run / "journal.jsonl").read_text().splitlines()) == 2
+    first_id = json.loads((runs[0] / "record.json").read_text())["run_id"]
+    entries = read_history(history)
+    assert [e["night"] for e in entries] == ["2030-01-01", "2030-01-02"]
+    assert entries[1]["baseline"] in {r.name for r in runs} - {entries[1]["run_id"]}
+    assert first_id in {e["run_id"] for e in entries}
+    rerun = bench("nightly", "--suite", str(suite), "--history", str(history),
+                  "--night", "2030-01-02", cwd=tmp_path)  # fmt: skip
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert len((history / HISTORY).read_text().splitlines()) == 2
+    comparison = json.loads(
+        (history / "runs" / entries[1]["run_id"] / "comparison.json").read_text()
+    )
+    assert comparison["regressed"] == 0
+    once = {
+        c["metric"]: c
+        for c in comparison["changes"]
+        if c["metric"] in ("throughput", "prepare_time")
+    }
+    assert {c["verdict"] for c in once.values()} == {"not compared"}

@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from stylebench.metrics.distances import fid, fid_infinity, fid_infinity_sizes
-from stylebench.metrics.sets import ArtFID, ArtFIDInfinity, FIDInfinity, SetData
+from stylebench.metrics.sets import FID, ArtFID, ArtFIDInfinity, FIDInfinity, SetData
 from stylebench.plan import make_plan
 from stylebench.suites.load import load_suite
 
@@ -74,3 +74,23 @@ def test_fid_infinity_needs_three_outputs_but_only_two_reference_images():
     assert smoke_like.value is not None and smoke_like.details["sizes"][0] == 2
     too_few = FIDInfinity().score(SetData(OUTPUTS[:2], REFERENCE, {}, seed=0))
     assert too_few.value is None and "at least 3 outputs" in too_few.error
+
+
+def test_a_negative_extrapolation_is_no_value_but_a_warning():
+    # Four outputs: the 1/N fit through subsets of 2..4 overshoots below zero (-17.8 here).
+    rng = np.random.default_rng(3)
+    outputs, reference = rng.normal(size=(4, 8)) * 3, rng.normal(size=(30, 8))
+    assert fid_infinity(outputs, reference, seed=1).value < 0
+    features = SetData(outputs, reference, {"lpips": [0.5, 0.3]}, seed=1)
+    for metric in (FIDInfinity(), ArtFIDInfinity()):
+        score = metric.score(features)
+        assert score.value is None and score.error is None
+        assert any("extrapolated to -17.8" in w for w in score.warnings)
+        assert score.unreliable and "5,000" in score.unreliable
+    assert FIDInfinity().score(features).details["extrapolated"] == pytest.approx(-17.76, abs=0.01)
+
+
+def test_a_fit_below_the_protocols_start_is_marked_unreliable():
+    assert "fewer outputs" in FIDInfinity().score(data(seed=3)).unreliable
+    assert ArtFIDInfinity().score(data(seed=3)).unreliable
+    assert FID().score(data()).unreliable is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -114,7 +115,7 @@ def synthetic_record(
             "content": {"layers": ["relu4_2"]},
             "style": {"layers": ["relu1_1"]},
         },
-        "metrics": METRICS,
+        "metrics": copy.deepcopy(METRICS),
         "methods": {
             name: {
                 "config": {"steps": 1},
@@ -170,5 +171,38 @@ def wide_record(run_dir: Path, methods: int, contents: int, styles: int, size: i
             | ({"std": 0.01} if n == "kid" else {})
             for n, info in record["metrics"].items()
             if info["per"] == "set"
+        }
+    return record
+
+
+RUNTIME_METRICS = {
+    "peak_memory": {"higher_is_better": False, "per": "image", "unit": "MiB"},
+    "throughput": {"higher_is_better": True, "per": "method", "unit": "images/s"},
+    "prepare_time": {"higher_is_better": False, "per": "method", "unit": "s"},
+}
+
+
+def with_runtime(
+    record: dict,
+    throughput: float = 10.0,
+    prepare_time: float = 0.5,
+    peak_memory: float = 500.0,
+    repeats: list[float] | None = None,
+) -> dict:
+    """``record`` also measuring peak memory (every cell), throughput (a batch of 8; ``repeats``:
+    the seconds of each timed run, none for an iterative method) and prepare time."""
+    for name, info in RUNTIME_METRICS.items():
+        record["metrics"][name] = {"name": name, "description": name, "needs": [], **info}
+    for cell in record["cells"]:
+        cell["scores"]["peak_memory"] = peak_memory
+    for summary in record["methods"].values():
+        summary["throughput"] = throughput
+        summary["prepare_time"] = prepare_time
+        summary["throughput_details"] = {
+            "value": throughput,
+            "batch_size": 8,
+            "seconds": 8 / throughput,
+            "runs": len(repeats or [8 / throughput]),
+            **({"run_seconds": repeats} if repeats else {}),
         }
     return record

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from stylebench.reports.compare import ComparisonError, compare, parse_thresholds, to_markdown
-from tests.reports.records import synthetic_record
+from tests.reports.records import synthetic_record, with_runtime
 
 FID = {
     "name": "fid",
@@ -144,3 +144,129 @@ def test_thresholds_parse_or_say_what_is_expected():
     for bad in ("lpips", "lpips=x", "=0.1", "lpips=-1"):
         with pytest.raises(ValueError, match="METRIC=FRACTION"):
             parse_thresholds([bad])
+
+
+def runtime_pair(tmp_path, **kwargs):
+    base, cand = pair(tmp_path)
+    return with_runtime(base, **kwargs), with_runtime(cand, **kwargs)
+
+
+def change(comparison, method: str, metric: str):
+    return next(c for c in comparison.changes if (c.method, c.metric) == (method, metric))
+
+
+def test_timing_changes_below_an_absolute_floor_are_unchanged(tmp_path):
+    # The case: microseconds that are +480%, a few MiB that are +20%.
+    base, cand = runtime_pair(tmp_path, peak_memory=20.0)
+    perturb(base, "latency", lambda i, v: 2.2e-05 + 1e-7 * i)
+    perturb(cand, "latency", lambda i, v: 1.3e-04 + 1e-7 * i)
+    perturb(cand, "peak_memory", lambda i, v: 24.0)
+    result = compare(base, cand)
+    assert change(result, "gatys", "latency").relative > 4
+    assert verdict(result, "gatys", "latency") == "unchanged"
+    assert verdict(result, "gatys", "peak_memory") == "unchanged"
+    assert "floor" in change(result, "gatys", "latency").noise
+    perturb(cand, "peak_memory", lambda i, v: 60.0)  # +40 MiB is not a few
+    assert verdict(compare(base, cand), "gatys", "peak_memory") == "regressed"
+
+
+def test_a_figure_measured_once_is_not_compared_without_a_noise_estimate(tmp_path):
+    base, cand = runtime_pair(tmp_path)
+    cand["methods"]["gatys"]["throughput"] = 7.4  # -26% on a loaded machine
+    cand["methods"]["gatys"]["prepare_time"] = 3.0
+    result = compare(base, cand)
+    for metric in ("throughput", "prepare_time"):
+        assert verdict(result, "gatys", metric) == "not compared"
+        assert "one measurement" in change(result, "gatys", metric).reason
+    assert result.regressions == []
+
+
+def test_throughput_repeats_are_its_noise_estimate(tmp_path):
+    steady = [0.80, 0.79, 0.81, 0.80, 0.80]
+    base, cand = runtime_pair(tmp_path, throughput=10.0, repeats=steady)
+    with_runtime(cand, throughput=8.0, repeats=[1.0, 0.99, 1.01, 1.0, 1.0])
+    assert verdict(compare(base, cand), "gatys", "throughput") == "regressed"
+    noisy = [0.5, 0.8, 1.2, 0.6, 1.1]  # the same medians, repeats spread by half
+    base, cand = runtime_pair(tmp_path, throughput=10.0, repeats=noisy)
+    with_runtime(cand, throughput=8.0, repeats=[x * 1.25 for x in noisy])
+    result = compare(base, cand)
+    assert verdict(result, "gatys", "throughput") == "unchanged"
+    assert "repeats" in change(result, "gatys", "throughput").noise
+
+
+def test_the_historys_night_to_night_spread_is_a_noise_estimate(tmp_path):
+    base, cand = runtime_pair(tmp_path, prepare_time=2.0)
+    cand["methods"]["gatys"]["prepare_time"] = 2.6
+    rng = np.random.default_rng(0)
+    quiet = [{"gatys": {"prepare_time": 2.0 + rng.normal(0, 0.01)}} for _ in range(10)]
+    result = compare(base, cand, history=quiet)
+    assert verdict(result, "gatys", "prepare_time") == "regressed"
+    loud = [{"gatys": {"prepare_time": 2.0 + rng.normal(0, 0.3)}} for _ in range(10)]
+    result = compare(base, cand, history=loud)
+    assert verdict(result, "gatys", "prepare_time") == "unchanged"
+    assert "sigma of 10 nights" in change(result, "gatys", "prepare_time").noise
+    few = quiet[:3]
+    assert verdict(compare(base, cand, history=few), "gatys", "prepare_time") == "not compared"
+
+
+def fid_infinity(record: dict, value, n: int, unreliable: str | None = None, **details) -> None:
+    record["metrics"]["fid_infinity"] = {**FID, "name": "fid_infinity"}
+    score = {"value": value, "n": n, "n_reference": 50, "warnings": [], "details": details}
+    record["methods"]["gatys"]["set_scores"] = {
+        "fid_infinity": {**score, **({"unreliable": unreliable} if unreliable else {})}
+    }
+
+
+def test_a_metric_the_record_marks_unreliable_is_not_compared(tmp_path):
+    base, cand = pair(tmp_path)
+    fid_infinity(base, 10.0, 12, unreliable="fitted on 6..12 outputs")
+    fid_infinity(cand, 30.0, 12, unreliable="fitted on 6..12 outputs")
+    result = compare(base, cand)
+    assert verdict(result, "gatys", "fid_infinity") == "not compared"
+    assert "unreliable: fitted on 6..12" in change(result, "gatys", "fid_infinity").reason
+    # A record written before scores said so: its fit's own start tells.
+    fid_infinity(base, 10.0, 12, start=5000, sizes=[6, 12])
+    fid_infinity(cand, 30.0, 12, start=5000, sizes=[6, 12])
+    assert verdict(compare(base, cand), "gatys", "fid_infinity") == "not compared"
+    assert result.regressions == []
+
+
+def test_what_changed_opens_every_comparison(tmp_path):
+    base, cand = pair(tmp_path)
+    base["config"] = {"methods": {"gatys": {"steps": 3, "lr": 1.0}}, "weights": "random"}
+    cand["config"] = {"methods": {"gatys": {"steps": 6, "lr": 1.0}}, "weights": "random"}
+    cand["environment"]["git_commit"] = "def"
+    cand["environment"]["packages"] = {"torch": "y"}
+    cand["environment"]["devices"] = ["NVIDIA H100"]
+    cand["suite"]["file_list_hash"] = "g"
+    cand["weights"]["networks"] = [{"network": "vgg19", "source": "random", "sha256": "9" * 64}]
+    base["weights"]["networks"] = [{"network": "vgg19", "source": "random", "sha256": "1" * 64}]
+    result = compare(base, cand, log=["def fix gatys", "cde tune"])
+    lines = [str(d) for d in result.what_changed]
+    assert "gatys.steps: 3 -> 6" in lines and not any("lr" in line for line in lines)
+    assert "commit: abc -> def" in lines and "torch: x -> y" in lines
+    assert "suite file list: f -> g" in lines and "devices: cpu -> NVIDIA H100" in lines
+    assert "vgg19 weights: 111111111111 -> 999999999999" in lines
+    as_json = result.as_dict()
+    assert as_json["log"] == ["def fix gatys", "cde tune"]
+    assert {"what": "config", "name": "gatys.steps", "baseline": 3, "candidate": 6} in as_json[
+        "what_changed"
+    ]
+    markdown = to_markdown(result)
+    assert markdown.index("What changed") < markdown.index("| method |")
+    assert "- `gatys.steps: 3 -> 6`" in markdown and "def fix gatys" in markdown
+    same = compare(base, copy.deepcopy(base))
+    assert [str(d) for d in same.what_changed] == []
+    assert "commit abc in both; nothing else differs" in to_markdown(same)
+
+
+def test_regressions_are_listed_first(tmp_path):
+    names = [f"c{i}.png" for i in range(6)]
+    base = synthetic_record(tmp_path / "a", names, ["s0.png"], {"adain": 1.0, "gatys": 1.0})
+    cand = copy.deepcopy(base)
+    for cell in cand["cells"]:
+        if cell["method"] == "gatys":
+            cell["scores"]["content_loss"] *= 1.5
+    result = compare(base, cand)
+    assert (result.changes[0].method, result.changes[0].verdict) == ("gatys", "regressed")
+    assert [c.verdict for c in result.changes[1:]] == ["unchanged"] * 5

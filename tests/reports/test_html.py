@@ -169,3 +169,21 @@ def test_a_512_px_report_embeds_thumbnails_and_stays_small(tmp_path):
     html = report.read_text()
     output = record["cells"][0]["output"]
     assert f'href="{output}"' in html and html.count("data:image/jpeg;base64,") == 8 * 50 + 2 * 50
+
+
+def test_a_comparison_section_opens_with_what_changed(tmp_path):
+    import copy
+
+    from stylebench.reports.compare import compare
+
+    base = synthetic_record(tmp_path, ["a.png", "b.png"], ["s.png"], {"gatys": 0.2})
+    cand = copy.deepcopy(base)
+    base["config"] = {"methods": {"gatys": {"steps": 3}}}
+    cand["config"] = {"methods": {"gatys": {"steps": 6}}}
+    cand["environment"]["git_commit"] = "<b>def</b>"
+    comparison = compare(base, cand, log=["1234567 <i>tune</i> steps"]).as_dict()
+    html = render_report(cand, tmp_path, comparison)
+    section = html[html.index('id="what-changed"') : html.index('id="comparison-summary"')]
+    assert "<code>gatys.steps: 3 -&gt; 6</code>" in section
+    assert "commit: abc -&gt; &lt;b&gt;def&lt;/b&gt;" in section
+    assert "1234567 &lt;i&gt;tune&lt;/i&gt; steps" in section
