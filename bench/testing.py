@@ -1,0 +1,154 @@
+"""The method contract as functions a plugin's own test suite calls.
+
+stylebench's tests run them over every built-in method (``tests/methods/test_contract.py``), so
+a plugin that passes them meets the same bar. Everything runs on the CPU at 32 px with seeded
+random weights and the method's ``smoke`` preset, in seconds::
+
+    from stylebench.testing import check_method
+
+    def test_my_method_honours_the_stylebench_contract(tmp_path):
+        check_method(MyMethod, tmp_path)
+
+Each check raises `AssertionError` with what is wrong.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from stylebench.methods.base import (
+    MethodContext,
+    PrepareData,
+    TensorImages,
+    contract_problems,
+    resolve_config,
+)
+from stylebench.methods.core.encoders import load_encoder
+from stylebench.methods.core.weights import WeightsSource, read_state_dict
+
+SIZE = 32
+#: Most steps a ``smoke`` preset may take (optimisation steps per image, or training steps).
+SMOKE_STEPS = 100
+
+
+def tiny_context(seed: int = 0) -> MethodContext:
+    """CPU and seeded random encoders, loaded once per architecture."""
+    encoders: dict[str, Any] = {}
+    weights = WeightsSource.parse("random", seed=0)
+
+    def encoder(arch: str) -> Any:
+        if arch not in encoders:
+            encoders[arch] = load_encoder(arch, weights)
+        return encoders[arch]
+
+    return MethodContext(device=torch.device("cpu"), seed=seed, encoder=encoder)
+
+
+def _images(count: int, seed: int) -> torch.Tensor:
+    return torch.rand(count, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(seed))
+
+
+def prepare(cls: type, context: MethodContext | None = None) -> tuple[Any, torch.Tensor]:
+    """The method at its ``smoke`` preset, prepared on two random styles (and, for trained
+    methods, four random training images), with the styles it can stylize."""
+    method = cls(resolve_config(cls, {"preset": "smoke"}), context or tiny_context())
+    styles = _images(2, 1)
+    if cls.needs.training and cls.needs.train_styles == "each":
+        styles = styles[:1]
+    training = TensorImages(_images(4, 3)) if cls.needs.training else None
+    if cls.needs.style == "domain":  # the style set is read lazily, like training content
+        method.prepare(
+            PrepareData(styles[:0], training=training, style_domain=TensorImages(styles))
+        )
+    else:
+        method.prepare(PrepareData(styles=styles, training=training))
+    return method, styles
+
+
+def _style(cls: type, styles: torch.Tensor, count: int) -> torch.Tensor | None:
+    if cls.needs.style == "domain":
+        return None
+    return styles[[i % len(styles) for i in range(count)]]
+
+
+def check_declarations(cls: type) -> None:
+    """The class attributes and methods the harness plans with (`contract_problems`), and a
+    ``smoke`` preset small enough for a run in seconds."""
+    problems = contract_problems(cls)
+    assert not problems, f"{getattr(cls, '__name__', cls)}: {'; '.join(problems)}"
+    config = resolve_config(cls, {"preset": "smoke"}).model_dump()
+    steps = config.get("steps", 0)
+    assert steps <= SMOKE_STEPS, f"the smoke preset takes {steps} steps; at most {SMOKE_STEPS}"
+    for preset in cls.presets:
+        resolved = resolve_config(cls, {"preset": preset})
+        again = resolve_config(cls, resolved.model_dump(mode="json"))
+        assert again == resolved, f"preset {preset!r} changes on its way to a worker (JSON)"
+
+
+def check_output(cls: type, method: Any, styles: torch.Tensor) -> None:
+    """Images in [0, 1], float32, finite, of the content's shape."""
+    content = _images(1, 2)
+    images = method.stylize(content, _style(cls, styles, 1), seeds=[7]).images
+    assert images.shape == content.shape, f"output {tuple(images.shape)} for {tuple(content.shape)}"
+    assert images.dtype == torch.float32, f"output dtype {images.dtype}"
+    assert torch.isfinite(images).all(), "output has NaN or inf"
+    assert images.min() >= 0 and images.max() <= 1, "output outside [0, 1]"
+
+
+def check_batch_equals_one_by_one(
+    cls: type, method: Any, styles: torch.Tensor, tolerance: float = 1e-3
+) -> None:
+    """A batch gives each pair the image it gets alone (within ``tolerance``: a briefly
+    trained network's large normalisation scales amplify float32 rounding)."""
+    content = _images(2, 4)
+    batch = method.stylize(content, _style(cls, styles, 2), seeds=[1, 2]).images
+    style = _style(cls, styles, 2)
+    alone = torch.cat(
+        [
+            method.stylize(
+                content[i : i + 1], None if style is None else style[i : i + 1], seeds=[i + 1]
+            ).images
+            for i in (0, 1)
+        ]
+    )
+    difference = (batch - alone).abs().max().item()
+    assert difference < tolerance, f"batch and one by one differ by {difference:.3g}"
+
+
+def check_seeds(cls: type, method: Any, styles: torch.Tensor) -> None:
+    """The same seeds give the same images (a benchmark must be repeatable)."""
+    content = _images(1, 5)
+    first = method.stylize(content, _style(cls, styles, 1), seeds=[3]).images
+    second = method.stylize(content, _style(cls, styles, 1), seeds=[3]).images
+    assert torch.equal(first, second), "the same seed gave different images"
+
+
+def check_checkpoint_round_trip(
+    cls: type, method: Any, styles: torch.Tensor, folder: Path, context: MethodContext
+) -> None:
+    """A trained method's state saved with ``torch.save`` loads weights-only into a fresh
+    instance, which then stylizes identically."""
+    path = folder / f"{cls.name}.pth"
+    torch.save(method.state_dict(), path)
+    fresh = cls(resolve_config(cls, {"preset": "smoke"}), context)
+    fresh.load_state_dict(read_state_dict(path))
+    content = _images(1, 6)
+    style = _style(cls, styles, 1)
+    assert torch.equal(
+        fresh.stylize(content, style).images, method.stylize(content, style).images
+    ), "a reloaded checkpoint stylizes differently"
+
+
+def check_method(cls: type, folder: Path) -> None:
+    """Every check above (``folder``: where a trained method's checkpoint is written)."""
+    check_declarations(cls)
+    context = tiny_context()
+    method, styles = prepare(cls, context)
+    check_output(cls, method, styles)
+    check_batch_equals_one_by_one(cls, method, styles)
+    check_seeds(cls, method, styles)
+    if cls.needs.training:
+        check_checkpoint_round_trip(cls, method, styles, folder, context)
