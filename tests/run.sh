@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install what the tests need (uv, the locked environment with the test tools, Debian's
-# chromium for the browser tests), then lint and run the whole test suite.
+# Install what the tests need (uv, the locked environment with the test tools, the example
+# plugin, Debian's chromium for the browser tests), then lint and run the whole test suite.
 # Extra arguments go to pytest, e.g. `bash tests/run.sh -k gatys`. Tests run in 2 processes
 # (pytest-xdist; set PYTEST_WORKERS=0 for one): the end-to-end tests spend much of their time
 # waiting on process, Ray and server start-up, which two processes overlap.
@@ -22,6 +22,9 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 "${uv[@]}" sync --locked --group test
+# The worked example of a plugin (README, "Adding a method"), installed as a user would: the
+# test suite runs with it installed, and tests/test_plugin_example.py runs it end to end.
+"${uv[@]}" pip install --quiet --no-deps -e examples/reinhard
 "${uv[@]}" run --locked --group test ruff check .
 "${uv[@]}" run --locked --group test ruff format --check .
 exec "${uv[@]}" run --locked --group test pytest -n "${PYTEST_WORKERS:-2}" --durations=25 "$@"
