@@ -480,38 +480,38 @@ def list_registered(
             table.add_column(
                 column, no_wrap=column == "name", min_width=len(column), overflow="fold"
             )
-        loaded, broken = METHODS.loadable()
+        declared, broken = METHODS.declared(("paper", "summary", "needs"))
         for name, entry in METHODS.entries().items():
             if name in broken:
                 table.add_row(name, entry.origin, "", "", broken[name])
                 continue
-            cls = loaded[name]
-            needs = cls.needs
+            values = declared[name]
+            needs = values["needs"]
             need = (
-                f"{needs.style} style"
-                + (", training" if needs.training else "")
-                + (", guides" if needs.guides else "")
+                f"{needs.get('style', 'pair')} style"
+                + (", training" if needs.get("training") else "")
+                + (", guides" if needs.get("guides") else "")
             )
-            table.add_row(name, entry.origin, cls.paper, need, cls.summary)
+            table.add_row(name, entry.origin, values["paper"], need, values["summary"])
     elif what is Listing.metrics:
         for column in ("name", "origin", "better", "per", "unit", "needs", "definition"):
             table.add_column(
                 column, no_wrap=column == "name", min_width=len(column), overflow="fold"
             )
-        loaded, broken = METRICS.loadable()
+        declared, broken = METRICS.declared(("info",))
         for name, entry in METRICS.entries().items():
             if name in broken:
                 table.add_row(name, entry.origin, "", "", "", "", broken[name])
                 continue
-            info = loaded[name].info
+            info = declared[name]["info"]
             table.add_row(
                 name,
                 entry.origin,
-                "higher" if info.higher_is_better else "lower",
-                info.per,
-                info.unit,
-                ", ".join(info.needs) or "-",
-                info.description,
+                "higher" if info["higher_is_better"] else "lower",
+                info["per"],
+                info.get("unit", ""),
+                ", ".join(info.get("needs") or ()) or "-",
+                info["description"],
             )
     else:
         import yaml

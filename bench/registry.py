@@ -138,6 +138,30 @@ class Registry(Generic[T]):
                 broken[name] = str(exc)
         return loaded, broken
 
+    def declared(self, wanted: tuple[str, ...]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        """The ``wanted`` class attributes of every entry, read from source where they are
+        literal there (no import: ``bench ls`` stays fast), else from the imported class; and
+        the error of each entry that cannot be loaded. Values read from source are plain
+        literals (``needs`` as a dict of its arguments)."""
+        from dataclasses import asdict, is_dataclass
+
+        from stylebench import declarations
+
+        found: dict[str, dict[str, Any]] = {}
+        broken: dict[str, str] = {}
+        for name, entry in self.entries().items():
+            values = declarations.read(entry.target, wanted)
+            if values is None:
+                try:
+                    obj = self.get(name)
+                except PluginError as exc:
+                    broken[name] = str(exc)
+                    continue
+                values = {key: getattr(obj, key, None) for key in wanted}
+                values = {k: asdict(v) if is_dataclass(v) else v for k, v in values.items()}
+            found[name] = values
+        return found, broken
+
     def usable(self) -> dict[str, T]:
         """Every registered object that loads; one ``warning:`` line on stderr for each that
         does not (left out of "every method" defaults; naming it explicitly is an error)."""

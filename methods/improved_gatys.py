@@ -31,6 +31,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import model_validator
 
+from stylebench.methods.base import MethodNeeds
 from stylebench.methods.core.encoders import conv_layers
 from stylebench.methods.core.perceptual import PerceptualSpec
 from stylebench.methods.gatys import Gatys, GatysConfig
@@ -105,6 +106,7 @@ class ImprovedGatys(Gatys):
         "image optimisation; all 16 VGG-19 layers, depth weights, shifted chain Grams"
     )
     paper: ClassVar[str] = "Novak & Nikulin, arXiv 1605.04603 (2016)"
+    needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair")
     Config: ClassVar[type[ImprovedGatysConfig]] = ImprovedGatysConfig
     presets: ClassVar[dict[str, dict]] = {
         "paper": {},

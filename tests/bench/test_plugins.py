@@ -101,3 +101,38 @@ def test_a_broken_plugin_never_breaks_another_command(broken_plugins, tmp_path):
         "entry point careless = careless_plugin:Careless of careless-plugins==0.1" in named.stderr
     )
     assert "iterative" in named.stderr
+
+
+def test_bench_ls_reads_declarations_without_importing_torch(tmp_path):
+    script = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from stylebench.cli import app\n"
+        "for what in ('methods', 'metrics'):\n"
+        "    assert CliRunner().invoke(app, ['ls', what]).exit_code == 0\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_declarations_read_from_source_equal_the_imported_classes():
+    from dataclasses import asdict
+
+    methods, broken = METHODS.declared(("paper", "summary", "needs"))
+    assert broken == {}
+    for name in METHODS.builtin_names():
+        cls = METHODS.get(name)
+        expected = {"paper": cls.paper, "summary": cls.summary, "needs": asdict(cls.needs)}
+        assert {**expected, "needs": {**expected["needs"], **methods[name]["needs"]}} == {
+            **methods[name],
+            "needs": {**expected["needs"], **methods[name]["needs"]},
+        }
+        assert all(asdict(cls.needs)[k] == v for k, v in methods[name]["needs"].items())
+    metrics, _ = METRICS.declared(("info",))
+    for name in METRICS.builtin_names():
+        info = METRICS.get(name).info.as_dict()
+        assert {k: info[k] for k in metrics[name]["info"]} == {
+            k: tuple(v) if isinstance(v, list) else v for k, v in metrics[name]["info"].items()
+        }
