@@ -296,7 +296,14 @@ class CycleGAN:
             else None
         )
         result = train_loop(
-            photos, step, config.steps, config.batch_size, self.context.seed, device, resumable
+            photos,
+            step,
+            config.steps,
+            config.batch_size,
+            self.context.seed,
+            device,
+            resumable,
+            progress=data.progress,
         )
         self.generators.eval()
         return result.curves
