@@ -125,6 +125,13 @@ def artifact_location(uri: str, folder: str) -> str | None:
     return (database.parent / "mlartifacts" / folder).as_uri()
 
 
+def experiment_page(experiment_id: str) -> str:
+    """The UI's path to an experiment's runs table. MLflow 3.17's UI ignores `EXPERIMENT_KIND`
+    and picks the page from a "workflow type" (the URL's, else the browser's saved choice, else
+    GenAI, whose landing page is the traces), so the link names the machine-learning one."""
+    return f"#/experiments/{experiment_id}?workflowType=machine_learning"
+
+
 def get_or_create_experiment(client: Any, name: str, uri: str, folder: str) -> str:
     """The id of experiment ``name``, created with bench's artifact location if missing; tagged
     with `EXPERIMENT_KIND` (also an experiment an older bench made without it)."""
