@@ -176,29 +176,25 @@ def run(
     checkpoint is cached or given with --checkpoint.
     """
     ray_env.configure(local=not (ray_address or os.environ.get("RAY_ADDRESS")))
-    from stylebench.progress import RunProgress
+    from stylebench.runner import RunOptions, options_for_resume, run_benchmark
 
-    with RunProgress() as progress:
-        progress.note("loading stylebench (torch, Ray, MLflow)")  # seconds before anything else
-        from stylebench.runner import RunOptions, options_for_resume, run_benchmark
-
-        if resume is not None:
-            options = options_for_resume(resume, tracking_uri)
-            options.ray_address, options.workers = ray_address, workers
-        else:
-            options = RunOptions(
-                suite=suite,
-                methods=_split(methods),
-                out=out_dir,
-                tracking_uri=tracking_uri,
-                ray_address=ray_address,
-                weights=weights,
-                overrides=[*(overrides or []), *_checkpoint_overrides(checkpoints)],
-                workers=workers,
-                data_dir=data_dir,
-                retrain=retrain,
-            )
-        outcome = run_benchmark(options, progress)
+    if resume is not None:
+        options = options_for_resume(resume, tracking_uri)
+        options.ray_address, options.workers = ray_address, workers
+    else:
+        options = RunOptions(
+            suite=suite,
+            methods=_split(methods),
+            out=out_dir,
+            tracking_uri=tracking_uri,
+            ray_address=ray_address,
+            weights=weights,
+            overrides=[*(overrides or []), *_checkpoint_overrides(checkpoints)],
+            workers=workers,
+            data_dir=data_dir,
+            retrain=retrain,
+        )
+    outcome = run_benchmark(options)
     record = outcome.record
     if record["weights"]["random"]:
         out.print(

@@ -173,12 +173,15 @@ class RunProgress:
 
     # What the run reports ---------------------------------------------------------------------
 
-    def note(self, text: str) -> None:
-        """A new phase (``starting a local Ray instance``): the status line, and a plain line."""
+    def note(self, text: str, line: bool = True) -> None:
+        """A new phase (``starting Ray``): the status line, and a line of its own unless
+        ``line`` is false (checking inputs: a bad input must be the one line a user sees; the
+        phase still shows if it lasts)."""
         with self._lock:
             self._status = text
             self._bars.update(self._status_task, description=escape(text))
-            self._say(escape(text))
+            if line:
+                self._say(escape(text))
 
     def workers(self, count: int) -> None:
         """How many workers share the cells (the ETA divides the work left among them)."""

@@ -12,7 +12,6 @@ import hashlib
 import platform
 import socket
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -626,11 +625,11 @@ def options_for_resume(run: Path, tracking_uri: str | None) -> RunOptions:
     )
 
 
-def run_benchmark(options: RunOptions, progress: RunProgress | None = None) -> RunOutcome:
-    """Run a suite and return where its record, report and MLflow runs are; ``progress`` shows
-    how it goes (default: its own, on stderr)."""
-    with nullcontext(progress) if progress is not None else RunProgress() as shown:
-        return _run_benchmark(options, shown)
+def run_benchmark(options: RunOptions) -> RunOutcome:
+    """Run a suite and return where its record, report and MLflow runs are, showing how it
+    goes on stderr."""
+    with RunProgress() as progress:
+        return _run_benchmark(options, progress)
 
 
 def _cell_seconds(result: CellResult) -> float | None:
@@ -645,7 +644,7 @@ def _run_benchmark(options: RunOptions, progress: RunProgress) -> RunOutcome:
 
     out = options.out.resolve()
     tracking_uri = options.tracking_uri or default_tracking_uri(out)
-    progress.note("checking the suite, its images and the weights")
+    progress.note("checking the suite, its images and the weights", line=False)
     checked = check_inputs(options, tracking_uri)
     if checked.problems or checked.weights is None:
         raise BenchError("\n".join(checked.problems))
