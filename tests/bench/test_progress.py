@@ -94,3 +94,15 @@ def test_ok_cells_are_summarised_at_most_once_an_interval_with_a_cost_model_eta(
     assert lines[0] == "[5/11] gatys/4 ok 1.00s (ETA 0:00:05)"
     assert lines[-1] == "[11/11] johnson/0 ok 0.01s"
     assert len(lines) == 3
+
+
+def test_a_training_task_reports_its_first_step_then_every_interval_and_its_last():
+    from stylebench.train_task import StepReporter
+
+    clock, reports = Clock(), []
+    reporter = StepReporter(reports.append, every_s=2.0, clock=clock)
+    for step in range(1, 11):
+        clock.now += 0.5
+        reporter(step, 10, {"total": 1.5, "style": 0.5})
+    assert [r.step for r in reports] == [1, 5, 9, 10]
+    assert reports[1] == TrainingStep(step=5, steps=10, loss=1.5, seconds=2.0, since=1)
