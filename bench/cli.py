@@ -206,9 +206,11 @@ def run(
     )
     out.print(f"Report:       {outcome.report}")
     out.print(f"MLflow store: {outcome.tracking_uri}")
-    out.print(
-        f"MLflow UI:    bench ui --tracking-uri '{outcome.tracking_uri}'  (then open http://127.0.0.1:5000)"
-    )
+    from stylebench.tracking import experiment_page
+
+    experiment = record.get("tracking", {}).get("experiment_id")
+    page = f"http://127.0.0.1:5000/{experiment_page(experiment) if experiment else ''}"
+    out.print(f"MLflow UI:    bench ui --tracking-uri '{outcome.tracking_uri}'  (then open {page})")
     if outcome.tracking_error:
         err.print(
             f"[bold yellow]warning:[/] {escape(outcome.tracking_error)}. Every result is safe in "

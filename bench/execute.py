@@ -12,6 +12,7 @@ preferably one that already prepared that method.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections import Counter, defaultdict, deque
@@ -33,12 +34,31 @@ from ray.exceptions import RayActorError, RayTaskError
 from stylebench import interrupts, reaper
 from stylebench.errors import BenchError
 from stylebench.plan import Cell
+from stylebench.progress import TrainingStep, Unwatched, Watcher
 from stylebench.train_task import TrainedCheckpoint, TrainingJob, TrainingSettings, train_job
 from stylebench.worker import CellResult, CellRunner, MethodJob, MethodResult, WorkerSettings
 
 
 class ExecutionError(BenchError):
     """Ray could not be started or reached."""
+
+
+#: How long the driver waits on training tasks before it passes their progress on.
+POLL_S = 1.0
+
+
+class _TokenNotice(logging.Filter):
+    """Drops Ray's notice that a new local instance uses token authentication (Ray's default
+    since 2.59, printed at every ``ray.init``): it says nothing a bench user must act on, and
+    would be the first line of every run. Ray's other authentication warnings pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Token authentication is enabled for this")
+
+
+logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(
+    _TokenNotice()
+)
 
 
 @dataclass(frozen=True)
@@ -115,11 +135,13 @@ def _actor_for(prepared: set[Any], idle: list[Any], alive: list[Any]) -> Any | N
     return None
 
 
-def connect(address: str | None) -> bool:
+def connect(address: str | None, watcher: Watcher | None = None) -> bool:
     """Start or join Ray; returns whether this call started it (and so must stop it)."""
     if ray.is_initialized():
         return False
+    watcher = watcher or Unwatched()
     address = address or os.environ.get("RAY_ADDRESS") or None
+    watcher.note(f"joining the Ray cluster at {address}" if address else "starting Ray")
     before = reaper.children()
     try:
         ray.init(
@@ -138,6 +160,10 @@ def connect(address: str | None) -> bool:
         interrupts.stop_like_ctrl_c()
     if not address:
         _WATCHER.append(reaper.watch(reaper.children() - before))
+    resources = ray.cluster_resources()
+    watcher.note(
+        f"Ray ready: {int(resources.get('CPU', 0))} CPUs, {int(resources.get('GPU', 0))} GPUs"
+    )
     return True
 
 
@@ -185,9 +211,9 @@ def session() -> Iterator[None]:
         _SESSION.update(active=False, started=False)
 
 
-def _join(address: str | None) -> bool:
+def _join(address: str | None, watcher: Watcher) -> bool:
     """Connect; returns whether the caller must stop Ray itself (not inside a `session`)."""
-    started = connect(address)
+    started = connect(address, watcher)
     if _SESSION["active"]:
         _SESSION["started"] = _SESSION["started"] or started
         return False
@@ -206,6 +232,28 @@ def placement(n_cells: int, requested: int | None) -> Placement:
     return Placement(workers, 0, 1, max(1, cpus // workers))
 
 
+class _Reports:
+    """Ray actor where training tasks post their latest step; the driver takes them every
+    `POLL_S` while it waits for the tasks."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, TrainingStep] = {}
+
+    def post(self, key: str, report: TrainingStep) -> None:
+        self.latest[key] = report
+
+    def take(self) -> dict[str, TrainingStep]:
+        latest, self.latest = self.latest, {}
+        return latest
+
+
+def _train_reporting(
+    job: TrainingJob, settings: TrainingSettings, styles: dict[str, np.ndarray], reports: Any
+) -> TrainedCheckpoint:
+    """What a training task runs: `train_job`, posting its progress to ``reports``."""
+    return train_job(job, settings, styles, lambda step: reports.post.remote(job.key, step))
+
+
 def run_training(
     jobs: Sequence[TrainingJob],
     settings: TrainingSettings,
@@ -213,16 +261,21 @@ def run_training(
     address: str | None = None,
     workers: int | None = None,
     max_attempts: int = 3,
+    watcher: Watcher | None = None,
 ) -> list[TrainedCheckpoint]:
-    """Train each job once, as its own Ray task (one GPU each, or a share of the CPU cores).
+    """Train each job once, as its own Ray task (one GPU each, or a share of the CPU cores);
+    results come back as jobs finish, and ``watcher`` hears each task's progress meanwhile.
 
     A task whose worker process dies is run again by Ray, up to ``max_attempts`` times in all;
     an exception inside training is not retried (the task reports it as the job's error).
     """
-    started = _join(address)
+    watcher = watcher or Unwatched()
+    started = _join(address, watcher)
     try:
         place = placement(len(jobs), workers)
-        task = ray.remote(train_job).options(
+        watcher.workers(place.workers)
+        reports = ray.remote(_Reports).options(num_cpus=0).remote()
+        task = ray.remote(_train_reporting).options(
             num_cpus=place.threads if not place.gpus_per_worker else 1,
             num_gpus=place.gpus_per_worker,
             max_retries=max_attempts - 1,
@@ -230,15 +283,21 @@ def run_training(
         )
         task_settings = TrainingSettings(**{**settings.__dict__, "threads": place.threads})
         styles_ref = ray.put(styles)
-        refs = {task.remote(job, task_settings, styles_ref): job for job in jobs}
+        refs = {task.remote(job, task_settings, styles_ref, reports): job for job in jobs}
         results = []
-        for ref, job in refs.items():
-            try:
-                results.append(ray.get(ref))
-            except (RayActorError, RayTaskError) as exc:
-                reason = str(exc).splitlines()[0][:300]
-                error = f"training task died {max_attempts} times: {reason}"
-                results.append(TrainedCheckpoint(key=job.key, error=error))
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1, timeout=POLL_S)
+            for key, report in ray.get(reports.take.remote()).items():
+                watcher.training_step(key, report)
+            for ref in ready:
+                job = refs.pop(ref)
+                try:
+                    results.append(ray.get(ref))
+                except (RayActorError, RayTaskError) as exc:
+                    reason = str(exc).splitlines()[0][:300]
+                    error = f"training task died {max_attempts} times: {reason}"
+                    results.append(TrainedCheckpoint(key=job.key, error=error))
+        ray.kill(reports)
         return results
     finally:
         if started:
@@ -256,6 +315,7 @@ def run_cells(
     method_work: MethodWork | None = None,
     checkpoints: dict[str, dict[str, torch.Tensor]] | None = None,
     max_attempts: int = 3,
+    watcher: Watcher | None = None,
 ) -> Placement:
     """Run ``cells`` on Ray workers, calling ``on_result`` on the driver as each one finishes;
     then each method's job (``method_work``) as soon as that method's cells are all done.
@@ -264,12 +324,16 @@ def run_cells(
     tried again on another worker, up to ``max_attempts`` times in all; then it is recorded as
     failed. An exception inside a cell is not retried: the worker reports it as the cell's failure.
     ``checkpoints``: state dicts of trained methods by job key (`bench.training`), shipped once
-    through the object store; workers load them instead of preparing.
+    through the object store; workers load them instead of preparing. ``watcher`` hears how
+    many workers there are, and when they are warming up.
     """
     work = method_work or MethodWork()
-    started = _join(address)
+    watcher = watcher or Unwatched()
+    started = _join(address, watcher)
     try:
         place = placement(max(len(cells), 1), workers)
+        watcher.workers(place.workers)
+        watcher.note(f"{place.workers} workers starting and loading networks")
         settings = WorkerSettings(**{**settings.__dict__, "threads": place.threads})
         actor_cls = ray.remote(_Worker).options(
             num_cpus=place.cpus_per_worker, num_gpus=place.gpus_per_worker
@@ -287,6 +351,7 @@ def run_cells(
         prepared: dict[str, set[Any]] = defaultdict(set)
         waiting, jobs = list(work.methods), {}
         early_queue, early_running, early_results = list(work.methods), set(), {}
+        warming = True
 
         def dispatch() -> None:
             while early_queue and idle:
@@ -322,6 +387,9 @@ def run_cells(
             if not pending:
                 continue
             ready, _ = ray.wait(list(pending), num_returns=1)
+            if warming:
+                watcher.note(f"running cells on {place.workers} workers")
+                warming = False
             finished = []
             for ref in ready:
                 actor, item = pending.pop(ref)

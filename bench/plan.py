@@ -66,19 +66,24 @@ class Plan:
             "metrics": list(self.metrics),
         }
 
+    def cell_cost(self, cell: Cell) -> int:
+        """A cell's expected cost in loss evaluations: ``steps`` x ``phases`` for optimisation
+        methods (``iterative``), 1 for a feed-forward pass."""
+        if not METHODS.get(cell.method).iterative:
+            return 1
+        config = self.methods[cell.method]
+        return max(1, getattr(config, "steps", 1)) * max(1, getattr(config, "phases", 1))
+
     def longest_first(self, cells: list[Cell]) -> list[Cell]:
         """``cells`` with the most expensive first, so the slow ones start while other workers
         take the quick ones and no long cell is left to start last and hold up the run's end.
 
-        Expected cost: optimisation methods (``iterative``) before feed-forward ones, and among
-        those more loss evaluations (``steps`` x ``phases``) first; ties keep plan order.
+        Optimisation methods (``iterative``) before feed-forward ones, and among those more loss
+        evaluations (`cell_cost`) first; ties keep plan order.
         """
 
-        def cost(cell: Cell) -> int:
-            if not METHODS.get(cell.method).iterative:
-                return 0
-            config = self.methods[cell.method]
-            return max(1, getattr(config, "steps", 1)) * max(1, getattr(config, "phases", 1))
+        def cost(cell: Cell) -> tuple[bool, int]:
+            return METHODS.get(cell.method).iterative, self.cell_cost(cell)
 
         return sorted(cells, key=cost, reverse=True)
 

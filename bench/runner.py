@@ -35,7 +35,7 @@ from stylebench.metrics.perceptual import (
 )
 from stylebench.metrics.runtime import REPEATS, THROUGHPUT_BATCH, Throughput
 from stylebench.plan import DOMAIN_STYLE, Cell, Plan, budget, is_domain, make_plan
-from stylebench.progress import CellProgress, print_job
+from stylebench.progress import RunProgress
 from stylebench.records import (
     SCHEMA,
     append_journal,
@@ -47,7 +47,7 @@ from stylebench.records import (
 from stylebench.registry import METHODS, METRICS
 from stylebench.suites.guides import guide_key
 from stylebench.suites.load import load_suite
-from stylebench.train_task import TrainingJob, TrainingSettings
+from stylebench.train_task import TrainedCheckpoint, TrainingJob, TrainingSettings
 from stylebench.training import (
     PreparedCheckpoints,
     TrainingError,
@@ -187,9 +187,11 @@ def prepare_jobs(
     tracking_uri: str,
     commit: str,
     on_job: Callable[[dict[str, Any]], None],
+    progress: RunProgress,
 ) -> PreparedCheckpoints:
     """Load, reuse or train (as Ray tasks) the checkpoints of ``jobs``; register new ones in the
-    MLflow model registry. ``on_job`` sees each job's entry (source, seconds, path, registry)."""
+    MLflow model registry. ``on_job`` sees each job's entry (source, seconds, path, registry);
+    ``progress`` shows the training jobs' bars."""
     from stylebench.tracking import register_checkpoint
 
     spec = plan.suite.spec
@@ -203,6 +205,13 @@ def prepare_jobs(
         "weights": spec.weights,
     }
 
+    def train(todo: list[TrainingJob]) -> list[TrainedCheckpoint]:
+        progress.note(f"training {len(todo)} network(s): {', '.join(j.label for j in todo)}")
+        progress.add_jobs({j.key: (j.method, j.label, j.settings["steps"]) for j in todo})
+        return run_training(
+            todo, settings, styles, options.ray_address, options.workers, watcher=progress
+        )
+
     def registered(entry: dict[str, Any]) -> None:
         if entry["source"] in ("trained", "cache"):
             entry["registry"] = register_checkpoint(tracking_uri, entry)
@@ -214,7 +223,7 @@ def prepare_jobs(
             settings,
             styles,
             options.retrain,
-            lambda todo: run_training(todo, settings, styles, options.ray_address, options.workers),
+            train,
             provenance,
             registered,
         )
@@ -642,12 +651,25 @@ def options_for_resume(run: Path, tracking_uri: str | None) -> RunOptions:
 
 
 def run_benchmark(options: RunOptions) -> RunOutcome:
-    """Run a suite and return where its record, report and MLflow runs are."""
+    """Run a suite and return where its record, report and MLflow runs are, showing how it
+    goes on stderr."""
+    with RunProgress() as progress:
+        return _run_benchmark(options, progress)
+
+
+def _cell_seconds(result: CellResult) -> float | None:
+    """A cell's worker time, without loading networks (a worker's once, not a cell's cost)."""
+    seconds = [v for k, v in result.timings.items() if k != "setup"]
+    return sum(seconds) if seconds else None
+
+
+def _run_benchmark(options: RunOptions, progress: RunProgress) -> RunOutcome:
     from stylebench.reports.html import write_report
     from stylebench.tracking import Tracker, default_tracking_uri, record_header
 
     out = options.out.resolve()
     tracking_uri = options.tracking_uri or default_tracking_uri(out)
+    progress.note("checking the suite, its images and the weights", line=False)
     checked = check_inputs(options, tracking_uri)
     if checked.problems or checked.weights is None:
         raise BenchError("\n".join(checked.problems))
@@ -662,6 +684,7 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
     run_dir = out / run_id
     with locks.run_folder(run_dir):
         started = datetime.now(UTC).isoformat()
+        progress.note(f"loading the inputs of {len(plan.cells)} cells")
         images, bad_images = _load_inputs(plan, run_dir)
         write_json_atomic(
             run_dir / INVOCATION,
@@ -681,6 +704,7 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
         training_log = run_dir / "training.jsonl"
         done = {cid: e for cid, e in read_journal(journal).items() if e["status"] == "ok"}
         todo = [c for c in plan.cells if c.id not in done]
+        progress.note("opening the MLflow runs")
         tracker = Tracker(tracking_uri, run_dir)
         tracker.start(record_header(build_record(plan, run_id, key, commit, weights, [], started)))
         with tracker.ending_runs_on_error():
@@ -706,7 +730,7 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
 
             def log_job(entry: dict[str, Any]) -> None:
                 append_journal(training_log, {**entry, "id": entry["key"]})
-                print_job(entry)
+                progress.job_done(entry)
 
             with session():
                 needed = {c.job for c in candidates if c.job} | set(method_work.checkpoints)
@@ -714,64 +738,65 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
                 unusable = {j.key: bad_images[s] for j in jobs for s in j.styles if s in bad_images}
                 usable = [j for j in jobs if j.key not in unusable]
                 prepared = prepare_jobs(
-                    plan, usable, images, options, tracking_uri, commit, log_job
+                    plan, usable, images, options, tracking_uri, commit, log_job, progress
                 )
-                with CellProgress(total=len(plan.cells), already_done=len(done)) as progress:
+                costs = {c.id: (c.method, plan.cell_cost(c)) for c in todo}
+                progress.start_cells(len(plan.cells), len(done), costs)
 
-                    def record_result(result: CellResult) -> None:
-                        files: dict[str, str | None] = {"output": None, "features": None}
-                        if result.status == "ok" and result.output is not None:
-                            files["output"] = f"images/{result.cell_id}.png"
-                            write_png(result.output, run_dir / files["output"], provenance)
-                        if result.status == "ok" and result.features is not None:
-                            files["features"] = _features_file(result.cell_id)
-                            write_array_atomic(run_dir / files["features"], result.features)
-                        split = training.splits.get(result.cell_id)
-                        entry = _cell_entry(plan, result.cell_id, result, files, split)
-                        append_journal(journal, entry)
-                        tracker.log_cell(entry)
-                        detail = (
-                            result.error or f"{result.scores.get('latency', float('nan')):.2f}s"
-                        )
-                        progress.advance(result.cell_id, result.status == "ok", detail)
+                def record_result(result: CellResult) -> None:
+                    files: dict[str, str | None] = {"output": None, "features": None}
+                    if result.status == "ok" and result.output is not None:
+                        files["output"] = f"images/{result.cell_id}.png"
+                        write_png(result.output, run_dir / files["output"], provenance)
+                    if result.status == "ok" and result.features is not None:
+                        files["features"] = _features_file(result.cell_id)
+                        write_array_atomic(run_dir / files["features"], result.features)
+                    split = training.splits.get(result.cell_id)
+                    entry = _cell_entry(plan, result.cell_id, result, files, split)
+                    append_journal(journal, entry)
+                    tracker.log_cell(entry)
+                    detail = result.error or f"{result.scores.get('latency', float('nan')):.2f}s"
+                    ok = result.status == "ok"
+                    progress.cell_done(result.cell_id, ok, detail, _cell_seconds(result))
 
-                    for cell_id, error in broken.items():
-                        record_result(CellResult(cell_id=cell_id, status="failed", error=error))
-                    runnable = []
-                    for cell in candidates:
-                        job_error = unusable.get(cell.job or "") or (
-                            cell.job and prepared.error(cell.job)
-                        )
-                        if job_error:
-                            label = training.jobs[cell.job or ""].label
-                            error = f"training {label} failed: {job_error}"
-                            record_result(CellResult(cell_id=cell.id, status="failed", error=error))
-                        else:
-                            runnable.append(cell)
-                    if runnable or method_work.methods:
-                        settings = WorkerSettings(
-                            weights=suite.spec.weights,
-                            seed=suite.spec.seed,
-                            methods={
-                                name: cfg.model_dump(mode="json")
-                                for name, cfg in plan.methods.items()
-                            },
-                            metrics=plan.metrics,
-                            domain=domain_set,
-                        )
-                        styles = [r.key for r in suite.style if r.key in images]
-                        run_cells(
-                            plan.longest_first(runnable),
-                            settings,
-                            images,
-                            styles,
-                            record_result,
-                            options.ray_address,
-                            options.workers,
-                            method_work,
-                            {k: v for k, v in prepared.states.items() if k in needed},
-                        )
+                for cell_id, error in broken.items():
+                    record_result(CellResult(cell_id=cell_id, status="failed", error=error))
+                runnable = []
+                for cell in candidates:
+                    job_error = unusable.get(cell.job or "") or (
+                        cell.job and prepared.error(cell.job)
+                    )
+                    if job_error:
+                        label = training.jobs[cell.job or ""].label
+                        error = f"training {label} failed: {job_error}"
+                        record_result(CellResult(cell_id=cell.id, status="failed", error=error))
+                    else:
+                        runnable.append(cell)
+                if runnable or method_work.methods:
+                    settings = WorkerSettings(
+                        weights=suite.spec.weights,
+                        seed=suite.spec.seed,
+                        methods={
+                            name: cfg.model_dump(mode="json") for name, cfg in plan.methods.items()
+                        },
+                        metrics=plan.metrics,
+                        domain=domain_set,
+                    )
+                    styles = [r.key for r in suite.style if r.key in images]
+                    run_cells(
+                        plan.longest_first(runnable),
+                        settings,
+                        images,
+                        styles,
+                        record_result,
+                        options.ray_address,
+                        options.workers,
+                        method_work,
+                        {k: v for k, v in prepared.states.items() if k in needed},
+                        watcher=progress,
+                    )
 
+            progress.note("writing the record, the report and the MLflow runs")
             cells = list(read_journal(journal).values())
             method_results = read_journal(run_dir / "methods.jsonl")
             jobs_done = list(read_journal(training_log).values())
@@ -839,12 +864,13 @@ def train_methods(options: RunOptions) -> TrainOutcome:
     training = plan_training(plan, identities)
     entries: list[dict[str, Any]] = []
 
-    def log_job(entry: dict[str, Any]) -> None:
-        entries.append(entry)
-        print_job(entry)
+    with RunProgress() as progress:
 
-    with session():
-        prepare_jobs(
-            plan, list(training.jobs.values()), {}, options, tracking_uri, git_commit(), log_job
-        )
+        def log_job(entry: dict[str, Any]) -> None:
+            entries.append(entry)
+            progress.job_done(entry)
+
+        with session():
+            jobs = list(training.jobs.values())
+            prepare_jobs(plan, jobs, {}, options, tracking_uri, git_commit(), log_job, progress)
     return TrainOutcome(entries=entries, tracking_uri=tracking_uri)

@@ -4,6 +4,13 @@ The only module that imports MLflow. The default store is an embedded sqlite fil
 folder; ``--tracking-uri`` / ``MLFLOW_TRACKING_URI`` point at any tracking server instead. Metric
 and param names are the same for every method so the UI's compare view lines them up.
 
+The UI opens each experiment on its runs table (`EXPERIMENT_KIND`); a child run spans its
+method's cells, from the start of the first to the end of the last, so its duration is the
+method's own; loss curves are metric histories under ``curves/`` (one per image pair) and
+``train/`` (per training job), which the compare view's filter separates from the summary
+numbers; the parent holds the leaderboard and every cell's scores as MLflow tables
+(``leaderboard.json``, ``scores.json``).
+
 Logging is incremental and exactly-once: each cell is logged the moment it finishes, and a ledger
 in the run folder (``tracking.json``) remembers what has been logged, so resuming a run or
 ``bench sync`` after the server went away logs only what is missing. If the server fails
@@ -18,6 +25,7 @@ import os
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -26,6 +34,7 @@ from stylebench import locks
 from stylebench.errors import BenchError
 from stylebench.records import read_json, write_json_atomic
 from stylebench.reports.stats import bootstrap_ci
+from stylebench.reports.tables import cell_scores
 
 BATCH = 900
 #: MLflow's HTTP client retries a dead server for minutes by default (7 retries, backoff factor
@@ -37,6 +46,9 @@ HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
 }
 PARAM_BATCH = 90
+#: The tag MLflow 3's UI reads to choose an experiment's landing page: without it the UI opens
+#: on the GenAI "Traces" page; "custom_model_development" ("Machine learning") opens the runs.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
 class TrackingError(BenchError):
@@ -115,13 +127,25 @@ def artifact_location(uri: str, folder: str) -> str | None:
     return (database.parent / "mlartifacts" / folder).as_uri()
 
 
+def experiment_page(experiment_id: str) -> str:
+    """The UI's path to an experiment's runs table. MLflow 3.17's UI ignores `EXPERIMENT_KIND`
+    and picks the page from a "workflow type" (the URL's, else the browser's saved choice, else
+    GenAI, whose landing page is the traces), so the link names the machine-learning one."""
+    return f"#/experiments/{experiment_id}?workflowType=machine_learning"
+
+
 def get_or_create_experiment(client: Any, name: str, uri: str, folder: str) -> str:
-    """The id of experiment ``name``, created with bench's artifact location if missing."""
+    """The id of experiment ``name``, created with bench's artifact location if missing; tagged
+    with `EXPERIMENT_KIND` (also an experiment an older bench made without it)."""
     with _store_lock(uri):
         experiment = client.get_experiment_by_name(name)
-        if experiment:
-            return experiment.experiment_id
-        return client.create_experiment(name, artifact_location=artifact_location(uri, folder))
+        if experiment is None:
+            location = artifact_location(uri, folder)
+            return client.create_experiment(name, artifact_location=location, tags=EXPERIMENT_KIND)
+        for key, value in EXPERIMENT_KIND.items():
+            if key not in experiment.tags:
+                client.set_experiment_tag(experiment.experiment_id, key, value)
+        return experiment.experiment_id
 
 
 def _finite_mean(values: list[float | None]) -> float | None:
@@ -174,6 +198,7 @@ class Tracker:
         self.error: str | None = None
         self._client: Any = None
         self._system: Any = None
+        self._header: dict[str, Any] | None = None
 
     @property
     def client(self) -> Any:
@@ -220,6 +245,7 @@ class Tracker:
 
     def _start(self, header: dict[str, Any]) -> None:
         client = self.client
+        self._header = header
         if "parent" not in self.ledger:
             suite = header["suite"]
             experiment_id = get_or_create_experiment(client, f"stylebench/{suite}", self.uri, suite)
@@ -231,25 +257,32 @@ class Tracker:
             self._save()
         else:
             client.update_run(self.ledger["parent"], status="RUNNING")
-        for method, params in header["methods"].items():
-            if method in self.ledger["children"]:
-                if method not in self.ledger["methods_done"]:
-                    client.update_run(self.ledger["children"][method], status="RUNNING")
-                continue
-            child = client.create_run(
-                self.ledger["experiment_id"],
-                run_name=method,
-                tags={
-                    **header["tags"],
-                    "mlflow.parentRunId": self.ledger["parent"],
-                    "stylebench.method": method,
-                },
-            )
-            self._log_batch(
-                child.info.run_id, params={**header["params"], "method": method, **params}
-            )
-            self.ledger["children"][method] = child.info.run_id
-            self._save()
+        for method, run_id in self.ledger["children"].items():
+            if method not in self.ledger["methods_done"]:
+                client.update_run(run_id, status="RUNNING")
+
+    def _child(self, method: str, start_ms: int | None) -> str:
+        """The method's child run, created when its first cell is logged (``start_ms``: when
+        that cell started), so that the run's duration is the method's own."""
+        if method in self.ledger["children"]:
+            return self.ledger["children"][method]
+        assert self._header is not None
+        header = self._header
+        child = self.client.create_run(
+            self.ledger["experiment_id"],
+            start_time=start_ms,
+            run_name=method,
+            tags={
+                **header["tags"],
+                "mlflow.parentRunId": self.ledger["parent"],
+                "stylebench.method": method,
+            },
+        )
+        params = {**header["params"], "method": method, **header["methods"].get(method, {})}
+        self._log_batch(child.info.run_id, params=params)
+        self.ledger["children"][method] = child.info.run_id
+        self._save()
+        return child.info.run_id
 
     def monitor_system(self, interval_s: float = 10.0) -> None:
         """Sample CPU, memory (and GPU, with pynvml) of this machine into the parent run."""
@@ -300,9 +333,9 @@ class Tracker:
         return self._guard("log cell", self._log_cell, entry)
 
     def _log_cell(self, entry: dict[str, Any]) -> None:
-        child = self.ledger["children"][entry["method"]]
+        child = self._child(entry["method"], _cell_span_ms(entry)[0])
         metrics = [
-            (f"curve/{entry['content']}/{entry['style']}/{term}", value, step)
+            (f"curves/{entry['content']}/{entry['style']}/{term}", value, step)
             for term, curve in (entry.get("curves") or {}).items()
             for step, value in enumerate(curve)
         ]
@@ -318,7 +351,8 @@ class Tracker:
     def finish(self, record: dict[str, Any]) -> bool:
         """Log every cell still missing, per-method summaries, the report and record; close runs."""
         self.stop_system()
-        if "parent" not in self.ledger and not self.start(record_header(record)):
+        self._header = self._header or record_header(record)
+        if "parent" not in self.ledger and not self.start(self._header):
             return False
         for entry in record["cells"]:
             if not self.log_cell(entry):
@@ -331,11 +365,12 @@ class Tracker:
         for method, summary in record["methods"].items():
             if method in self.ledger["methods_done"]:
                 continue
-            child = self.ledger["children"][method]
             cells = [c for c in record["cells"] if c["method"] == method]
             finished = len(cells) == summary["cells_planned"]
             if not finished:
                 continue
+            spans = [_cell_span_ms(cell) for cell in cells]
+            child = self._child(method, min((s for s, _ in spans if s is not None), default=None))
             metrics = [(name, value, 0) for name, value in method_metrics(record, method).items()]
             training = summary.get("training") or []
             self._log_batch(child, [*metrics, *_training_values(training)])
@@ -346,22 +381,51 @@ class Tracker:
             ]
             if registry:
                 client.set_tag(child, "stylebench.checkpoints", ", ".join(registry))
-            client.set_terminated(child, "FINISHED" if summary["cells_failed"] == 0 else "FAILED")
+            client.set_terminated(
+                child,
+                "FINISHED" if summary["cells_failed"] == 0 else "FAILED",
+                end_time=max((end for _, end in spans if end is not None), default=None),
+            )
             self.ledger["methods_done"].append(method)
             self._save()
         parent = self.ledger["parent"]
+        all_done = len(self.ledger["methods_done"]) == len(record["methods"])
+        if all_done and not self.ledger.get("leaderboard_logged"):
+            client.log_table(parent, data=leaderboard(record), artifact_file="leaderboard.json")
+            client.log_table(parent, data=cell_scores(record), artifact_file="scores.json")
+            self.ledger["leaderboard_logged"] = True
         for file in ("report.html", "grid.png", "record.json", "scores.csv"):
             if (self.run_dir / file).is_file():
                 client.log_artifact(parent, str(self.run_dir / file))
         if not self.ledger.get("inputs_logged") and (self.run_dir / "inputs").is_dir():
             client.log_artifacts(parent, str(self.run_dir / "inputs"), artifact_path="inputs")
             self.ledger["inputs_logged"] = True
-        all_done = len(self.ledger["methods_done"]) == len(record["methods"])
         client.set_terminated(
             parent, "FINISHED" if complete else ("FAILED" if all_done else "KILLED")
         )
         self.ledger["finished"] = all_done
         self._save()
+
+
+def _cell_span_ms(entry: dict[str, Any]) -> tuple[int | None, int | None]:
+    """When a cell started and finished (ms since the epoch, MLflow's clock): its journal time
+    minus the worker time it took (None for an entry without a time)."""
+    if not entry.get("finished"):
+        return None, None
+    end = datetime.fromisoformat(entry["finished"]).timestamp()
+    seconds = sum((entry.get("timings") or {}).values())
+    return round((end - seconds) * 1000), round(end * 1000)
+
+
+def leaderboard(record: dict[str, Any]) -> dict[str, list[Any]]:
+    """One row per method with every number its child run logs (`method_metrics`; None where
+    a method has none), for the parent run's MLflow table."""
+    rows = {method: method_metrics(record, method) for method in record["methods"]}
+    names = sorted({name for values in rows.values() for name in values})
+    return {
+        "method": list(rows),
+        **{name: [values.get(name) for values in rows.values()] for name in names},
+    }
 
 
 def method_metrics(record: dict[str, Any], method: str) -> dict[str, float]:
@@ -505,6 +569,7 @@ def record_header(record: dict[str, Any]) -> dict[str, Any]:
             "stylebench.suite_version": str(record["suite"]["version"]),
             "stylebench.weights": record["weights"]["source"],
             "stylebench.random_weights": str(record["weights"]["random"]).lower(),
+            "stylebench.commit": record["environment"]["git_commit"],
             "mlflow.source.git.commit": record["environment"]["git_commit"],
         },
         "params": {

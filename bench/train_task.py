@@ -7,7 +7,9 @@ a Ray task. A failure comes back as the result's error, so one failed job fails 
 
 from __future__ import annotations
 
+import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,10 +23,14 @@ from stylebench.methods.base import MethodContext, PrepareData, resolve_config
 from stylebench.methods.core.encoders import load_encoder
 from stylebench.methods.core.weights import WeightsSource
 from stylebench.metrics.runtime import timed
+from stylebench.progress import TrainingStep
 from stylebench.registry import METHODS
 from stylebench.worker import device_name, pick_device
 
 State = dict[str, torch.Tensor]
+
+#: A training task passes its progress on at most this often (and at its first and last step).
+REPORT_EVERY_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -108,10 +114,41 @@ def build_method(
     return cls(resolve_config(cls, settings), context)
 
 
+class StepReporter:
+    """The `methods.base.StepReport` of a training task: turns steps into `TrainingStep`
+    reports for ``report``, at most one every ``every_s`` (a step can take milliseconds, and
+    each report crosses processes). Rates are timed from the first step on, so loading networks
+    and the first, slower step do not skew the ETA."""
+
+    def __init__(
+        self,
+        report: Callable[[TrainingStep], None],
+        every_s: float = REPORT_EVERY_S,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.report, self.every_s, self.clock = report, every_s, clock
+        self.first: tuple[int, float] | None = None
+        self.last = -float("inf")
+
+    def __call__(self, step: int, steps: int, terms: dict[str, float]) -> None:
+        now = self.clock()
+        if self.first is None:
+            self.first = (step, now)
+        elif step < steps and now - self.last < self.every_s:
+            return
+        self.last = now
+        loss = terms.get("total", next(iter(terms.values()), None))
+        self.report(TrainingStep(step, steps, loss, now - self.first[1], self.first[0]))
+
+
 def train_job(
-    job: TrainingJob, settings: TrainingSettings, styles: dict[str, np.ndarray]
+    job: TrainingJob,
+    settings: TrainingSettings,
+    styles: dict[str, np.ndarray],
+    report: Callable[[TrainingStep], None] | None = None,
 ) -> TrainedCheckpoint:
-    """Train one job (runs in a Ray task); any exception comes back as the result's error."""
+    """Train one job (runs in a Ray task); any exception comes back as the result's error.
+    ``report`` hears of the training's progress every few seconds."""
     device = pick_device()
     if device.type == "cpu":
         torch.set_num_threads(settings.threads)
@@ -134,7 +171,11 @@ def train_job(
         if not settings.resume:
             partial.clear()
         prepare = PrepareData(
-            styles=style.to(device), training=data, style_domain=domain, partial=partial
+            styles=style.to(device),
+            training=data,
+            style_domain=domain,
+            partial=partial,
+            progress=StepReporter(report) if report is not None else None,
         )
         curves, seconds = timed(lambda: method.prepare(prepare), device)
         partial.clear()

@@ -112,6 +112,11 @@ class PartialStore(Protocol):
         ...
 
 
+#: Told after every training step: the steps done, the steps planned, and that step's loss terms
+#: (the harness shows training progress from it; it must be cheap).
+StepReport = Callable[[int, int, dict[str, float]], None]
+
+
 @dataclass
 class PrepareData:
     """What `prepare` gets: the style set (all styles the method will be asked for) and, for
@@ -120,12 +125,14 @@ class PrepareData:
     ``style_domain``: for methods that learn a style domain (``needs.style == "domain"``), its
     images, read lazily at the training size like the content (``styles`` is then empty).
     ``partial``: where a resumable training saves its progress (None: it does not).
+    ``progress``: what a training reports each step to (None: nobody is watching).
     """
 
     styles: torch.Tensor
     training: TrainingSet | None = None
     style_domain: TrainingSet | None = None
     partial: PartialStore | None = None
+    progress: StepReport | None = None
 
 
 @dataclass

@@ -167,7 +167,13 @@ class CIN:
             return descend(optimizer, {name: value.mean() for name, value in terms.items()})
 
         result = train_loop(
-            data.training, step, config.steps, config.batch_size, self.context.seed, device
+            data.training,
+            step,
+            config.steps,
+            config.batch_size,
+            self.context.seed,
+            device,
+            progress=data.progress,
         )
         model.eval()
         return result.curves

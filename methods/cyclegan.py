@@ -42,6 +42,7 @@ from stylebench.methods.base import (
     MethodNeeds,
     PartialStore,
     PrepareData,
+    StepReport,
     Stylized,
     TrainingSet,
 )
@@ -240,10 +241,14 @@ class CycleGAN:
                 "cyclegan needs the style domain's images (the suite's training.style, "
                 "else its style images)"
             )
-        return self._train(data.training, data.style_domain, data.partial)
+        return self._train(data.training, data.style_domain, data.partial, data.progress)
 
     def _train(
-        self, photos: TrainingSet, domain: TrainingSet, partial: PartialStore | None
+        self,
+        photos: TrainingSet,
+        domain: TrainingSet,
+        partial: PartialStore | None,
+        progress: StepReport | None = None,
     ) -> dict[str, list[float]]:
         config, device = self.config, self.context.device
         discriminators = self._discriminators()
@@ -306,7 +311,14 @@ class CycleGAN:
             else None
         )
         result = train_loop(
-            photos, step, config.steps, config.batch_size, self.context.seed, device, resumable
+            photos,
+            step,
+            config.steps,
+            config.batch_size,
+            self.context.seed,
+            device,
+            resumable,
+            progress=progress,
         )
         self.generators.eval()
         return result.curves

@@ -178,7 +178,13 @@ class Ghiasi:
             return descend(optimizer, {name: value.mean() for name, value in terms.items()})
 
         result = train_loop(
-            data.training, step, config.steps, config.batch_size, self.context.seed, device
+            data.training,
+            step,
+            config.steps,
+            config.batch_size,
+            self.context.seed,
+            device,
+            progress=data.progress,
         )
         self.model.eval()
         return result.curves

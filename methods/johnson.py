@@ -112,6 +112,7 @@ class Johnson:
             config.batch_size,
             self.context.seed,
             self.context.device,
+            progress=data.progress,
         )
         self.net.eval()
         return result.curves

@@ -48,6 +48,24 @@ def page_text_after(url: str, wait_for: list[str], timeout_s: float = 90) -> str
     return body
 
 
+def runs_table_text(url: str, parent: str, child: str, timeout_s: float = 90) -> str:
+    """Open an MLflow runs table, expand the run named ``parent`` (children are nested under
+    it) and return the page's text once ``child`` shows."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url, wait_until="domcontentloaded")
+        page.get_by_text(parent, exact=True).first.wait_for(timeout=timeout_s * 1000)
+        row = page.locator("[role=row]", has_text=parent)
+        row.locator("button:not([aria-label])").first.click()  # the nested runs' expander
+        page.get_by_text(child, exact=True).first.wait_for(timeout=timeout_s * 1000)
+        body = page.inner_text("body")
+        browser.close()
+    return body
+
+
 def visit(
     url: str,
     script: str,

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,8 @@ from stylebench.methods.core.weights import WeightsSource
 from stylebench.metrics.distances import fid
 from stylebench.metrics.inception import InceptionFeatures
 from stylebench.suites import procedural
-from tests.browser import page_text_after, visit
+from stylebench.tracking import experiment_page
+from tests.browser import page_text_after, runs_table_text, visit
 from tests.conftest import write_tiny_suite
 from tests.servers import free_port, wait_for_http
 
@@ -116,7 +118,7 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
     assert child.data.metrics["throughput"] == pytest.approx(gatys["throughput"])
     low, high = child.data.metrics["lpips_ci95_low"], child.data.metrics["lpips_ci95_high"]
     assert low <= child.data.metrics["lpips"] <= high
-    curve_key = f"curve/{record['cells'][0]['content']}/{record['cells'][0]['style']}/total"
+    curve_key = f"curves/{record['cells'][0]['content']}/{record['cells'][0]['style']}/total"
     assert len(client.get_metric_history(child.info.run_id, curve_key)) == 3
     parent_files = {f.path for f in client.list_artifacts(parent[0].info.run_id)}
     assert {"report.html", "grid.png", "record.json", "inputs"} <= parent_files
@@ -152,7 +154,18 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
     assert any(d.startswith("[") for d in page.facts["details"])  # bootstrap intervals
     assert page.facts["speed"].startswith("artfid vs latency") and page.facts["curves"] == 1
 
-    # The MLflow UI, started by `bench ui`, shows the method's child run and its metrics.
+    # The child run lasts as long as its cells, not the whole invocation.
+    starts = [
+        datetime.fromisoformat(c["finished"]).timestamp() - sum(c["timings"].values())
+        for c in record["cells"]
+    ]
+    ends = [datetime.fromisoformat(c["finished"]).timestamp() for c in record["cells"]]
+    assert child.info.start_time == round(min(starts) * 1000)
+    assert child.info.end_time == round(max(ends) * 1000) < parent[0].info.end_time
+    assert child.data.tags["stylebench.commit"] == record["environment"]["git_commit"]
+
+    # The MLflow UI, started by `bench ui`, opens the experiment on its runs table (not the
+    # GenAI traces page), with the method's child run, and shows the run's metrics.
     port = free_port()
     ui = subprocess.Popen(
         [BENCH, "ui", "--tracking-uri", record["tracking"]["uri"], "--port", str(port)],
@@ -163,8 +176,11 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health")
+        landing = f"http://127.0.0.1:{port}/{experiment_page(experiment.experiment_id)}"
+        assert experiment_page(experiment.experiment_id) in first.stdout  # bench run links it
+        text = runs_table_text(landing, record["run_id"], "gatys")
+        assert "Run Name" in text and "Duration" in text  # the runs table, not GenAI traces
         runs_page = f"http://127.0.0.1:{port}/#/experiments/{experiment.experiment_id}/runs"
-        assert record["run_id"] in page_text_after(runs_page, [record["run_id"]])
         text = page_text_after(f"{runs_page}/{child.info.run_id}", ["Metrics ("])
         assert "gatys" in text and "content_loss" in text and "style_loss" in text
     finally:

@@ -27,6 +27,7 @@ from stylebench.methods.base import (
     MAX_TRAINING_STEPS,
     MethodConfig,
     PartialStore,
+    StepReport,
     TrainingSet,
 )
 from stylebench.methods.core.encoders import Precision
@@ -179,11 +180,12 @@ def train_loop(
     seed: int,
     device: torch.device,
     resumable: Resumable | None = None,
+    progress: StepReport | None = None,
 ) -> TrainingResult:
     """Run ``steps`` steps of ``step`` over seeded batches of ``data``; return the loss curves.
 
     With ``resumable``, a partial state saved by an earlier, interrupted run of the same training
-    is restored first and the loop goes on from its step.
+    is restored first and the loop goes on from its step. ``progress`` hears of every step.
     """
     every = curve_every(steps)
     result = TrainingResult(every=every, steps=steps)
@@ -202,6 +204,8 @@ def train_loop(
                 raise DivergenceError(f"training loss term {name!r} became {value} at step {index}")
             window.setdefault(name, []).append(value)
         done = index + 1
+        if progress is not None:
+            progress(done, steps, terms)
         if done % every == 0 or done == steps:
             for name, values in window.items():
                 result.curves.setdefault(name, []).append(sum(values) / len(values))

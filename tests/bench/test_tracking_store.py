@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+import pandas as pd
 import pytest
 
 from stylebench.tracking import artifact_location, default_tracking_uri, sqlite_file
@@ -92,3 +94,67 @@ def test_an_invocation_that_stops_early_ends_its_runs_instead_of_leaving_them_ru
     runs = [tracker.ledger["parent"], *tracker.ledger["children"].values()]
     assert len(runs) >= 2
     assert {client.get_run(run_id).info.status for run_id in runs} == {status}
+
+
+def _cell(method: str, style: str, finished: str, seconds: float) -> dict:
+    return {
+        "id": f"{method}/c-a/{style}",
+        "method": method,
+        "content": "c-a",
+        "style": style,
+        "status": "ok",
+        "scores": {"style_loss": 2.0},
+        "curves": {"total": [3.0, 2.0]},
+        "finished": finished,
+        "timings": {"stylize": seconds},
+    }
+
+
+def test_the_ui_opens_on_runs_and_each_method_run_spans_its_own_cells(tmp_path):
+    from datetime import datetime
+
+    from mlflow.tracking import MlflowClient
+
+    from stylebench.tracking import Tracker
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = Tracker(uri, tmp_path / "run")
+    tags = {"stylebench.commit": "abc123"}
+    methods = {"gatys": {}, "johnson": {}}
+    header = {"suite": "tiny", "run_id": "tiny-1", "tags": tags, "params": {}, "methods": methods}
+    assert tracker.start(header)
+    cells = [
+        _cell("gatys", "s-b", "2026-01-01T10:00:30+00:00", 30.0),  # 10:00:00 to 10:00:30
+        _cell("gatys", "s-c", "2026-01-01T10:01:00+00:00", 20.0),
+        _cell("johnson", "s-b", "2026-01-01T10:01:05+00:00", 1.0),
+    ]
+    for cell in cells:
+        assert tracker.log_cell(cell)
+    summary = {"cells_planned": 2, "cells_ok": 2, "cells_failed": 0, "training": []}
+    record = {
+        "status": "complete",
+        "metrics": {"style_loss": {"per": "image"}},
+        "methods": {"gatys": dict(summary), "johnson": {**summary, "cells_planned": 1}},
+        "cells": cells,
+    }
+    assert tracker.finish(record), tracker.error
+
+    client = MlflowClient(uri)
+    experiment = client.get_experiment(tracker.ledger["experiment_id"])
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    gatys = client.get_run(tracker.ledger["children"]["gatys"])
+
+    def ms(text: str) -> int:
+        return round(datetime.fromisoformat(text).timestamp() * 1000)
+
+    assert gatys.info.start_time == ms("2026-01-01T10:00:00+00:00")
+    assert gatys.info.end_time == ms("2026-01-01T10:01:00+00:00")
+    assert gatys.data.tags["stylebench.commit"] == "abc123"
+    assert "curves/c-a/s-b/total" in gatys.data.metrics
+    parent = tracker.ledger["parent"]
+    tables = json.loads(client.get_run(parent).data.tags["mlflow.loggedArtifacts"])
+    assert {"path": "leaderboard.json", "type": "table"} in tables  # what the UI lists as a table
+    path = client.download_artifacts(parent, "leaderboard.json", str(tmp_path))
+    table = pd.read_json(path, orient="split")
+    assert sorted(table["method"]) == ["gatys", "johnson"]
+    assert list(table["style_loss"]) == [2.0, 2.0] and "cells_ok" in table

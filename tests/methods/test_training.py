@@ -125,3 +125,18 @@ def test_mismatch_lists_everything_and_truncates_long_lists():
     assert "checkpoint f.pth" in message and "unexpected keys: x" in message
     assert "and 7 more" in message and "w0 (file (3,), network (2,))" in message
     check_state_dict(expected, dict(expected), "ok.pth")
+
+
+def test_the_loop_tells_its_watcher_every_step_with_the_loss_terms():
+    heard = []
+    data = TensorImages(torch.rand(3, 3, 8, 8))
+    train_loop(
+        data,
+        lambda index, batch: {"total": float(index), "style": 1.0},
+        4,
+        2,
+        0,
+        torch.device("cpu"),
+        progress=lambda done, steps, terms: heard.append((done, steps, terms["total"])),
+    )
+    assert heard == [(1, 4, 0.0), (2, 4, 1.0), (3, 4, 2.0), (4, 4, 3.0)]
