@@ -854,7 +854,7 @@ def train_methods(options: RunOptions) -> TrainOutcome:
     plan = load_plan(options)
     untrained = [name for name in plan.methods if not METHODS.get(name).needs.training]
     if untrained:
-        trained = [n for n in METHODS.names() if METHODS.get(n).needs.training]
+        trained = sorted(n for n in METHODS.names() if METHODS.get(n).needs.training)
         raise BenchError(
             f"{', '.join(untrained)}: not trained methods; trained methods: {', '.join(trained)}"
         )

@@ -1,6 +1,6 @@
 """Gatys' optimisation step against a plain PyTorch implementation, and batched optimisation.
 
-    uv run python benchmarks/gatys.py [--size 64] [--steps 20] [--repeats 3] [--batch 8]
+    uv run python -m benchmarks.gatys [--size 64] [--steps 20] [--repeats 3] [--batch 8]
         [--variants default,channels_last] [--weights random|pretrained|PATH]
         [--device cuda|cpu] [--threads N] [--skip-step] [--skip-batch]
 

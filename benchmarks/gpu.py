@@ -1,7 +1,7 @@
 """GPU figures: Gatys at 512 px, Johnson's images per second, and the Gatys step's model FLOP
 utilisation.
 
-    uv run python benchmarks/gpu.py [--size 512] [--steps 500] [--batch 8]
+    uv run python -m benchmarks.gpu [--size 512] [--steps 500] [--batch 8]
         [--variants default,channels_last+bfloat16] [--johnson-batch 32] [--repeats 3]
         [--weights random|pretrained|PATH] [--device cuda|cpu] [--threads N]
 

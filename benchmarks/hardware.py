@@ -1,6 +1,6 @@
 """What this machine itself gives parallel workers: the ceiling for the harness's scaling.
 
-    uv run python benchmarks/hardware.py [--processes 2] [--seconds 6] [--repeats 2]
+    uv run python -m benchmarks.hardware [--processes 2] [--seconds 6] [--repeats 2]
 
 Runs a 1-thread convolution loop (VGG's conv1_2 at 64 px: 64 channels, 3x3) in one process
 alone, then in ``--processes`` processes at once, each for ``--seconds``, and prints the total

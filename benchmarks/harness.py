@@ -1,6 +1,6 @@
 """What the harness costs around the compute: overhead, scaling with workers, resume.
 
-    uv run python benchmarks/harness.py [--measure overhead,scaling,resume] [--repeats 1]
+    uv run python -m benchmarks.harness [--measure overhead,scaling,resume] [--repeats 1]
         [--contents 10] [--styles 5] [--size 64] [--steps 40] [--workers 2]
 
 Writes a fixed procedural suite (``--contents`` scenes x ``--styles`` paintings, random weights,

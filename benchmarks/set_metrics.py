@@ -1,6 +1,6 @@
 """FID and KID throughput: ours against torch-fidelity's own `calculate_metrics`.
 
-    uv run python benchmarks/set_metrics.py [--n 32] [--size 64] [--repeats 2]
+    uv run python -m benchmarks.set_metrics [--n 32] [--size 64] [--repeats 2]
         [--weights random|pretrained|PATH] [--device cuda|cpu] [--threads N]
 
 Writes ``--n`` output-like images and ``--n`` reference images (procedural scenes and

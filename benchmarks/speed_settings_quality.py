@@ -1,6 +1,6 @@
 """How far the trained methods' speed settings move quality, over training seeds.
 
-    uv run python benchmarks/speed_settings_quality.py [--seeds 12] [--methods johnson,ghiasi]
+    uv run python -m benchmarks.speed_settings_quality [--seeds 12] [--methods johnson,ghiasi]
 
 For each trained method and seed: train its tiny `smoke`-preset network (32 px, random weights),
 stylize two contents with it in float32 and with each speed setting (``precision: bfloat16``,

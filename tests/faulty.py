@@ -36,7 +36,7 @@ class Faulty:
     summary: ClassVar[str] = "test-only: identity, with injected faults"
     paper: ClassVar[str] = "none (fault injection)"
     Config: ClassVar[type[FaultyConfig]] = FaultyConfig
-    presets: ClassVar[dict[str, dict]] = {"paper": {}}
+    presets: ClassVar[dict[str, dict]] = {"paper": {}, "smoke": {}}
     needs: ClassVar[MethodNeeds] = MethodNeeds()
     iterative: ClassVar[bool] = True  # one timed run per cell: sleeps are not repeated
     encoders: ClassVar[tuple[str, ...]] = ()

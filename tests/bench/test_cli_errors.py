@@ -26,7 +26,7 @@ def bench(*args: str):
         (["run", "--suite", "smokey"], "unknown suite 'smokey': did you mean 'smoke'"),
         (["run", "--methods", "gatsy"], "unknown method 'gatsy': did you mean 'gatys'"),
         (["run", "--suite", "/no/such/folder"], "does not exist"),
-        (["run", "--set", "gatys.stepz=3"], r"stylebench.methods.gatys.stepz"),
+        (["run", "--set", "gatys.stepz=3"], r"methods.gatys.stepz"),
         (["run", "--weights", "/no/such.pth"], "weights path '/no/such.pth' does not exist"),
         (["validate", "smoke", "--set", "metrics=[fid_xx]"], "unknown metric 'fid_xx'"),
         (["validate", "smoke", "--set", "gatys.steps=["], r"--set 'gatys.steps=\[': .* not YAML"),

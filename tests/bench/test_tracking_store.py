@@ -88,6 +88,8 @@ def test_an_invocation_that_stops_early_ends_its_runs_instead_of_leaving_them_ru
     methods = {"gatys": {}, "johnson": {}}
     header = {"suite": "tiny", "run_id": "tiny-1", "tags": {}, "params": {}, "methods": methods}
     assert tracker.start(header)
+    cell = {"id": "gatys/c/s", "method": "gatys", "content": "c", "style": "s", "curves": {}}
+    assert tracker.log_cell(cell)  # a method's child run starts with its first cell
     with pytest.raises(error), tracker.ending_runs_on_error():
         raise error()
     client = MlflowClient(uri)

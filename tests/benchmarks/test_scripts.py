@@ -18,7 +18,7 @@ VERDICT = r"{label}\s+(\d+\.\d+)\s+target {target}\s+(met|NOT MET)$"
 
 def run_script(name: str, *args: str, timeout: float = 600) -> str:
     done = subprocess.run(
-        [sys.executable, f"benchmarks/{name}", *args],
+        [sys.executable, "-m", f"benchmarks.{name.removesuffix('.py')}", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -98,7 +98,7 @@ def test_gpu_script_runs_on_cpu_when_asked_and_refuses_without_cuda_otherwise():
     if torch.cuda.is_available():
         return
     done = subprocess.run(
-        [sys.executable, "benchmarks/gpu.py"], cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-m", "benchmarks.gpu"], cwd=REPO, capture_output=True, text=True
     )
     assert done.returncode != 0 and "not yet measured" in done.stderr
 
