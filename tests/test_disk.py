@@ -9,7 +9,6 @@ import os
 import shutil
 import stat
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,15 @@ import pytest
 from stylebench.records import read_journal
 from tests import unprivileged
 from tests.conftest import REPO
-from tests.test_resilience import BENCH, bench, env, faulty_suite, journal_lines
+from tests.test_resilience import (
+    BENCH,
+    bench,
+    env,
+    faulty_suite,
+    journal_lines,
+    start_run,
+    wait_for_first_cell,
+)
 
 
 def run_dir_of(out: Path) -> Path:
@@ -153,18 +160,8 @@ def test_a_disk_that_fills_mid_run_stops_with_one_line_and_a_rerun_resumes(tmp_p
     disk = tmpfs(tmp_path / "disk", "size=4m")
     out = disk / "out"
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"  # the store elsewhere: only results fill
-    args = ["run", "--suite", str(suite), "--out", str(out), "--tracking-uri", tracking]
-    process = subprocess.Popen(
-        [BENCH, *args, "--workers", "1"],
-        cwd=tmp_path,
-        env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not any(journal_lines(d) for d in out.glob("tiny-*")):
-        time.sleep(0.1)
+    process = start_run(suite, out, tmp_path, "--tracking-uri", tracking)
+    wait_for_first_cell(process, out)
     filler = _fill(disk)
     stdout, stderr = process.communicate(timeout=300)
     result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
@@ -177,7 +174,9 @@ def test_a_disk_that_fills_mid_run_stops_with_one_line_and_a_rerun_resumes(tmp_p
     assert not list(run_dir.rglob("*.tmp*"))  # no half-written file left behind
 
     filler.unlink()
-    again = bench(*args, cwd=tmp_path)
+    again = bench(
+        "run", "--suite", str(suite), "--out", str(out), "--tracking-uri", tracking, cwd=tmp_path
+    )
     assert again.returncode == 0, again.stdout + again.stderr
     entries = list(read_journal(run_dir / "journal.jsonl").values())
     assert len(entries) == 4 and entries[: len(kept)] == kept

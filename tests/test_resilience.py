@@ -55,6 +55,28 @@ def faulty_suite(folder: Path, count: int, set_metrics: tuple = (), **settings) 
     )
 
 
+def start_run(suite: Path, out: Path, cwd: Path, *args: str) -> subprocess.Popen:
+    """`bench run` on one worker in the background, with a terminal's SIGINT."""
+    return subprocess.Popen(
+        [BENCH, "run", "--suite", str(suite), "--out", str(out), "--workers", "1", *args],
+        cwd=cwd,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=interruptible,
+    )
+
+
+def wait_for_first_cell(process: subprocess.Popen, out: Path, timeout_s: float = 240) -> Path:
+    """The run folder, once its first cell is in the journal (the run still going)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not any(journal_lines(d) for d in out.glob("tiny-*")):
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.2)
+    return next(out.glob("tiny-*"))
+
+
 def test_dead_workers_are_retried_and_a_cell_that_keeps_killing_them_fails_alone(tmp_path):
     doomed = f"{FAULTY}/c-scene_02/s-painting_00"
     suite = faulty_suite(
@@ -77,18 +99,8 @@ def test_dead_workers_are_retried_and_a_cell_that_keeps_killing_them_fails_alone
 def test_ctrl_c_keeps_finished_cells_and_resume_computes_only_the_rest(tmp_path):
     suite = faulty_suite(tmp_path, 4, set_metrics=("kid",), sleep_s=2.0)
     out = tmp_path / "out"
-    process = subprocess.Popen(
-        [BENCH, "run", "--suite", str(suite), "--out", str(out), "--workers", "1"],
-        cwd=tmp_path,
-        env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=interruptible,
-    )
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not any(journal_lines(d) for d in out.glob("tiny-*")):
-        time.sleep(0.2)
+    process = start_run(suite, out, tmp_path)
+    wait_for_first_cell(process, out)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
@@ -152,28 +164,8 @@ def test_tracking_server_outage_then_sync_uploads_exactly_once(tmp_path):
     try:
         suite = faulty_suite(tmp_path, 3, sleep_s=1.5)
         out = tmp_path / "out"
-        process = subprocess.Popen(
-            [
-                BENCH,
-                "run",
-                "--suite",
-                str(suite),
-                "--out",
-                str(out),
-                "--workers",
-                "1",
-                "--tracking-uri",
-                server.uri,
-            ],
-            cwd=tmp_path,
-            env=env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and not any(journal_lines(d) for d in out.glob("tiny-*")):
-            time.sleep(0.2)
+        process = start_run(suite, out, tmp_path, "--tracking-uri", server.uri)
+        wait_for_first_cell(process, out)
         server.stop()
         _, stderr = process.communicate(timeout=300)
         assert process.returncode == 4, stderr

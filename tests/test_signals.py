@@ -14,26 +14,20 @@ import psutil
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.test_resilience import BENCH, env, faulty_suite, interruptible, journal_lines
+from tests.test_resilience import (
+    BENCH,
+    env,
+    faulty_suite,
+    journal_lines,
+    start_run,
+    wait_for_first_cell,
+)
 
 
 def _start(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
-    suite = faulty_suite(tmp_path, 4, sleep_s=2.0)
     out = tmp_path / "out"
-    process = subprocess.Popen(
-        [BENCH, "run", "--suite", str(suite), "--out", str(out), "--workers", "1"],
-        cwd=tmp_path,
-        env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=interruptible,
-    )
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not any(journal_lines(d) for d in out.glob("tiny-*")):
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.2)
-    return process, next(out.glob("tiny-*"))
+    process = start_run(faulty_suite(tmp_path, 4, sleep_s=2.0), out, tmp_path)
+    return process, wait_for_first_cell(process, out)
 
 
 def _descendants(pid: int) -> list[psutil.Process]:
