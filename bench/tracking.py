@@ -266,6 +266,15 @@ class Tracker:
         that cell started), so that the run's duration is the method's own."""
         if method in self.ledger["children"]:
             return self.ledger["children"][method]
+        found = self.client.search_runs(
+            [self.ledger["experiment_id"]],
+            filter_string=f"tags.`mlflow.parentRunId` = '{self.ledger['parent']}' "
+            f"and tags.`stylebench.method` = '{method}'",
+        )
+        if found:  # created by an invocation stopped before its ledger said so
+            self.ledger["children"][method] = found[0].info.run_id
+            self._save()
+            return found[0].info.run_id
         assert self._header is not None
         header = self._header
         child = self.client.create_run(
@@ -313,13 +322,18 @@ class Tracker:
         ``FAILED`` when it crashed), so none stays RUNNING; a resume sets them running again."""
         self.stop_system()
         if "parent" in self.ledger:
-            unfinished = [
-                run_id
-                for method, run_id in self.ledger["children"].items()
-                if method not in self.ledger["methods_done"]
-            ]
-            for run_id in [*unfinished, self.ledger["parent"]]:
-                self._guard("end run", self.client.set_terminated, run_id, status)
+            self._guard("end runs", self._end_running, status)
+
+    def _end_running(self, status: str) -> None:
+        """The parent and every child still RUNNING, found in MLflow itself: a child created
+        just as the stop came may not be in the ledger yet."""
+        children = self.client.search_runs(
+            [self.ledger["experiment_id"]],
+            filter_string=f"tags.`mlflow.parentRunId` = '{self.ledger['parent']}'",
+        )
+        running = [run.info.run_id for run in children if run.info.status == "RUNNING"]
+        for run_id in [*running, self.ledger["parent"]]:
+            self.client.set_terminated(run_id, status)
 
     def stop_system(self) -> None:
         if self._system is not None:

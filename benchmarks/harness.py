@@ -149,9 +149,9 @@ def main() -> None:
     connects = {"n": 0}
     original_connect = stylebench.execute.connect
 
-    def counted_connect(address: str | None) -> bool:
+    def counted_connect(*args: Any, **kwargs: Any) -> bool:
         connects["n"] += 1
-        return original_connect(address)
+        return original_connect(*args, **kwargs)
 
     stylebench.execute.connect = counted_connect
 

@@ -151,7 +151,7 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
         and page.facts["methods"] == ["gatys"]
     )
     assert "2,048" in page.facts["warnings"] and "N=2 vs 3" in page.facts["details"]
-    assert any(d.startswith("[") for d in page.facts["details"])  # bootstrap intervals
+    assert any(d.startswith("±") for d in page.facts["details"])  # bootstrap intervals
     assert page.facts["speed"].startswith("artfid vs latency") and page.facts["curves"] == 1
 
     # The child run lasts as long as its cells, not the whole invocation.
