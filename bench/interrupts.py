@@ -41,6 +41,13 @@ def exit_code(interrupt: KeyboardInterrupt) -> int:
     return 128 + cause(interrupt)
 
 
+def requested() -> bool:
+    """Whether a stop was asked for: a library that turns the KeyboardInterrupt it was
+    interrupted with into an ordinary exception (a database driver, say) must not make the
+    run carry on as if that were its own error."""
+    return bool(_RECEIVED)
+
+
 def _raise(signum: int, frame: FrameType | None) -> None:
     # One stop request is enough: a second signal must not cut the clean-up short.
     for sig in SIGNALS:
@@ -49,9 +56,17 @@ def _raise(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signum)
 
 
+def _ctrl_c(signum: int, frame: FrameType | None) -> None:
+    # Python's own behaviour (a second Ctrl-C interrupts the clean-up too), remembered.
+    _RECEIVED.append(signum)
+    raise KeyboardInterrupt
+
+
 def stop_like_ctrl_c() -> None:
     """Install the handlers (main thread only). Call again after ``ray.init``: a local Ray
     instance installs its own SIGTERM handler, which dumps a native stack and exits."""
     if threading.current_thread() is threading.main_thread():
         for sig in SIGNALS:
             signal.signal(sig, _raise)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _ctrl_c)  # not where SIGINT is ignored (nohup ... &)

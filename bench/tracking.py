@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from stylebench import locks
+from stylebench import interrupts, locks
 from stylebench.errors import BenchError
 from stylebench.records import read_json, write_json_atomic
 from stylebench.reports.stats import bootstrap_ci
@@ -228,6 +228,8 @@ class Tracker:
             fn(*args)
             return True
         except Exception as exc:
+            if interrupts.requested():  # the stop, wrapped by MLflow's database layer
+                raise KeyboardInterrupt from exc
             self.error = f"MLflow {action} failed ({type(exc).__name__}: {str(exc)[:200]})"
             return False
 
