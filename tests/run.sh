@@ -24,7 +24,7 @@ fi
 "${uv[@]}" sync --locked --group test
 # The worked example of a plugin (README, "Adding a method"), installed as a user would: the
 # test suite runs with it installed, and tests/test_plugin_example.py runs it end to end.
-"${uv[@]}" pip install --quiet --no-deps -e examples/reinhard
+"${uv[@]}" pip install --quiet --python .venv/bin/python --no-deps -e examples/reinhard
 "${uv[@]}" run --locked --group test ruff check .
 "${uv[@]}" run --locked --group test ruff format --check .
 exec "${uv[@]}" run --locked --group test pytest -n "${PYTEST_WORKERS:-2}" --durations=25 "$@"
