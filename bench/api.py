@@ -35,6 +35,7 @@ from stylebench.methods.core.weights import WeightsSource
 from stylebench.metrics.base import MetricContext
 from stylebench.metrics.sets import SetData, SetScore
 from stylebench.paths import cache_dir
+from stylebench.record_model import RunRecord
 from stylebench.registry import METHODS, METRICS
 
 
@@ -150,9 +151,9 @@ def run(
     weights: str | None = None,
     overrides: Sequence[str] = (),
     workers: int | None = None,
-) -> dict[str, Any]:
-    """Run a suite as ``bench run`` does (Ray, MLflow, report) and return its checked record
-    (`stylebench.records.read_record`; typed models come with the record's schema)."""
+) -> RunRecord:
+    """Run a suite as ``bench run`` does (Ray, MLflow, report) and return its record as typed
+    models (`stylebench.record_model.RunRecord`), read back from the run folder."""
     from stylebench import ray_env
 
     ray_env.configure(local=True)

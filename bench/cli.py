@@ -196,19 +196,19 @@ def run(
         )
     outcome = run_benchmark(options)
     record = outcome.record
-    if record["weights"]["random"]:
+    if record.weights.random:
         out.print(
             "[bold red]RANDOM WEIGHTS[/]: numbers from this run test the pipeline, not quality.",
             markup=True,
         )
     out.print(
-        f"Run:          {outcome.run_dir}  ({len(record['cells'])} cells, {outcome.failed} failed)"
+        f"Run:          {outcome.run_dir}  ({len(record.cells)} cells, {outcome.failed} failed)"
     )
     out.print(f"Report:       {outcome.report}")
     out.print(f"MLflow store: {outcome.tracking_uri}")
     from stylebench.tracking import experiment_page
 
-    experiment = record.get("tracking", {}).get("experiment_id")
+    experiment = record.tracking.experiment_id if record.tracking else None
     page = f"http://127.0.0.1:5000/{experiment_page(experiment) if experiment else ''}"
     out.print(f"MLflow UI:    bench ui --tracking-uri '{outcome.tracking_uri}'  (then open {page})")
     if outcome.tracking_error:
@@ -378,7 +378,7 @@ def compare_runs(
 
     base, cand = read_record(baseline), read_record(candidate)
     nights = noise_history(read_history(history), cand) if history is not None else []
-    commits = base["environment"]["git_commit"], cand["environment"]["git_commit"]
+    commits = base.environment.git_commit, cand.environment.git_commit
     try:
         comparison = compare(base, cand, _thresholds(thresholds), nights, git_log(*commits))
     except ComparisonError as exc:

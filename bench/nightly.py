@@ -27,6 +27,7 @@ from typing import Any
 from stylebench.atomic import write_text_atomic
 from stylebench.environment import git_log
 from stylebench.errors import BenchError
+from stylebench.record_model import RunRecord
 from stylebench.records import read_record, write_json_atomic
 from stylebench.reports.compare import Comparison, ComparisonError, compare, to_markdown
 from stylebench.reports.html import write_report, write_trend
@@ -101,17 +102,17 @@ def pick_baseline(history: list[dict[str, Any]], spec: str, current: str) -> Pat
     return path
 
 
-def noise_history(history: list[dict[str, Any]], record: dict[str, Any]) -> list[dict]:
+def noise_history(history: list[dict[str, Any]], record: RunRecord) -> list[dict]:
     """Earlier nights' headline values whose noise is the record's: the same suite version,
     weights kind and devices (runtime on other devices is another series)."""
-    suite = f"{record['suite']['name']} v{record['suite']['version']}"
+    suite = f"{record.suite.name} v{record.suite.version}"
     return [
         e["values"]
         for e in history
-        if e["run_id"] != record["run_id"]
+        if e["run_id"] != record.run_id
         and e.get("suite") == suite
-        and e.get("random_weights") == record["weights"]["random"]
-        and e.get("devices") == record["environment"]["devices"]
+        and e.get("random_weights") == record.weights.random
+        and e.get("devices") == record.environment.devices
     ]
 
 
@@ -134,7 +135,7 @@ def run_nightly(
     record = outcome.record
     comparison = None
     if base_record is not None:
-        commits = base_record["environment"]["git_commit"], record["environment"]["git_commit"]
+        commits = base_record.environment.git_commit, record.environment.git_commit
         try:
             comparison = compare(
                 base_record, record, thresholds, noise_history(earlier, record), git_log(*commits)
@@ -159,18 +160,18 @@ def run_nightly(
     earlier_tags = {t for e in history if night_of(e) == night for t in e["tags"]}
     entry = {
         "night": night,
-        "run_id": record["run_id"],
+        "run_id": record.run_id,
         "record": str(outcome.run_dir / "record.json"),
         "report": str(report),
         "finished": datetime.now(UTC).isoformat(),
-        "git_commit": record["environment"]["git_commit"],
-        "suite": f"{record['suite']['name']} v{record['suite']['version']}",
-        "random_weights": record["weights"]["random"],
-        "devices": record["environment"]["devices"],
+        "git_commit": record.environment.git_commit,
+        "suite": f"{record.suite.name} v{record.suite.version}",
+        "random_weights": record.weights.random,
+        "devices": record.environment.devices,
         "baseline": comparison.baseline if comparison else None,
         "regressions": len(lines),
-        "failed_cells": sum(1 for c in record["cells"] if c["status"] != "ok"),
-        "good": not regressed and record["status"] == "complete",
+        "failed_cells": outcome.failed,
+        "good": not regressed and record.status == "complete",
         "tags": sorted(earlier_tags | set(tags or [])),
         "values": headline_values(record),
     }

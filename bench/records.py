@@ -19,9 +19,15 @@ import numpy as np
 
 from stylebench.atomic import atomic_file, naming, write_bytes_atomic
 from stylebench.errors import BenchError
-from stylebench.record_schema import record_problem
+from stylebench.record_model import (
+    OLDER_SCHEMAS,
+    SCHEMA,
+    RecordShapeError,
+    RunRecord,
+    check,
+    upgrade,
+)
 
-SCHEMA = "stylebench.run/1"
 #: Bytes read at a time, from the end, to find a journal's last newline.
 TAIL_CHUNK = 65536
 
@@ -118,9 +124,9 @@ def read_json(path: Path) -> Any:
         ) from None
 
 
-def read_record(path: Path) -> dict[str, Any]:
-    """Load a run record from a run folder or its ``record.json``, checked to have the shape
-    reports and comparisons read (`bench.record_schema`)."""
+def read_record(path: Path) -> RunRecord:
+    """Load a run record from a run folder or its ``record.json``: typed, upgraded from an older
+    schema, and checked (a damaged file is one error naming it and the field)."""
     file = path / "record.json" if path.is_dir() else path
     if not file.is_file():
         runs = sorted(p.parent.name for p in path.glob("*/record.json")) if path.is_dir() else []
@@ -130,12 +136,19 @@ def read_record(path: Path) -> dict[str, Any]:
             else ": pass a run folder made by 'bench run'"
         )
         raise RecordError(f"no run record at {file}{hint}")
-    record = read_json(file)
-    if isinstance(record, dict) and record.get("schema") != SCHEMA:
+    data = read_json(file)
+    schema = data.get("schema") if isinstance(data, dict) else SCHEMA
+    if schema != SCHEMA and schema not in OLDER_SCHEMAS:
         raise RecordError(
-            f"{file} has schema {record.get('schema')!r}; this stylebench reads {SCHEMA}"
+            f"{file} has schema {schema!r}; this stylebench reads {SCHEMA} "
+            f"(and upgrades {', '.join(OLDER_SCHEMAS)})"
         )
-    problem = record_problem(record)
-    if problem:
-        raise RecordError(f"{file}: {problem}; the file was hand-edited or damaged")
-    return record
+    try:
+        return check(upgrade(data))
+    except RecordShapeError as exc:
+        raise RecordError(f"{file}: {exc}; the file was hand-edited or damaged") from None
+
+
+def write_record(path: Path, record: RunRecord) -> None:
+    """Write ``record.json`` atomically."""
+    write_json_atomic(path, record.to_json())

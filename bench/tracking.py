@@ -32,6 +32,13 @@ from urllib.parse import urlparse
 
 from stylebench import interrupts, locks
 from stylebench.errors import BenchError
+from stylebench.record_model import (
+    CellRecord,
+    RunRecord,
+    SetScore,
+    TrackingIds,
+    TrainingEntry,
+)
 from stylebench.records import read_json, write_json_atomic
 from stylebench.reports.stats import bootstrap_ci
 from stylebench.reports.tables import cell_scores
@@ -207,15 +214,15 @@ class Tracker:
         return self._client
 
     @property
-    def ids(self) -> dict[str, Any]:
+    def ids(self) -> TrackingIds:
         """What the record keeps about the MLflow side."""
-        return {
-            "uri": self.uri,
-            "experiment_id": self.ledger.get("experiment_id"),
-            "parent_run_id": self.ledger.get("parent"),
-            "children": dict(self.ledger["children"]),
-            "complete": self.ledger.get("finished", False),
-        }
+        return TrackingIds(
+            uri=self.uri,
+            experiment_id=self.ledger.get("experiment_id"),
+            parent_run_id=self.ledger.get("parent"),
+            children=dict(self.ledger["children"]),
+            complete=self.ledger.get("finished", False),
+        )
 
     def _save(self) -> None:
         write_json_atomic(self.ledger_path, self.ledger)
@@ -342,70 +349,66 @@ class Tracker:
             self._guard("system metrics", self._system.finish)
             self._system = None
 
-    def log_cell(self, entry: dict[str, Any]) -> bool:
+    def log_cell(self, cell: CellRecord) -> bool:
         """Log one finished cell (its loss curves and output image), unless it already was."""
-        if entry["id"] in self.ledger["cells"] or "parent" not in self.ledger:
+        if cell.id in self.ledger["cells"] or "parent" not in self.ledger:
             return True
-        return self._guard("log cell", self._log_cell, entry)
+        return self._guard("log cell", self._log_cell, cell)
 
-    def _log_cell(self, entry: dict[str, Any]) -> None:
-        child = self._child(entry["method"], _cell_span_ms(entry)[0])
+    def _log_cell(self, cell: CellRecord) -> None:
+        child = self._child(cell.method, _cell_span_ms(cell)[0])
         metrics = [
-            (f"curves/{entry['content']}/{entry['style']}/{term}", value, step)
-            for term, curve in (entry.get("curves") or {}).items()
+            (f"curves/{cell.content}/{cell.style}/{term}", value, step)
+            for term, curve in cell.curves.items()
             for step, value in enumerate(curve)
         ]
         self._log_batch(child, metrics)
-        if entry.get("output"):
-            folder = str(Path("outputs") / entry["content"])
-            self.client.log_artifact(
-                child, str(self.run_dir / entry["output"]), artifact_path=folder
-            )
-        self.ledger["cells"].append(entry["id"])
+        if cell.output:
+            folder = str(Path("outputs") / cell.content)
+            self.client.log_artifact(child, str(self.run_dir / cell.output), artifact_path=folder)
+        self.ledger["cells"].append(cell.id)
         self._save()
 
-    def finish(self, record: dict[str, Any]) -> bool:
+    def finish(self, record: RunRecord) -> bool:
         """Log every cell still missing, per-method summaries, the report and record; close runs."""
         self.stop_system()
         self._header = self._header or record_header(record)
         if "parent" not in self.ledger and not self.start(self._header):
             return False
-        for entry in record["cells"]:
-            if not self.log_cell(entry):
+        for cell in record.cells:
+            if not self.log_cell(cell):
                 return False
         return self._guard("finish", self._finish, record)
 
-    def _finish(self, record: dict[str, Any]) -> None:
+    def _finish(self, record: RunRecord) -> None:
         client = self.client
-        complete = record["status"] == "complete"
-        for method, summary in record["methods"].items():
+        complete = record.status == "complete"
+        for method, summary in record.methods.items():
             if method in self.ledger["methods_done"]:
                 continue
-            cells = [c for c in record["cells"] if c["method"] == method]
-            finished = len(cells) == summary["cells_planned"]
+            cells = [c for c in record.cells if c.method == method]
+            finished = len(cells) == summary.cells_planned
             if not finished:
                 continue
             spans = [_cell_span_ms(cell) for cell in cells]
             child = self._child(method, min((s for s, _ in spans if s is not None), default=None))
             metrics = [(name, value, 0) for name, value in method_metrics(record, method).items()]
-            training = summary.get("training") or []
+            training = summary.training
             self._log_batch(child, [*metrics, *_training_values(training)])
             registry = [
-                f"{t['registry']['model']} v{t['registry']['version']}"
-                for t in training
-                if t.get("registry")
+                f"{t.registry['model']} v{t.registry['version']}" for t in training if t.registry
             ]
             if registry:
                 client.set_tag(child, "stylebench.checkpoints", ", ".join(registry))
             client.set_terminated(
                 child,
-                "FINISHED" if summary["cells_failed"] == 0 else "FAILED",
+                "FINISHED" if summary.cells_failed == 0 else "FAILED",
                 end_time=max((end for _, end in spans if end is not None), default=None),
             )
             self.ledger["methods_done"].append(method)
             self._save()
         parent = self.ledger["parent"]
-        all_done = len(self.ledger["methods_done"]) == len(record["methods"])
+        all_done = len(self.ledger["methods_done"]) == len(record.methods)
         if all_done and not self.ledger.get("leaderboard_logged"):
             client.log_table(parent, data=leaderboard(record), artifact_file="leaderboard.json")
             client.log_table(parent, data=cell_scores(record), artifact_file="scores.json")
@@ -423,20 +426,20 @@ class Tracker:
         self._save()
 
 
-def _cell_span_ms(entry: dict[str, Any]) -> tuple[int | None, int | None]:
+def _cell_span_ms(cell: CellRecord) -> tuple[int | None, int | None]:
     """When a cell started and finished (ms since the epoch, MLflow's clock): its journal time
-    minus the worker time it took (None for an entry without a time)."""
-    if not entry.get("finished"):
+    minus the worker time it took (None for a cell without a time)."""
+    if not cell.finished:
         return None, None
-    end = datetime.fromisoformat(entry["finished"]).timestamp()
-    seconds = sum((entry.get("timings") or {}).values())
+    end = datetime.fromisoformat(cell.finished).timestamp()
+    seconds = sum(cell.timings.values())
     return round((end - seconds) * 1000), round(end * 1000)
 
 
-def leaderboard(record: dict[str, Any]) -> dict[str, list[Any]]:
+def leaderboard(record: RunRecord) -> dict[str, list[Any]]:
     """One row per method with every number its child run logs (`method_metrics`; None where
     a method has none), for the parent run's MLflow table."""
-    rows = {method: method_metrics(record, method) for method in record["methods"]}
+    rows = {method: method_metrics(record, method) for method in record.methods}
     names = sorted({name for values in rows.values() for name in values})
     return {
         "method": list(rows),
@@ -444,62 +447,62 @@ def leaderboard(record: dict[str, Any]) -> dict[str, list[Any]]:
     }
 
 
-def method_metrics(record: dict[str, Any], method: str) -> dict[str, float]:
+def method_metrics(record: RunRecord, method: str) -> dict[str, float]:
     """The per-method numbers logged to MLflow: means of per-image metrics with their bootstrap
     95% intervals, set metrics with their N, method metrics, prepare time and cell counts."""
-    summary = record["methods"][method]
-    ok = [c for c in record["cells"] if c["method"] == method and c["status"] == "ok"]
+    summary = record.methods[method]
+    ok = record.ok_cells(method)
     values: dict[str, float] = {}
-    for name, info in record["metrics"].items():
-        if info["per"] == "image":
-            scores = [c["scores"].get(name) for c in ok]
+    for name, info in record.metrics.items():
+        if info.per == "image":
+            scores = [c.scores.get(name) for c in ok]
             mean = _finite_mean(scores)
             if mean is not None:
                 values[name] = mean
                 ci = bootstrap_ci(scores)
                 if ci.low is not None and ci.high is not None:
                     values[f"{name}_ci95_low"], values[f"{name}_ci95_high"] = ci.low, ci.high
-        elif info["per"] == "set":
-            values.update(_set_values(name, summary.get("set_scores", {}).get(name) or {}))
-        elif summary.get(name) is not None:
-            values[name] = float(summary[name])
-    if summary.get("prepare_time") is not None and "prepare_time" not in record["metrics"]:
-        values["prepare_time"] = float(summary["prepare_time"])
+        elif info.per == "set":
+            values.update(_set_values(name, summary.set_scores.get(name)))
+        elif (value := summary.per_method(name)) is not None:
+            values[name] = value
+    if summary.prepare_time is not None and "prepare_time" not in record.metrics:
+        values["prepare_time"] = summary.prepare_time
     values.update(_split_means(record, ok))
-    values["cells_ok"] = float(summary["cells_ok"])
-    values["cells_failed"] = float(summary["cells_failed"])
+    values["cells_ok"] = float(summary.cells_ok)
+    values["cells_failed"] = float(summary.cells_failed)
     return values
 
 
-def _split_means(record: dict[str, Any], ok: list[dict[str, Any]]) -> dict[str, float]:
+def _split_means(record: RunRecord, ok: list[CellRecord]) -> dict[str, float]:
     """``split/train/<metric>`` and ``split/heldout/<metric>``: mean scores on styles a trained
     method learnt, and on styles it never saw."""
     values = {}
     for split in ("train", "heldout"):
-        mine = [c for c in ok if c.get("style_split") == split]
-        for metric, info in record["metrics"].items():
-            mean = _finite_mean([c["scores"].get(metric) for c in mine])
-            if info["per"] == "image" and mean is not None:
+        mine = [c for c in ok if c.style_split == split]
+        for metric in record.metrics_per("image"):
+            mean = _finite_mean([c.scores.get(metric) for c in mine])
+            if mean is not None:
                 values[f"split/{split}/{metric}"] = mean
     return values
 
 
-def _training_values(training: list[dict[str, Any]]) -> list[tuple[str, float, int]]:
+def _training_values(training: list[TrainingEntry]) -> list[tuple[str, float, int]]:
     """Loss curves of each training job (``train/<job>/<term>``, step = training step) and the
     device-seconds spent training."""
     values: list[tuple[str, float, int]] = []
     for job in training:
-        every = job.get("curve_every") or 1
-        for term, curve in (job.get("curves") or {}).items():
-            key = f"train/{job['label']}/{term}"
+        every = job.curve_every or 1
+        for term, curve in job.curves.items():
+            key = f"train/{job.label}/{term}"
             values += [(key, v, (i + 1) * every) for i, v in enumerate(curve) if math.isfinite(v)]
-    device_seconds = [job["device_seconds"] for job in training if "device_seconds" in job]
+    device_seconds = [job.device_seconds for job in training if job.device_seconds is not None]
     if device_seconds:
         values.append(("training_device_seconds", sum(device_seconds), 0))
     return values
 
 
-def register_checkpoint(uri: str, entry: dict[str, Any]) -> dict[str, Any]:
+def register_checkpoint(uri: str, trained: dict[str, Any]) -> dict[str, Any]:
     """Register a trained checkpoint in the MLflow model registry, once.
 
     One registered model per method and style set (``stylebench.<method>.<style set>``); each
@@ -510,46 +513,47 @@ def register_checkpoint(uri: str, entry: dict[str, Any]) -> dict[str, Any]:
     """
     from mlflow.exceptions import MlflowException
 
+    entry = TrainingEntry.model_validate(trained)
     client = mlflow_client(uri)
-    name = f"stylebench.{entry['method']}.{entry['style_set']}"
+    name = f"stylebench.{entry.method}.{entry.style_set}"
     try:
         client.get_registered_model(name)
     except MlflowException:
         client.create_registered_model(
             name,
-            tags={"stylebench.method": entry["method"], "stylebench.style_set": entry["style_set"]},
-            description=f"{entry['method']} trained on styles: {', '.join(entry['styles'])}"[:5000],
+            tags={"stylebench.method": entry.method, "stylebench.style_set": str(entry.style_set)},
+            description=f"{entry.method} trained on styles: {', '.join(entry.styles)}"[:5000],
         )
     found = client.search_model_versions(
-        f"name = '{name}' and tags.`stylebench.checkpoint_key` = '{entry['key']}'"
+        f"name = '{name}' and tags.`stylebench.checkpoint_key` = '{entry.key}'"
     )
     if found:
         return {"model": name, "version": int(found[0].version), "run_id": found[0].run_id}
     tags = {
-        "stylebench.checkpoint_key": entry["key"],
-        "stylebench.config_hash": str(entry.get("config_hash")),
-        "stylebench.suite": str(entry.get("suite")),
-        "stylebench.weights": str(entry.get("weights")),
-        "stylebench.sha256": entry["sha256"],
-        "mlflow.source.git.commit": str(entry.get("git_commit")),
+        "stylebench.checkpoint_key": entry.key,
+        "stylebench.config_hash": str(entry.config_hash),
+        "stylebench.suite": str(entry.suite),
+        "stylebench.weights": str(entry.weights),
+        "stylebench.sha256": str(entry.sha256),
+        "mlflow.source.git.commit": str(entry.git_commit),
     }
     experiment_id = get_or_create_experiment(client, "stylebench/training", uri, "training")
     run = client.create_run(
         experiment_id,
-        run_name=f"train {entry['label']}",
-        tags={**tags, "stylebench.method": entry["method"]},
+        run_name=f"train {entry.label}",
+        tags={**tags, "stylebench.method": entry.method},
     )
     run_id = run.info.run_id
     params = {
-        "method": entry["method"],
-        "styles": ", ".join(entry["styles"])[:6000],
-        "training_images": str(entry["training_images"]),
-        **flatten(entry["identity"]["settings"], "method"),
+        "method": entry.method,
+        "styles": ", ".join(entry.styles)[:6000],
+        "training_images": str(entry.training_images),
+        **flatten(entry.identity["settings"], "method"),
     }
-    metrics = [*_training_values([entry]), ("training_time", entry["seconds"], 0)]
+    metrics = [*_training_values([entry]), ("training_time", entry.seconds or 0.0, 0)]
     try:
         _log_batch(client, run_id, metrics, params)
-        client.log_artifact(run_id, entry["path"], artifact_path="checkpoint")
+        client.log_artifact(run_id, str(entry.path), artifact_path="checkpoint")
     except BaseException as exc:
         client.set_terminated(run_id, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise
@@ -560,38 +564,38 @@ def register_checkpoint(uri: str, entry: dict[str, Any]) -> dict[str, Any]:
     return {"model": name, "version": int(version.version), "run_id": run_id}
 
 
-def _set_values(metric: str, score: dict[str, Any]) -> dict[str, float]:
+def _set_values(metric: str, score: SetScore | None) -> dict[str, float]:
     """A set metric's value with its N (and standard deviation for KID)."""
-    if score.get("value") is None or not math.isfinite(score["value"]):
+    if score is None or score.value is None or not math.isfinite(score.value):
         return {}
     values = {
-        metric: float(score["value"]),
-        f"{metric}_n": float(score["n"]),
-        f"{metric}_n_reference": float(score["n_reference"]),
+        metric: score.value,
+        f"{metric}_n": float(score.n or 0),
+        f"{metric}_n_reference": float(score.n_reference or 0),
     }
-    if score.get("std") is not None:
-        values[f"{metric}_std"] = float(score["std"])
+    if score.std is not None:
+        values[f"{metric}_std"] = score.std
     return values
 
 
-def record_header(record: dict[str, Any]) -> dict[str, Any]:
+def record_header(record: RunRecord) -> dict[str, Any]:
     """What the parent and child runs are created with, from a record (or a run's plan)."""
     return {
-        "suite": record["suite"]["name"],
-        "run_id": record["run_id"],
+        "suite": record.suite.name,
+        "run_id": record.run_id,
         "tags": {
-            "stylebench.run_id": record["run_id"],
-            "stylebench.suite": record["suite"]["name"],
-            "stylebench.suite_version": str(record["suite"]["version"]),
-            "stylebench.weights": record["weights"]["source"],
-            "stylebench.random_weights": str(record["weights"]["random"]).lower(),
-            "stylebench.commit": record["environment"]["git_commit"],
-            "mlflow.source.git.commit": record["environment"]["git_commit"],
+            "stylebench.run_id": record.run_id,
+            "stylebench.suite": record.suite.name,
+            "stylebench.suite_version": str(record.suite.version),
+            "stylebench.weights": record.weights.source,
+            "stylebench.random_weights": str(record.weights.random).lower(),
+            "stylebench.commit": record.environment.git_commit,
+            "mlflow.source.git.commit": record.environment.git_commit,
         },
         "params": {
-            **flatten({"suite": record["config"]["suite"]}),
-            "weights": record["weights"]["source"],
-            "config_hash": record["config_hash"],
+            **flatten({"suite": record.config["suite"]}),
+            "weights": record.weights.source,
+            "config_hash": record.config_hash,
         },
-        "methods": {m: flatten(s["config"], "method") for m, s in record["methods"].items()},
+        "methods": {m: flatten(s.config, "method") for m, s in record.methods.items()},
     }

@@ -187,7 +187,7 @@ def main() -> None:
             if outcome.failed:
                 raise SystemExit(f"{outcome.failed} cells failed in {outcome.run_dir}")
             facts = {"ray": ray_seconds, "phases": phases.take(), "run_dir": outcome.run_dir}
-            return wall, outcome.record["compute_seconds"], facts
+            return wall, outcome.record.compute_seconds.model_dump(), facts
 
         results: dict[str, list] = defaultdict(list)
         for repeat in range(args.repeats):

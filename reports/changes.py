@@ -8,6 +8,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from stylebench.record_model import RunRecord
+
 #: Suite keys shown on their own line ("suite version", "suite file list"), not as config.
 _SUITE_OWN = ("name", "version", "file_list_hash")
 #: Characters of a weights SHA-256 shown (enough to tell two apart).
@@ -64,26 +66,23 @@ def _differing(what: str, before: Mapping[str, Any], after: Mapping[str, Any]) -
     ]
 
 
-def _weights(record: Mapping[str, Any]) -> dict[str, str]:
-    networks = record["weights"].get("networks") or []
-    return {f"{n['network']} weights": n["sha256"][:_SHA] for n in networks}
+def _weights(record: RunRecord) -> dict[str, str]:
+    return {f"{n.network} weights": n.sha256[:_SHA] for n in record.weights.networks}
 
 
-def what_changed(baseline: Mapping[str, Any], candidate: Mapping[str, Any]) -> list[Difference]:
+def what_changed(baseline: RunRecord, candidate: RunRecord) -> list[Difference]:
     """Every difference a reader should see before the verdicts, in reading order."""
-    b_env, c_env = baseline["environment"], candidate["environment"]
-    b_suite, c_suite = baseline["suite"], candidate["suite"]
+    b_env, c_env = baseline.environment, candidate.environment
+    b_suite, c_suite = baseline.suite, candidate.suite
     facts = [
-        ("commit", "commit", b_env["git_commit"], c_env["git_commit"]),
-        ("suite", "suite version", b_suite["version"], c_suite["version"]),
-        ("suite", "suite file list", b_suite.get("file_list_hash"), c_suite.get("file_list_hash")),
-        ("weights", "weights", baseline["weights"]["source"], candidate["weights"]["source"]),
-        ("devices", "devices", b_env["devices"], c_env["devices"]),
+        ("commit", "commit", b_env.git_commit, c_env.git_commit),
+        ("suite", "suite version", b_suite.version, c_suite.version),
+        ("suite", "suite file list", b_suite.file_list_hash, c_suite.file_list_hash),
+        ("weights", "weights", baseline.weights.source, candidate.weights.source),
+        ("devices", "devices", b_env.devices, c_env.devices),
     ]
     found = [Difference(*fact) for fact in facts if fact[2] != fact[3]]
-    found += _differing(
-        "config", _config_keys(baseline["config"]), _config_keys(candidate["config"])
-    )
+    found += _differing("config", _config_keys(baseline.config), _config_keys(candidate.config))
     found += _differing("weights", _weights(baseline), _weights(candidate))
-    found += _differing("package", b_env.get("packages") or {}, c_env.get("packages") or {})
+    found += _differing("package", b_env.packages, c_env.packages)
     return found

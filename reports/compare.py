@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from stylebench.record_model import MetricEntry, RunRecord, SetScore
 from stylebench.reports.changes import Difference, what_changed
 from stylebench.reports.stats import CONFIDENCE, RESAMPLES, SEED
 
@@ -232,30 +233,29 @@ def _verdict(delta: float, band: Band, higher_is_better: bool, beyond_noise: boo
     return "improved" if (delta > 0) == higher_is_better else "regressed"
 
 
-def _cell_scores(record: Mapping[str, Any], method: str, metric: str) -> dict[tuple, float]:
-    names = {r["key"]: r["name"] for r in record["suite"]["content"] + record["suite"]["style"]}
+def _cell_scores(record: RunRecord, method: str, metric: str) -> dict[tuple, float]:
+    names = {r.key: r.name for r in record.suite.content + record.suite.style}
     scores = {}
-    for cell in record["cells"]:
-        value = (cell.get("scores") or {}).get(metric)
-        ok = cell["method"] == method and cell["status"] == "ok"
-        if ok and value is not None and math.isfinite(value):
-            scores[names.get(cell["content"]), names.get(cell["style"])] = float(value)
+    for cell in record.ok_cells(method):
+        value = cell.scores.get(metric)
+        if value is not None and math.isfinite(value):
+            scores[names.get(cell.content), names.get(cell.style)] = float(value)
     return scores
 
 
 def _per_image(
-    base: Mapping[str, Any],
-    cand: Mapping[str, Any],
+    base: RunRecord,
+    cand: RunRecord,
     method: str,
     metric: str,
-    info: dict,
+    info: MetricEntry,
     t: float,
     nights: NightNoise,
 ) -> Change:
     before, after = _cell_scores(base, method, metric), _cell_scores(cand, method, metric)
     pairs = sorted(set(before) & set(after))
     common = dict(method=method, metric=metric, per="image", threshold=t)
-    common["higher_is_better"] = info["higher_is_better"]
+    common["higher_is_better"] = info.higher_is_better
     if not pairs:
         return Change(
             **common, baseline=None, candidate=None, delta=None, relative=None, noise="",
@@ -277,23 +277,22 @@ def _per_image(
         relative=delta / abs(b.mean()) if b.mean() else None,
         noise=f"{interval}; {band}",
         band=band.width,
-        verdict=_verdict(delta, band, info["higher_is_better"], beyond),
+        verdict=_verdict(delta, band, info.higher_is_better, beyond),
         reason=f"{lost} baseline image(s) not scored in the candidate" if lost else "",
         n=len(pairs),
     )
 
 
-def _set_score(record: Mapping[str, Any], method: str, metric: str) -> dict[str, Any]:
-    return (record["methods"][method].get("set_scores") or {}).get(metric) or {}
+def _set_score(record: RunRecord, method: str, metric: str) -> SetScore:
+    return record.methods[method].set_scores.get(metric) or SetScore()
 
 
-def unreliable(score: Mapping[str, Any]) -> str | None:
+def unreliable(score: SetScore) -> str | None:
     """Why a set score must not be compared: the record says so, or (records written before it
     did) its FID-infinity fit never reached the protocol's first subset size."""
-    if score.get("unreliable"):
-        return str(score["unreliable"])
-    details = score.get("details") or {}
-    start, sizes = details.get("start"), details.get("sizes")
+    if score.unreliable:
+        return score.unreliable
+    start, sizes = score.details.get("start"), score.details.get("sizes")
     if start and sizes and max(sizes) <= start:
         return (
             f"fitted on {min(sizes)}..{max(sizes)} outputs, fewer outputs than its protocol "
@@ -302,25 +301,25 @@ def unreliable(score: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _missing(score: Mapping[str, Any], side: str) -> str:
+def _missing(score: SetScore, side: str) -> str:
     """``no value in baseline``, with the score's own error or last warning when it has one."""
-    why = score.get("error") or (score.get("warnings") or [None])[-1]
+    why = score.error or (score.warnings or [None])[-1]
     return f"no value in {side}" + (f": {why}" if why else "")
 
 
 def _per_set(
-    base: Mapping[str, Any],
-    cand: Mapping[str, Any],
+    base: RunRecord,
+    cand: RunRecord,
     method: str,
     metric: str,
-    info: dict,
+    info: MetricEntry,
     t: float,
     nights: NightNoise,
 ) -> Change:
     before, after = _set_score(base, method, metric), _set_score(cand, method, metric)
     common = dict(method=method, metric=metric, per="set", threshold=t)
-    common["higher_is_better"] = info["higher_is_better"]
-    b, c = before.get("value"), after.get("value")
+    common["higher_is_better"] = info.higher_is_better
+    b, c = before.value, after.value
     delta = c - b if b is not None and c is not None else None
     skip = dict(
         **common, baseline=b, candidate=c, delta=delta, relative=None, noise="",
@@ -334,55 +333,53 @@ def _per_set(
             **skip,
             reason=_missing(before, "baseline") if b is None else _missing(after, "candidate"),
         )
-    if (before.get("n"), before.get("n_reference")) != (after.get("n"), after.get("n_reference")):
+    if (before.n, before.n_reference) != (after.n, after.n_reference):
         return Change(
             **skip,
-            reason=f"N differs ({before.get('n')} vs {after.get('n')} outputs): "
-            "set metrics depend on N",
+            reason=f"N differs ({before.n} vs {after.n} outputs): set metrics depend on N",
         )
     noise = _night_term(nights, method, metric)
-    if before.get("std") is not None and after.get("std") is not None:
-        noise.append((2 * math.hypot(before["std"], after["std"]), "2 std of subsets"))
+    if before.std is not None and after.std is not None:
+        noise.append((2 * math.hypot(before.std, after.std), "2 std of subsets"))
     band = _band(metric, b, t, noise)
     skip.update(delta=c - b, relative=(c - b) / abs(b) if b else None, noise=str(band))
     skip["band"] = band.width
-    skip["verdict"] = _verdict(c - b, band, info["higher_is_better"], True)
-    return Change(**skip, n=int(after.get("n") or 0))
+    skip["verdict"] = _verdict(c - b, band, info.higher_is_better, True)
+    return Change(**skip, n=after.n or 0)
 
 
-def _repeats_term(record: Mapping[str, Any], method: str) -> list[tuple[float, str]]:
+def _repeats_term(record: RunRecord, method: str) -> list[tuple[float, str]]:
     """Throughput's standard error from the spread of its timed repeats (the median of n runs:
     1.25 sd / sqrt n in seconds, sd at its upper bound, carried to images/s), when the record
     kept them."""
-    summary = record["methods"][method]
-    details = summary.get("throughput_details") or {}
-    runs = details.get("run_seconds") or []
-    if len(runs) < MIN_REPEATS or not summary.get("throughput"):
+    summary = record.methods[method]
+    runs = (summary.throughput_details or {}).get("run_seconds") or []
+    if len(runs) < MIN_REPEATS or not summary.throughput:
         return []
     median = float(np.median(runs))
     sd = upper_sd(float(np.std(runs, ddof=1)), len(runs) - 1)
     error = 1.2533 * sd / math.sqrt(len(runs))
-    return [(summary["throughput"] * error / median, f"{len(runs)} repeats")]
+    return [(summary.throughput * error / median, f"{len(runs)} repeats")]
 
 
-def _throughput_floor(record: Mapping[str, Any], method: str, value: float) -> float:
+def _throughput_floor(record: RunRecord, method: str, value: float) -> float:
     """Images/s equal to `BATCH_FLOOR_S` more or less on the timed batch."""
-    batch = (record["methods"][method].get("throughput_details") or {}).get("batch_size") or 1
+    batch = (record.methods[method].throughput_details or {}).get("batch_size") or 1
     return value * value * BATCH_FLOOR_S / batch
 
 
 def _per_method(
-    base: Mapping[str, Any],
-    cand: Mapping[str, Any],
+    base: RunRecord,
+    cand: RunRecord,
     method: str,
     metric: str,
-    info: dict,
+    info: MetricEntry,
     t: float,
     nights: NightNoise,
 ) -> Change:
-    b, c = base["methods"][method].get(metric), cand["methods"][method].get(metric)
+    b, c = base.methods[method].per_method(metric), cand.methods[method].per_method(metric)
     common = dict(method=method, metric=metric, per="method", threshold=t)
-    common["higher_is_better"] = info["higher_is_better"]
+    common["higher_is_better"] = info.higher_is_better
     if b is None or c is None:
         return Change(
             **common, baseline=b, candidate=c, delta=None, relative=None, noise="",
@@ -408,19 +405,19 @@ def _per_method(
             "history to estimate its noise",
         )  # fmt: skip
     band = _band(metric, float(b), t, noise)
-    verdict = _verdict(delta, band, info["higher_is_better"], True)
+    verdict = _verdict(delta, band, info.higher_is_better, True)
     return Change(**common, noise=str(band), band=band.width, verdict=verdict)
 
 
-def check_comparable(baseline: Mapping[str, Any], candidate: Mapping[str, Any]) -> None:
+def check_comparable(baseline: RunRecord, candidate: RunRecord) -> None:
     """Refuse comparisons whose numbers mean different things."""
-    b, c = baseline["suite"], candidate["suite"]
-    if (b["name"], b["version"]) != (c["name"], c["version"]):
+    b, c = baseline.suite, candidate.suite
+    if (b.name, b.version) != (c.name, c.version):
         raise ComparisonError(
-            f"baseline is suite {b['name']} v{b['version']}, candidate {c['name']} v{c['version']}: "
+            f"baseline is suite {b.name} v{b.version}, candidate {c.name} v{c.version}: "
             "compare runs of the same suite version"
         )
-    if baseline["weights"]["random"] != candidate["weights"]["random"]:
+    if baseline.weights.random != candidate.weights.random:
         raise ComparisonError(
             "one run has random weights and the other pretrained weights: their numbers are not "
             "comparable"
@@ -428,8 +425,8 @@ def check_comparable(baseline: Mapping[str, Any], candidate: Mapping[str, Any]) 
 
 
 def compare(
-    baseline: Mapping[str, Any],
-    candidate: Mapping[str, Any],
+    baseline: RunRecord,
+    candidate: RunRecord,
     thresholds: Mapping[str, float] | None = None,
     history: Sequence[Mapping[str, Mapping[str, float]]] = (),
     log: list[str] | None = None,
@@ -440,34 +437,34 @@ def compare(
     check_comparable(baseline, candidate)
     limits = {**THRESHOLDS, **(thresholds or {})}
     nights = night_noise(history)
-    same_device = baseline["environment"]["devices"] == candidate["environment"]["devices"]
+    same_device = baseline.environment.devices == candidate.environment.devices
     result = Comparison(
-        baseline=baseline["run_id"],
-        candidate=candidate["run_id"],
-        suite=f"{candidate['suite']['name']} v{candidate['suite']['version']}",
+        baseline=baseline.run_id,
+        candidate=candidate.run_id,
+        suite=f"{candidate.suite.name} v{candidate.suite.version}",
         same_device=same_device,
-        commits=(baseline["environment"]["git_commit"], candidate["environment"]["git_commit"]),
+        commits=(baseline.environment.git_commit, candidate.environment.git_commit),
         what_changed=what_changed(baseline, candidate),
         log=log,
     )
-    if baseline["suite"].get("file_list_hash") != candidate["suite"].get("file_list_hash"):
+    if baseline.suite.file_list_hash != candidate.suite.file_list_hash:
         result.notes.append("the suites' file lists differ: only images in both are paired")
     if not same_device:
         result.notes.append(
             "runtime not compared: devices differ "
-            f"({', '.join(baseline['environment']['devices']) or '-'} vs "
-            f"{', '.join(candidate['environment']['devices']) or '-'})"
+            f"({', '.join(baseline.environment.devices) or '-'} vs "
+            f"{', '.join(candidate.environment.devices) or '-'})"
         )
     by_per = {"image": _per_image, "set": _per_set, "method": _per_method}
-    for method in candidate["methods"]:
-        if method not in baseline["methods"]:
+    for method in candidate.methods:
+        if method not in baseline.methods:
             result.notes.append(f"{method}: not in the baseline")
             continue
-        for metric, info in candidate["metrics"].items():
-            if metric not in baseline["metrics"]:
+        for metric, info in candidate.metrics.items():
+            if metric not in baseline.metrics:
                 continue
             threshold = limits.get(metric, DEFAULT_THRESHOLD)
-            compare_one = by_per[info["per"]]
+            compare_one = by_per[info.per]
             change = compare_one(baseline, candidate, method, metric, info, threshold, nights)
             if metric in RUNTIME and not same_device:
                 change = Change(
@@ -479,15 +476,15 @@ def compare(
     return result
 
 
-def _failed_cells(base: Mapping[str, Any], cand: Mapping[str, Any], method: str) -> Change:
+def _failed_cells(base: RunRecord, cand: RunRecord, method: str) -> Change:
     """More failed cells than the baseline is a regression, whatever the scores of the rest."""
-    b = base["methods"][method]["cells_failed"]
-    c = cand["methods"][method]["cells_failed"]
+    b = base.methods[method].cells_failed
+    c = cand.methods[method].cells_failed
     verdict: Verdict = "regressed" if c > b else "improved" if c < b else "unchanged"
     return Change(
         method=method, metric="failed_cells", per="method", higher_is_better=False,
         baseline=float(b), candidate=float(c), delta=float(c - b), relative=None, threshold=0.0,
-        noise="count", verdict=verdict, n=cand["methods"][method]["cells_planned"],
+        noise="count", verdict=verdict, n=cand.methods[method].cells_planned,
     )  # fmt: skip
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from stylebench.atomic import atomic_file
+from stylebench.record_model import RunRecord
 from stylebench.reports.files import RunFiles
 from stylebench.reports.tables import split_methods
 
@@ -16,24 +17,24 @@ BANNER = 28
 NOT_APPLICABLE = (235, 235, 235)
 
 
-def write_grid(record: dict, run_dir: Path, files: RunFiles | None = None) -> Path | None:
+def write_grid(record: RunRecord, run_dir: Path, files: RunFiles | None = None) -> Path | None:
     """Write ``grid.png`` (content | style | each method's output); missing outputs stay grey,
     as do files outside the run folder (refused by ``files``) and files that are no image.
     Domain methods come last, their one output per content image in its first row."""
     files = files or RunFiles(run_dir)
-    suite = record["suite"]
+    suite = record.suite
     pair_methods, domain_methods = split_methods(record)
     methods = pair_methods + domain_methods
-    first_style = suite["style"][0]["key"] if suite["style"] else None
+    first_style = suite.style[0].key if suite.style else None
     outputs = {}
-    for cell in record["cells"]:
-        if cell["output"]:
-            style = first_style if cell["method"] in domain_methods else cell["style"]
-            outputs[cell["method"], cell["content"], style] = cell["output"]
-    pairs = [(c, s) for c in suite["content"] for s in suite["style"]]
+    for cell in record.cells:
+        if cell.output:
+            style = first_style if cell.method in domain_methods else cell.style
+            outputs[cell.method, cell.content, style] = cell.output
+    pairs = [(c, s) for c in suite.content for s in suite.style]
     if not pairs:
         return None
-    random = record["weights"]["random"]
+    random = record.weights.random
     top = BANNER if random else 0
     width = TILE * (2 + len(methods))
     sheet = Image.new("RGB", (width, top + TILE * len(pairs)), (128, 128, 128))
@@ -42,11 +43,11 @@ def write_grid(record: dict, run_dir: Path, files: RunFiles | None = None) -> Pa
         draw.rectangle((0, 0, width, BANNER), fill=(176, 0, 32))
         draw.text((6, 8), "RANDOM WEIGHTS - not a quality result", fill=(255, 255, 255))
     for row, (content, style) in enumerate(pairs):
-        tiles = [content["input"], style["input"]] + [
-            outputs.get((m, content["key"], style["key"])) for m in methods
+        tiles = [content.input, style.input] + [
+            outputs.get((m, content.key, style.key)) for m in methods
         ]
         for col, rel in enumerate(tiles):
-            below_domain_output = col >= 2 + len(pair_methods) and style["key"] != first_style
+            below_domain_output = col >= 2 + len(pair_methods) and style.key != first_style
             if below_domain_output:
                 box = (col * TILE, top + row * TILE, (col + 1) * TILE, top + (row + 1) * TILE)
                 sheet.paste(NOT_APPLICABLE, box)

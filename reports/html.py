@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from PIL import Image
 
 from stylebench.atomic import write_text_atomic
+from stylebench.record_model import CellRecord, RunRecord
 from stylebench.reports.charts import Series, line_chart, pareto_front, scatter_chart
 from stylebench.reports.files import RunFiles
 from stylebench.reports.grid import write_grid
@@ -108,10 +109,11 @@ def _number(value: object) -> str:
     return ""
 
 
-def _score_cell(record: dict, table, cis: dict, method: str, metric: str, notes: list) -> dict:
+def _score_cell(record: RunRecord, table, cis: dict, method: str, metric: str, notes: list) -> dict:
     """One leaderboard cell: the value, a second line (CI, N or std) and any warning's number."""
-    info = record["metrics"][metric]
-    per = info["per"]
+    info = record.metrics[metric]
+    per = info.per
+    summary = record.methods[method]
     value = table.at[method, metric]
     cell = {
         "text": _fmt(value, 3),
@@ -127,22 +129,19 @@ def _score_cell(record: dict, table, cis: dict, method: str, metric: str, notes:
             cell["title"] = f"{CONFIDENCE:.0%} interval [{_fmt(ci.low)}, {_fmt(ci.high)}]"
         else:
             cell["detail"] = "n=1"
-        domain = (record["methods"][method].get("needs") or {}).get("style") == "domain"
-        if domain and "style" in info.get("needs", ()):
+        if summary.is_domain and "style" in info.needs:
             cell["detail"] += " vs style set"
             cell["title"] += "; domain method: against the mean Gram matrices of the style set"
     elif per == "method":
-        details = record["methods"][method].get(f"{metric}_details") or {}
+        details = (summary.throughput_details or {}) if metric == "throughput" else {}
         cell["detail"] = f"batch {details['batch_size']}" if "batch_size" in details else ""
         cell["title"] = details.get("error") or ""
-    elif per == "set":
-        score = set_score(record, method, metric)
-        if score:
-            cell["detail"] = f"N={score['n']} vs {score['n_reference']}"
-        if score.get("std") is not None:
-            cell["detail"] = f"±{_fmt(score['std'], 2)} sd, {cell['detail']}"
-        cell["title"] = score.get("error") or ""
-        for warning in score.get("warnings") or []:
+    elif per == "set" and (score := set_score(record, method, metric)) is not None:
+        cell["detail"] = f"N={score.n} vs {score.n_reference}"
+        if score.std is not None:
+            cell["detail"] = f"±{_fmt(score.std, 2)} sd, {cell['detail']}"
+        cell["title"] = score.error or ""
+        for warning in score.warnings:
             if warning not in notes:
                 notes.append(warning)
             cell["note"] = notes.index(warning) + 1
@@ -153,28 +152,26 @@ def _score_cell(record: dict, table, cis: dict, method: str, metric: str, notes:
 QUALITY_AXIS = ("artfid", "fid", "lpips", "style_loss")
 
 
-def _curve_charts(record: dict) -> list:
+def _curve_charts(record: RunRecord) -> list:
     """Per method: the median optimisation loss per step over its cells (iterative methods) and
     each training job's loss curve (trained methods)."""
     charts = []
     lines = []
-    for method, summary in record["methods"].items():
+    for method, summary in record.methods.items():
         mine = [
-            c["curves"]["total"]
-            for c in record["cells"]
-            if c["method"] == method and (c.get("curves") or {}).get("total")
+            c.curves["total"] for c in record.cells if c.method == method and c.curves.get("total")
         ]
         if mine:
             steps = min(len(c) for c in mine)
             median = [sorted(c[i] for c in mine)[len(mine) // 2] for i in range(steps)]
             lines.append(Series(method, [(i + 1, v) for i, v in enumerate(median)]))
-        for job in summary.get("training") or []:
-            total = (job.get("curves") or {}).get("total")
+        for job in summary.training:
+            total = job.curves.get("total")
             if total:
-                every = job.get("curve_every") or 1
-                series = Series(job["label"], [((i + 1) * every, v) for i, v in enumerate(total)])
+                every = job.curve_every or 1
+                series = Series(job.label, [((i + 1) * every, v) for i, v in enumerate(total)])
                 charts.append(
-                    line_chart(f"training loss: {job['label']}", [series], "step", "loss", True)
+                    line_chart(f"training loss: {job.label}", [series], "step", "loss", True)
                 )
     if lines:
         title = "optimisation loss per step (median over cells)"
@@ -182,14 +179,14 @@ def _curve_charts(record: dict) -> list:
     return charts
 
 
-def _quality_vs_speed(record: dict, table) -> tuple[object | None, str, list[str]]:
+def _quality_vs_speed(record: RunRecord, table) -> tuple[object | None, str, list[str]]:
     """Quality (lower is better) against per-image latency, one point per method: the chart,
     the quality metric used and the methods on the Pareto front."""
-    metrics = record["metrics"]
+    metrics = record.metrics
     if "latency" not in table:
         return None, "", []
     for name in QUALITY_AXIS:
-        if name in table and not metrics[name]["higher_is_better"]:
+        if name in table and not metrics[name].higher_is_better:
             rows = table[[name, "latency"]].dropna()
             rows = rows[rows["latency"] > 0]
             if len(rows):
@@ -220,7 +217,7 @@ def _summary(groups: dict[str, list[str]], rows: list[dict], best: dict[str, str
     return summary
 
 
-def _breakdowns(record: dict, image_metrics: list[str], names: dict[str, str]) -> list:
+def _breakdowns(record: RunRecord, image_metrics: list[str], names: dict[str, str]) -> list:
     """Per-style and per-content tables (collapsed in the report)."""
     tables = []
     for by in ("style", "content"):
@@ -239,18 +236,18 @@ def _breakdowns(record: dict, image_metrics: list[str], names: dict[str, str]) -
     return tables
 
 
-def _output(cell: dict | None, files: RunFiles, method: str, base: Path) -> dict:
-    path = files.path(cell["output"]) if cell else None
+def _output(cell: CellRecord | None, files: RunFiles, method: str, base: Path) -> dict:
+    path = files.path(cell.output) if cell else None
     return {
         "method": method,
         "src": _thumbnail(path),
         "href": _link(path, base),
-        "error": cell["error"] if cell else "not run",
+        "error": cell.error if cell else "not run",
     }
 
 
 def _grid(
-    record: dict,
+    record: RunRecord,
     files: RunFiles,
     pair_methods: list[str],
     domain_methods: list[str],
@@ -258,36 +255,34 @@ def _grid(
 ) -> list:
     """One row per (content, style) pair with each per-pair method's output; a domain method's
     one output per content image sits in the content's first row, spanning its style rows."""
-    suite = record["suite"]
-    pairs = {(c["method"], c["content"], c["style"]): c for c in record["cells"]}
-    domain = {
-        (c["method"], c["content"]): c for c in record["cells"] if c["method"] in domain_methods
-    }
+    suite = record.suite
+    pairs = {(c.method, c.content, c.style): c for c in record.cells}
+    domain = {(c.method, c.content): c for c in record.cells if c.method in domain_methods}
     rows = []
-    for content in suite["content"]:
-        for index, style in enumerate(suite["style"]):
+    for content in suite.content:
+        for index, style in enumerate(suite.style):
             rows.append(
                 {
-                    "content": content["key"],
-                    "style": style["key"],
+                    "content": content.key,
+                    "style": style.key,
                     "outputs": [
-                        _output(pairs.get((m, content["key"], style["key"])), files, m, base)
+                        _output(pairs.get((m, content.key, style.key)), files, m, base)
                         for m in pair_methods
                     ],
                     "domain": [
-                        _output(domain.get((m, content["key"])), files, m, base)
+                        _output(domain.get((m, content.key)), files, m, base)
                         for m in domain_methods
                     ]
                     if index == 0
                     else [],
-                    "span": len(suite["style"]),
+                    "span": len(suite.style),
                 }
             )
     return rows
 
 
 def render_report(
-    record: dict,
+    record: RunRecord,
     run_dir: Path,
     comparison: dict | None = None,
     files: RunFiles | None = None,
@@ -299,7 +294,7 @@ def render_report(
     files = files or RunFiles(run_dir)
     base = base or run_dir
     table = leaderboard(record)
-    metrics = record["metrics"]
+    metrics = record.metrics
     groups = grouped_metrics(metrics)
     columns = [metric for names in groups.values() for metric in names]
     best = best_per_metric(table, metrics)
@@ -308,7 +303,7 @@ def render_report(
     rows = [
         {
             "method": method,
-            "paper": record["methods"][method]["paper"],
+            "paper": record.methods[method].paper,
             "columns": columns,
             "scores": [
                 {
@@ -323,29 +318,29 @@ def render_report(
         for method in table.index
     ]
     set_errors = [
-        (method, name, score["error"])
-        for method, summary in record["methods"].items()
-        for name, score in (summary.get("set_scores") or {}).items()
-        if score.get("error")
+        (method, name, score.error)
+        for method, summary in record.methods.items()
+        for name, score in summary.set_scores.items()
+        if score.error
     ] + [
-        (method, "set metrics", summary["method_error"])
-        for method, summary in record["methods"].items()
-        if summary.get("method_error")
+        (method, "set metrics", summary.method_error)
+        for method, summary in record.methods.items()
+        if summary.method_error
     ]
-    suite = record["suite"]
-    names = {r["key"]: r["name"] for r in suite["content"] + suite["style"]}
+    suite = record.suite
+    names = {r.key: r.name for r in suite.content + suite.style}
     inputs = {
-        r["key"]: {
-            "src": _thumbnail(files.path(r["input"])),
-            "href": _link(files.path(r["input"]), base),
+        r.key: {
+            "src": _thumbnail(files.path(r.input)),
+            "href": _link(files.path(r.input), base),
         }
-        for r in suite["content"] + suite["style"]
+        for r in suite.content + suite.style
     }
     pair_methods, domain_methods = split_methods(record)
     grid = _grid(record, files, pair_methods, domain_methods, base)
-    failures = [c for c in record["cells"] if c["status"] != "ok"]
+    failures = [c for c in record.cells if not c.ok]
     per_split = split_scores(record)
-    image_metrics = [m for m, info in metrics.items() if info["per"] == "image"]
+    image_metrics = record.metrics_per("image")
     splits = [
         {
             "method": method,
@@ -382,7 +377,7 @@ def render_report(
         set_errors=set_errors,
         confidence=f"{CONFIDENCE:.0%}",
         resamples=RESAMPLES,
-        sets=record["evaluation"].get("sets"),
+        sets=record.evaluation.get("sets"),
         refused=files.refused,
         scores_csv=_link(scores_file, base) if scores_file.is_file() else "",
         script=SCRIPT,
@@ -394,7 +389,7 @@ def render_report(
 SCORES_CSV = "scores.csv"
 
 
-def write_scores(record: dict, run_dir: Path) -> Path:
+def write_scores(record: RunRecord, run_dir: Path) -> Path:
     """Write every successful cell's per-image scores as CSV into the run folder."""
     path = run_dir / SCORES_CSV
     write_text_atomic(path, cell_scores(record).to_csv(index=False))
@@ -402,7 +397,7 @@ def write_scores(record: dict, run_dir: Path) -> Path:
 
 
 def write_report(
-    record: dict, run_dir: Path, comparison: dict | None = None, path: Path | None = None
+    record: RunRecord, run_dir: Path, comparison: dict | None = None, path: Path | None = None
 ) -> Path:
     """Write ``report.html`` (with ``grid.png`` and ``scores.csv``) into the run folder, with a
     comparison section if given (`reports.compare.Comparison.as_dict`); returns the report

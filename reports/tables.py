@@ -4,61 +4,58 @@ from __future__ import annotations
 
 import pandas as pd
 
+from stylebench.record_model import MetricEntry, RunRecord, SetScore
 from stylebench.reports.stats import Interval, bootstrap_ci
 
 
-def cell_scores(record: dict) -> pd.DataFrame:
+def cell_scores(record: RunRecord) -> pd.DataFrame:
     """One row per successful cell, one column per per-image metric."""
     rows = [
-        {"method": c["method"], "content": c["content"], "style": c["style"], **c["scores"]}
-        for c in record["cells"]
-        if c["status"] == "ok"
+        {"method": c.method, "content": c.content, "style": c.style, **c.scores}
+        for c in record.ok_cells()
     ]
-    return pd.DataFrame(rows, columns=["method", "content", "style", *record["metrics"]])
+    return pd.DataFrame(rows, columns=["method", "content", "style", *record.metrics])
 
 
-def split_methods(record: dict) -> tuple[list[str], list[str]]:
+def split_methods(record: RunRecord) -> tuple[list[str], list[str]]:
     """The record's methods that stylize (content, style) pairs, and those that map content to a
     style domain (one output per content image, scored against the style set), in order."""
-    domain = [
-        name
-        for name, summary in record["methods"].items()
-        if (summary.get("needs") or {}).get("style") == "domain"
-    ]
-    return [name for name in record["methods"] if name not in domain], domain
+    domain = [name for name, summary in record.methods.items() if summary.is_domain]
+    return [name for name in record.methods if name not in domain], domain
 
 
-def set_score(record: dict, method: str, metric: str) -> dict:
-    """A method's score on a per-set metric (value, N, warnings...), or ``{}`` if it has none."""
-    return record["methods"][method].get("set_scores", {}).get(metric) or {}
+def set_score(record: RunRecord, method: str, metric: str) -> SetScore | None:
+    """A method's score on a per-set metric (value, N, warnings...), or None if it has none."""
+    return record.methods[method].set_scores.get(metric)
 
 
-def leaderboard(record: dict) -> pd.DataFrame:
+def leaderboard(record: RunRecord) -> pd.DataFrame:
     """Mean of each metric per method (rows in the record's method order), with N per cell."""
     scores = cell_scores(record)
-    per_image = [m for m, info in record["metrics"].items() if info["per"] == "image"]
+    per_image = record.metrics_per("image")
     table = (
         scores.groupby("method")[per_image].mean()
         if len(scores)
         else pd.DataFrame(columns=per_image)
     )
-    table = table.reindex(list(record["methods"]))
-    for name, info in record["metrics"].items():
-        if info["per"] == "method":
-            table[name] = [record["methods"][m].get(name) for m in table.index]
-        elif info["per"] == "set":
-            table[name] = [set_score(record, m, name).get("value") for m in table.index]
-    table["n"] = [record["methods"][m]["cells_ok"] for m in table.index]
-    table["failed"] = [record["methods"][m]["cells_failed"] for m in table.index]
+    table = table.reindex(list(record.methods))
+    for name, info in record.metrics.items():
+        if info.per == "method":
+            table[name] = [record.methods[m].per_method(name) for m in table.index]
+        elif info.per == "set":
+            scores_of = [set_score(record, m, name) for m in table.index]
+            table[name] = [score.value if score else None for score in scores_of]
+    table["n"] = [record.methods[m].cells_ok for m in table.index]
+    table["failed"] = [record.methods[m].cells_failed for m in table.index]
     return table
 
 
-def intervals(record: dict) -> dict[str, dict[str, Interval]]:
+def intervals(record: RunRecord) -> dict[str, dict[str, Interval]]:
     """Mean and bootstrap 95% interval of every per-image metric, per method."""
     scores = cell_scores(record)
-    per_image = [m for m, info in record["metrics"].items() if info["per"] == "image"]
+    per_image = record.metrics_per("image")
     result: dict[str, dict[str, Interval]] = {}
-    for method in record["methods"]:
+    for method in record.methods:
         mine = scores[scores["method"] == method]
         result[method] = {}
         for metric in per_image:
@@ -70,25 +67,25 @@ def intervals(record: dict) -> dict[str, dict[str, Interval]]:
     return result
 
 
-def best_per_metric(table: pd.DataFrame, metrics: dict) -> dict[str, str]:
+def best_per_metric(table: pd.DataFrame, metrics: dict[str, MetricEntry]) -> dict[str, str]:
     """The winning method for each metric, honouring each metric's direction."""
     best = {}
     for name, info in metrics.items():
         column = table[name].dropna() if name in table else pd.Series(dtype=float)
         if len(column):
-            best[name] = column.idxmax() if info["higher_is_better"] else column.idxmin()
+            best[name] = column.idxmax() if info.higher_is_better else column.idxmin()
     return best
 
 
-def split_scores(record: dict) -> pd.DataFrame:
+def split_scores(record: RunRecord) -> pd.DataFrame:
     """Per-image metric means of each method on styles it was trained on (``train``) and on
     styles it never saw (``heldout``); only methods with held-out cells, indexed by
     (method, split), with N."""
-    per_image = [m for m, info in record["metrics"].items() if info["per"] == "image"]
+    per_image = record.metrics_per("image")
     rows = [
-        {"method": c["method"], "split": c["style_split"], **c["scores"]}
-        for c in record["cells"]
-        if c["status"] == "ok" and c.get("style_split") in ("train", "heldout")
+        {"method": c.method, "split": c.style_split, **c.scores}
+        for c in record.ok_cells()
+        if c.style_split in ("train", "heldout")
     ]
     scores = pd.DataFrame(rows, columns=["method", "split", *per_image])
     held_out = set(scores.loc[scores["split"] == "heldout", "method"])
@@ -98,13 +95,13 @@ def split_scores(record: dict) -> pd.DataFrame:
     return table
 
 
-def headline_values(record: dict) -> dict[str, dict[str, float]]:
+def headline_values(record: RunRecord) -> dict[str, dict[str, float]]:
     """Each method's leaderboard numbers (finite ones), as the nightly history keeps them."""
     table = leaderboard(record)
     values: dict[str, dict[str, float]] = {}
     for method in table.index:
         values[method] = {}
-        for metric in [*record["metrics"], "failed"]:
+        for metric in [*record.metrics, "failed"]:
             value = table.at[method, metric] if metric in table else None
             if value is not None and pd.notna(value):
                 values[method][metric] = float(value)
@@ -115,15 +112,15 @@ def headline_values(record: dict) -> dict[str, dict[str, float]]:
 GROUPS = ("cost", "content fidelity", "style match", "distribution match")
 
 
-def metric_group(info: dict) -> str:
+def metric_group(info: MetricEntry) -> str:
     """Which question a metric answers: a set metric compares distributions; a per-image metric
     that compares with the content image measures content fidelity, one with the style image
     style match; what compares with nothing, or is measured once per method (latency, memory,
     throughput, prepare time), is a cost."""
-    if info["per"] == "set":
+    if info.per == "set":
         return "distribution match"
-    needs = info.get("needs") or ()
-    if info["per"] == "method" or not needs:
+    needs = info.needs
+    if info.per == "method" or not needs:
         return "cost"
     if "content" in needs:
         return "content fidelity"
@@ -132,7 +129,7 @@ def metric_group(info: dict) -> str:
     return "cost"
 
 
-def grouped_metrics(metrics: dict) -> dict[str, list[str]]:
+def grouped_metrics(metrics: dict[str, MetricEntry]) -> dict[str, list[str]]:
     """The record's metrics by group, in `GROUPS` order (empty groups left out)."""
     groups: dict[str, list[str]] = {group: [] for group in GROUPS}
     for name, info in metrics.items():
@@ -154,10 +151,10 @@ def headline(group: str, names: list[str]) -> str:
     return next((name for name in HEADLINES.get(group, ()) if name in names), names[0])
 
 
-def breakdown(record: dict, by: str) -> pd.DataFrame:
+def breakdown(record: RunRecord, by: str) -> pd.DataFrame:
     """Per-image metric means per method and ``by`` (``content`` or ``style``): where a method
     wins on average, whether it wins on every image. Indexed by (method, image key), with N."""
-    per_image = [m for m, info in record["metrics"].items() if info["per"] == "image"]
+    per_image = record.metrics_per("image")
     scores = cell_scores(record)
     table = scores.groupby(["method", by], sort=False)[per_image].mean()
     table["n"] = scores.groupby(["method", by], sort=False).size()

@@ -15,8 +15,8 @@ from stylebench.data.store import verify
 from stylebench.errors import BenchError
 from stylebench.methods.core.weights import WeightsSource
 from stylebench.plan import make_plan
+from stylebench.record_builder import build_record
 from stylebench.registry import METHODS
-from stylebench.runner import build_record
 from stylebench.suites import MONET
 from stylebench.suites.load import load_suite
 from stylebench.suites.pin import pin_suite
@@ -73,11 +73,8 @@ def test_monet_picks_its_images_by_the_documented_rule(monet_root):
     assert plan.methods["cyclegan"].steps == 1_257_400 and domain == ["cyclegan"]
     assert len(plan.cells) == 10 * 5 * (len(plan.methods) - 1) + 10  # cyclegan: once per photo
     record = build_record(plan, "id", "key", "commit", WeightsSource.parse("random"), [], "now")
-    assert (
-        record["suite"]["datasets"] == suite.datasets
-        and record["suite"]["version"] == SHIPPED_VERSION
-    )
-    assert [c["name"] for c in record["suite"]["content"]] == [r.name for r in suite.content]
+    assert record.suite.datasets == suite.datasets and record.suite.version == SHIPPED_VERSION
+    assert [c.name for c in record.suite.content] == [r.name for r in suite.content]
 
 
 def test_validate_reports_the_sets_and_the_dataset(monet_root):

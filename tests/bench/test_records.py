@@ -1,18 +1,23 @@
 """Journal and record files: durable, atomic, torn-line tolerant."""
 
 import json
+from pathlib import Path
 
 import pytest
 
+from stylebench.record_model import SCHEMA
 from stylebench.records import (
     RecordError,
     append_journal,
     read_journal,
     read_record,
     write_json_atomic,
+    write_record,
 )
 from stylebench.runner import options_for_resume
-from tests.reports.records import synthetic_record
+from tests.reports.records import synthetic_record, typed
+
+FIXTURES = Path(__file__).with_name("fixtures")
 
 
 def test_journal_last_entry_wins_and_a_torn_tail_is_ignored(tmp_path):
@@ -33,17 +38,38 @@ def test_corruption_in_the_middle_is_an_error(tmp_path):
         read_journal(path)
 
 
-def test_records_are_written_atomically_and_checked(tmp_path):
-    record = synthetic_record(tmp_path / "pngs", ["a.jpg"], ["s.jpg"], {"gatys": 1.0})
+def test_records_are_written_atomically_read_typed_and_closed(tmp_path):
+    record = typed(synthetic_record(tmp_path / "pngs", ["a.jpg"], ["s.jpg"], {"gatys": 1.0}))
     run = tmp_path / "run"
-    write_json_atomic(run / "record.json", {**record, "x": 1})
-    assert read_record(run)["x"] == 1
+    write_record(run / "record.json", record)
     assert list(run.iterdir()) == [run / "record.json"]
+    on_disk = json.loads((run / "record.json").read_text())
+    assert on_disk["schema"] == SCHEMA and on_disk["cells"][0]["method"] == "gatys"
+    again = read_record(run)
+    assert again == record and again.cells[0].scores["content_loss"] == 1.0
+    write_json_atomic(run / "record.json", {**on_disk, "x": 1})
+    with pytest.raises(RecordError, match=r"record\.json: x is 1, expected no such field"):
+        read_record(run)
     (run / "record.json").write_text(json.dumps({"schema": "other"}))
-    with pytest.raises(RecordError, match="schema"):
+    with pytest.raises(RecordError, match="schema 'other'; this stylebench reads stylebench.run/2"):
         read_record(run)
     with pytest.raises(RecordError, match="no run record"):
         read_record(tmp_path / "nowhere")
+
+
+def test_a_record_written_by_the_untyped_writer_loads_through_the_migration(tmp_path):
+    """``fixtures/record-v1.json`` is a real ``stylebench.run/1`` record (gatys and a trained
+    johnson at 32 px, written by the last release before the typed record)."""
+    record = read_record(FIXTURES / "record-v1.json")
+    original = json.loads((FIXTURES / "record-v1.json").read_text())
+    assert record.schema_ == SCHEMA and original["schema"] == "stylebench.run/1"
+    assert [c.id for c in record.cells] == [c["id"] for c in original["cells"]]
+    assert record.methods["johnson"].training[0].source == "trained"
+    scores = {c.id: c.scores for c in record.cells}
+    assert scores == {c["id"]: c["scores"] for c in original["cells"]}
+    assert record.tracking is not None and record.tracking.children.keys() == {"gatys", "johnson"}
+    write_record(tmp_path / "record.json", record)
+    assert read_record(tmp_path / "record.json") == record
 
 
 def test_damaged_or_misplaced_records_are_errors_that_say_what_to_pass(tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 
 import stylebench.execute as execute
 from stylebench.plan import Cell
-from stylebench.runner import compute_summary
+from stylebench.record_builder import compute_summary
 from stylebench.suites import procedural
 from stylebench.worker import CellResult, CellRunner, WorkerSettings
 

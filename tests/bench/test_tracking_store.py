@@ -12,8 +12,10 @@ from urllib.parse import urlparse
 import pandas as pd
 import pytest
 
+from stylebench.record_model import CellRecord
 from stylebench.tracking import artifact_location, default_tracking_uri, sqlite_file
 from tests.conftest import REPO
+from tests.reports.records import synthetic_record, typed
 
 
 @pytest.mark.parametrize(
@@ -88,7 +90,7 @@ def test_an_invocation_that_stops_early_ends_its_runs_instead_of_leaving_them_ru
     methods = {"gatys": {}, "johnson": {}}
     header = {"suite": "tiny", "run_id": "tiny-1", "tags": {}, "params": {}, "methods": methods}
     assert tracker.start(header)
-    cell = {"id": "gatys/c/s", "method": "gatys", "content": "c", "style": "s", "curves": {}}
+    cell = CellRecord(id="gatys/c/s", method="gatys", content="c", style="s", seed=0, status="ok")
     assert tracker.log_cell(cell)  # a method's child run starts with its first cell
     with pytest.raises(error), tracker.ending_runs_on_error():
         raise error()
@@ -104,6 +106,7 @@ def _cell(method: str, style: str, finished: str, seconds: float) -> dict:
         "method": method,
         "content": "c-a",
         "style": style,
+        "seed": 0,
         "status": "ok",
         "scores": {"style_loss": 2.0},
         "curves": {"total": [3.0, 2.0]},
@@ -131,15 +134,14 @@ def test_the_ui_opens_on_runs_and_each_method_run_spans_its_own_cells(tmp_path):
         _cell("johnson", "s-b", "2026-01-01T10:01:05+00:00", 1.0),
     ]
     for cell in cells:
-        assert tracker.log_cell(cell)
-    summary = {"cells_planned": 2, "cells_ok": 2, "cells_failed": 0, "training": []}
-    record = {
-        "status": "complete",
-        "metrics": {"style_loss": {"per": "image"}},
-        "methods": {"gatys": dict(summary), "johnson": {**summary, "cells_planned": 1}},
-        "cells": cells,
+        assert tracker.log_cell(CellRecord.model_validate(cell))
+    record = synthetic_record(tmp_path / "pngs", ["a.png"], ["s.png"], {"gatys": 0, "johnson": 0})
+    record["metrics"] = {
+        "style_loss": {"name": "style_loss", "higher_is_better": False, "per": "image"}
     }
-    assert tracker.finish(record), tracker.error
+    record["methods"]["gatys"].update(cells_planned=2, cells_ok=2)
+    record["cells"] = cells
+    assert tracker.finish(typed(record)), tracker.error
 
     client = MlflowClient(uri)
     experiment = client.get_experiment(tracker.ledger["experiment_id"])

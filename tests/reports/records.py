@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from stylebench.record_model import SCHEMA, RunRecord
 
 METRICS = {
     "content_loss": {
@@ -32,6 +35,11 @@ def _png(path: Path, value: int) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.full((16, 16, 3), value, np.uint8)).save(path)
     return path.name
+
+
+def typed(record: dict) -> RunRecord:
+    """A record built as JSON (what ``record.json`` holds), read as the harness reads it."""
+    return RunRecord.model_validate(json.loads(json.dumps(record)))
 
 
 def synthetic_record(
@@ -78,7 +86,7 @@ def synthetic_record(
                     }
                 )
     return {
-        "schema": "stylebench.run/1",
+        "schema": SCHEMA,
         "run_id": "suite-abc",
         "run_key": "k",
         "status": "complete",

@@ -7,8 +7,9 @@ import copy
 import numpy as np
 import pytest
 
-from stylebench.reports.compare import ComparisonError, compare, parse_thresholds, to_markdown
-from tests.reports.records import synthetic_record, with_runtime
+from stylebench.reports import compare as gate
+from stylebench.reports.compare import ComparisonError, parse_thresholds, to_markdown
+from tests.reports.records import synthetic_record, typed, with_runtime
 
 FID = {
     "name": "fid",
@@ -18,6 +19,11 @@ FID = {
     "description": "f",
     "needs": ["reference"],
 }
+
+
+def compare(base: dict, cand: dict, **kwargs) -> gate.Comparison:
+    """The gate on two records built as JSON."""
+    return gate.compare(typed(base), typed(cand), **kwargs)
 
 
 def pair(tmp_path, images: int = 6):
@@ -239,8 +245,12 @@ def test_what_changed_opens_every_comparison(tmp_path):
     cand["environment"]["packages"] = {"torch": "y"}
     cand["environment"]["devices"] = ["NVIDIA H100"]
     cand["suite"]["file_list_hash"] = "g"
-    cand["weights"]["networks"] = [{"network": "vgg19", "source": "random", "sha256": "9" * 64}]
-    base["weights"]["networks"] = [{"network": "vgg19", "source": "random", "sha256": "1" * 64}]
+    cand["weights"]["networks"] = [
+        {"network": "vgg19", "source": "random", "random": True, "sha256": "9" * 64}
+    ]
+    base["weights"]["networks"] = [
+        {"network": "vgg19", "source": "random", "random": True, "sha256": "1" * 64}
+    ]
     result = compare(base, cand, log=["def fix gatys", "cde tune"])
     lines = [str(d) for d in result.what_changed]
     assert "gatys.steps: 3 -> 6" in lines and not any("lr" in line for line in lines)

@@ -26,8 +26,9 @@ import copy
 import numpy as np
 import pytest
 
-from stylebench.reports.compare import Change, compare
-from tests.reports.records import synthetic_record, with_runtime
+from stylebench.reports import compare as gate
+from stylebench.reports.compare import Change
+from tests.reports.records import synthetic_record, typed, with_runtime
 
 PAIRS = 200
 CONTENTS, STYLES = 8, 2
@@ -48,6 +49,11 @@ COMPARED = {
     ("johnson", "fid"),
     ("johnson", "kid"),
 }
+
+
+def compare(base: dict, cand: dict, **kwargs) -> gate.Comparison:
+    """The gate on two records built as JSON."""
+    return gate.compare(typed(base), typed(cand), **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,20 @@
 import numpy as np
 from PIL import Image
 
-from stylebench.reports.html import render_report, write_report
+from stylebench.reports import html as report_html
 from tests.browser import visit
-from tests.reports.records import synthetic_record
+from tests.reports.records import synthetic_record, typed
+
+
+def render_report(record: dict, run_dir, comparison: dict | None = None) -> str:
+    """The report of a record built as JSON."""
+    return report_html.render_report(typed(record), run_dir, comparison)
+
+
+def write_report(record: dict, run_dir):
+    """Write the report of a record built as JSON."""
+    return report_html.write_report(typed(record), run_dir)
+
 
 HOSTILE = "<img src=x onerror=alert(1)>.png"
 
@@ -181,7 +192,7 @@ def test_a_comparison_section_opens_with_what_changed(tmp_path):
     base["config"] = {"methods": {"gatys": {"steps": 3}}}
     cand["config"] = {"methods": {"gatys": {"steps": 6}}}
     cand["environment"]["git_commit"] = "<b>def</b>"
-    comparison = compare(base, cand, log=["1234567 <i>tune</i> steps"]).as_dict()
+    comparison = compare(typed(base), typed(cand), log=["1234567 <i>tune</i> steps"]).as_dict()
     html = render_report(cand, tmp_path, comparison)
     section = html[html.index('id="what-changed"') : html.index('id="comparison-summary"')]
     assert "<code>gatys.steps: 3 -&gt; 6</code>" in section

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from stylebench.reports.html import write_report
-from tests.reports.records import synthetic_record
+from tests.reports.records import synthetic_record, typed
 
 BENCH = str(Path(sys.executable).with_name("bench"))
 
@@ -39,7 +39,7 @@ def test_a_report_embeds_only_files_inside_the_run_folder(tmp_path, capsys):
     run_dir = tmp_path / "run"
     record, names = hand_edited(run_dir, tmp_path / "secret.png")
     kept = run_dir / record["cells"][3]["output"]
-    html = write_report(record, run_dir).read_text()
+    html = write_report(typed(record), run_dir).read_text()
     assert embedded(tmp_path / "secret.png") not in html
     assert embedded(Path("/etc/passwd")) not in html
     assert embedded(kept) in html  # the rest of the report is there

@@ -10,6 +10,7 @@ import pytest
 
 from stylebench.reports.stats import bootstrap_ci
 from stylebench.reports.tables import intervals
+from tests.reports.records import synthetic_record, typed
 
 
 def test_intervals_are_seeded_and_contain_the_mean():
@@ -46,21 +47,20 @@ def test_degenerate_inputs():
         bootstrap_ci([None])
 
 
-def test_tables_give_one_interval_per_method_and_per_image_metric():
-    record = {
-        "metrics": {"lpips": {"per": "image"}, "fid": {"per": "set"}},
-        "methods": {"a": {}, "b": {}},
-        "cells": [
-            {"method": m, "content": str(i), "style": "s", "status": "ok", "scores": {"lpips": v}}
-            for m, values in (("a", [0.1, 0.2, 0.3]), ("b", [0.5]))
-            for i, v in enumerate(values)
-        ],
-    }
-    table = intervals(record)
-    assert set(table["a"]) == {"lpips"} and table["a"]["lpips"].n == 3
-    assert table["b"]["lpips"].low is None
+def test_tables_give_one_interval_per_method_and_per_image_metric(tmp_path):
+    record = synthetic_record(
+        tmp_path, ["0.png", "1.png", "2.png"], ["s.png"], {"a": 0.1, "b": 0.5}
+    )
+    record["metrics"]["fid"] = {"name": "fid", "higher_is_better": False, "per": "set"}
+    record["cells"] = [c for c in record["cells"] if c["method"] == "a" or c["content"] == "c-0"]
+    table = intervals(typed(record))
+    assert set(table["a"]) == {"content_loss", "latency"} and table["a"]["content_loss"].n == 3
+    assert table["b"]["content_loss"].low is None
 
 
-def test_reports_stats_does_not_import_torch():
-    code = "import sys, reports.stats, reports.tables; assert 'torch' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True)
+def test_reports_and_the_record_models_do_not_import_torch(tmp_path):
+    code = (
+        "import sys, stylebench.record_model, stylebench.reports.html, stylebench.reports.compare; "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)

@@ -1,0 +1,43 @@
+"""Inception features of finished cells, stored beside their outputs in the run folder.
+
+A cell's features are written (atomically) before its journal line, so set metrics (FID, KID,
+ArtFID) are computed from the stored features of exactly the cells that finished, without
+running the network again when a run resumes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stylebench.errors import BenchError
+from stylebench.metrics.inception import empty_features
+
+
+class StoredFeaturesError(BenchError):
+    """A finished cell's Inception features are gone from the run folder or unreadable."""
+
+
+def features_file(cell_id: str) -> str:
+    """Where a cell's Inception features live in the run folder (beside ``images/``)."""
+    return f"features/{cell_id}.npy"
+
+
+def stored_features(run_dir: Path, cells: list[dict[str, Any]]) -> np.ndarray:
+    """The Inception features each finished cell stored beside its output, in order."""
+    paths = [run_dir / (cell.get("features") or features_file(cell["id"])) for cell in cells]
+    missing = [path for path in paths if not path.is_file()]
+    if missing:
+        raise StoredFeaturesError(
+            f"the Inception features of {len(missing)} finished cells are missing (first: "
+            f"{missing[0]}); run the suite into a new --out folder"
+        )
+    try:
+        return np.stack([np.load(path) for path in paths]) if paths else empty_features()
+    except (OSError, ValueError, EOFError) as exc:
+        raise StoredFeaturesError(
+            f"cannot read stored Inception features in {run_dir / 'features'}: {exc}; run the "
+            "suite into a new --out folder"
+        ) from None
