@@ -614,6 +614,16 @@ def ui(
     raise typer.Exit(code)
 
 
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the run record (record.json) this stylebench writes."""
+    import json
+
+    from stylebench.record_model import json_schema
+
+    print(json.dumps(json_schema(), indent=1, sort_keys=True))
+
+
 data_app = typer.Typer(
     help="Datasets: download once, verify, and pin suites to the files they use.",
     no_args_is_help=True,

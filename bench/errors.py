@@ -12,12 +12,6 @@ class BenchError(Exception):
     exit_code = 2
 
 
-class CellsFailed(BenchError):
-    """The run finished, but some cells failed; their errors are in the record."""
-
-    exit_code = 3
-
-
 class DiskError(BenchError):
     """A file cannot be written: no permission, a read-only file system, a full disk. Nothing
     written before is lost (files are replaced atomically, the journal is appended to)."""

@@ -270,6 +270,16 @@ class RunRecord(_Part):
         return [name for name, info in self.metrics.items() if info.per == per]
 
 
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of ``record.json`` (``bench schema``; kept beside this module as
+    ``record.schema.json`` for readers that do not install stylebench)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA,
+        **RunRecord.model_json_schema(by_alias=True, mode="serialization"),
+    }
+
+
 def upgrade(data: Any) -> Any:
     """A record of an older schema in the current one (unchanged if already current).
 

@@ -19,7 +19,7 @@ import torch
 
 from stylebench.checkpoint_cache import PartialCheckpoint
 from stylebench.images import load_image
-from stylebench.methods.base import MethodContext, PrepareData, resolve_config
+from stylebench.methods.base import MethodContext, PrepareData, TrainedMethod, resolve_config
 from stylebench.methods.core.encoders import load_encoder
 from stylebench.methods.core.weights import WeightsSource
 from stylebench.metrics.runtime import timed
@@ -99,8 +99,9 @@ class TrainingSettings:
 
 def build_method(
     name: str, settings: dict[str, Any], seed: int, weights: str, device: torch.device
-):
-    """A method instance with its backbones loaded from ``weights`` (outside any worker)."""
+) -> TrainedMethod:
+    """A trained method's instance with its backbones loaded from ``weights`` (outside any
+    worker), ready to train or to load a checkpoint."""
     source = WeightsSource.parse(weights, seed=seed)
     encoders: dict[str, Any] = {}
 

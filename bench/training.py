@@ -31,6 +31,7 @@ import torch
 
 from stylebench.checkpoint_cache import cache_paths, read_cached, write_cached
 from stylebench.errors import BenchError
+from stylebench.hashing import file_sha256
 from stylebench.images import load_image, to_uint8
 from stylebench.methods.core.checkpoints import CheckpointMismatch
 from stylebench.methods.core.training import curve_every
@@ -69,11 +70,6 @@ class TrainingPlan:
     cell_jobs: dict[str, str]
     splits: dict[str, str | None]
 
-    def for_cells(self, cells: list[Cell]) -> list[TrainingJob]:
-        """The jobs ``cells`` need, in plan order."""
-        needed = {self.cell_jobs[c.id] for c in cells if c.id in self.cell_jobs}
-        return [job for key, job in self.jobs.items() if key in needed]
-
     def attach(self, cells: list[Cell]) -> list[Cell]:
         """``cells`` with their job keys filled in (workers load those checkpoints)."""
         return [replace(c, job=self.cell_jobs.get(c.id)) for c in cells]
@@ -82,14 +78,6 @@ class TrainingPlan:
 def _sha256_json(data: Any) -> str:
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _set_digest(hashes: list[str]) -> dict[str, Any]:
@@ -155,7 +143,7 @@ def missing_training_sources(plan: Plan) -> list[str]:
 
 def _checkpoint_job(plan: Plan, name: str, path_text: str) -> TrainingJob:
     path = Path(path_text).expanduser().resolve()
-    file_hash = _file_sha256(path)
+    file_hash = file_sha256(path)
     return TrainingJob(
         method=name,
         key=f"file-{file_hash}",

@@ -1,5 +1,5 @@
 """What every benchmark script prints the same way: the machine and its load, and each ratio
-next to its target from issue 10."""
+next to its target (README, Performance)."""
 
 from __future__ import annotations
 

@@ -18,8 +18,8 @@ the defaults are the paper's best combination:
 
 Everything else (losses normalised as in Gatys' paper, E = sum (G - A)^2 / (4 N_l N_k M^2), average
 pooling, white-noise start, L-BFGS) is the Gatys ``paper`` preset. The ``gatys`` preset turns
-every switch off and is exactly Gatys' paper loss, for ablations. No code by the authors exists
-(REFERENCES.md section 2), so there is no ``reference`` preset; the paper's "blurred
+every switch off and is exactly Gatys' paper loss, for ablations. No code by the authors was
+published, so there is no ``reference`` preset; the paper's "blurred
 correlations" (reported slow and unreliable) are not implemented. The shift assumes the
 activation scale of the normalised VGG-19 the paper used (mean activation 1); with torchvision's
 weights activations have another scale, so s = -1 centres them only roughly.

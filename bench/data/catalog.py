@@ -29,22 +29,19 @@ class DatasetSpec:
     archive_sha256: str | None = None
     approx_mb: int = 0
     max_unpacked_bytes: int = 4 << 30
-    about: str = ""
 
 
 DATASETS: dict[str, DatasetSpec] = {
+    # CycleGAN's Monet paintings (A, from WikiArt) and landscape photos (B, from Flickr), 256x256
+    # JPEG; no explicit licence: research use only, do not redistribute.
     "monet2photo": DatasetSpec(
         name="monet2photo",
-        # From the CycleGAN project's datasets/download_cyclegan_dataset.sh (see REFERENCES.md).
+        # From the CycleGAN project's datasets/download_cyclegan_dataset.sh.
         url="http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/monet2photo.zip",
         root="monet2photo",
         splits={"trainA": 1072, "trainB": 6287, "testA": 121, "testB": 751},
         archive_sha256=None,  # not pinned yet: recorded in the manifest on first fetch
         approx_mb=300,
-        about=(
-            "CycleGAN's Monet paintings (A, from WikiArt) and landscape photos (B, from Flickr), "
-            "256x256 JPEG; no explicit licence: research use only, do not redistribute"
-        ),
     ),
 }
 

@@ -1,5 +1,5 @@
 """Every benchmark script runs on this CPU at tiny sizes and prints each ratio next to its
-target (issue 10: the scripts are how speed goals are measured, so they must not rot). What
+target (the scripts are how speed goals are measured, so they must not rot). What
 the ratios are is not checked here: speed is never asserted by a test."""
 
 from __future__ import annotations

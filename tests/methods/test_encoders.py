@@ -18,7 +18,7 @@ from stylebench.methods.core.weights import WeightsSource, WeightsUnavailable, s
 def test_layer_names_follow_torchvision_indices():
     names = layer_names("vgg19")
     assert len(names) == len(models.vgg19().features)
-    # Indices from torchvision's vgg19().features (see REFERENCES.md).
+    # Indices from torchvision's vgg19().features.
     assert names.index("conv4_2") == 21 and names.index("relu4_2") == 22
     assert names.index("pool1") == 4 and names.index("conv5_4") == 34
     assert len(conv_layers("vgg19")) == 16 and len(conv_layers("vgg16")) == 13
