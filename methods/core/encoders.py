@@ -301,9 +301,9 @@ def load_encoder(name: str, source: WeightsSource) -> nn.Module:
     """
     from stylebench.registry import ENCODERS, PluginError, one_line
 
-    entry = ENCODERS.entry(name)
+    entry, encoder = ENCODERS.entry(name), ENCODERS.get(name)
     try:
-        network = ENCODERS.get(name).load(source)
+        network = encoder.load(source)
     except WeightsUnavailable:
         raise
     except Exception as exc:
