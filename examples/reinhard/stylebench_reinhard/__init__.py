@@ -14,6 +14,7 @@ Written only against stylebench's documented method contract (`stylebench.method
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -27,6 +28,9 @@ from stylebench.methods.base import (
     PrepareData,
     Stylized,
 )
+
+#: The suite this package ships (the ``stylebench.suites`` entry point ``reinhard-demo``).
+DEMO_SUITE = Path(__file__).with_name("demo.yaml")
 
 #: sRGB (D65) to CIE XYZ, and the D65 white point.
 RGB_TO_XYZ = torch.tensor(
