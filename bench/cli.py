@@ -465,16 +465,17 @@ def nightly(
 class Listing(StrEnum):
     methods = "methods"
     metrics = "metrics"
+    encoders = "encoders"
     suites = "suites"
 
 
 @app.command("ls")
 @user_errors
 def list_registered(
-    what: Annotated[Listing, typer.Argument(help="methods, metrics or suites")],
+    what: Annotated[Listing, typer.Argument(help="methods, metrics, encoders or suites")],
 ) -> None:
-    """List registered methods, metrics or built-in suites."""
-    from stylebench.registry import METHODS, METRICS, SUITES
+    """List registered methods, metrics, encoders (feature networks) or suites, with origins."""
+    from stylebench.registry import ENCODERS, METHODS, METRICS, SUITES
 
     table = Table(show_edge=False)
     if what is Listing.methods:
@@ -515,16 +516,29 @@ def list_registered(
                 ", ".join(info.get("needs") or ()) or "-",
                 info["description"],
             )
-    else:
-        import yaml
-
-        for column in ("name", "version", "description"):
+    elif what is Listing.encoders:
+        for column in ("name", "origin", "what it is"):
             table.add_column(
                 column, no_wrap=column == "name", min_width=len(column), overflow="fold"
             )
-        for name in SUITES.names():
-            spec = yaml.safe_load(SUITES.get(name).read_text())
-            table.add_row(name, str(spec.get("version")), spec.get("description", ""))
+        declared, broken = ENCODERS.declared(("summary",))
+        for name, entry in ENCODERS.entries().items():
+            summary = broken[name] if name in broken else declared[name]["summary"]
+            table.add_row(name, entry.origin, summary)
+    else:
+        from stylebench.suites.load import read_spec
+
+        for column in ("name", "origin", "version", "description"):
+            table.add_column(
+                column, no_wrap=column == "name", min_width=len(column), overflow="fold"
+            )
+        for name, entry in SUITES.entries().items():
+            try:
+                spec = read_spec(name).spec
+            except BenchError as exc:  # a plugin's suite that cannot be read is its own row
+                table.add_row(name, entry.origin, "", " ".join(str(exc).split()))
+                continue
+            table.add_row(name, entry.origin, str(spec.version), spec.description)
     print_table(table)
 
 

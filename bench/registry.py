@@ -1,14 +1,16 @@
-"""One small typed registry for methods, metrics and suites.
+"""One small typed registry for methods, metrics, encoders and suites.
 
 Built-ins are named by import path and loaded only when asked for, so ``bench ls`` stays fast
-and importing the CLI does not import torch. Third-party packages add methods and metrics
-through the ``stylebench.methods`` and ``stylebench.metrics`` entry-point groups, or a suite
-names one directly by import path (``my_package.module:MyMethod``).
+and importing the CLI does not import torch. Third-party packages add to each through its
+entry-point group (``stylebench.methods``, ``stylebench.metrics``, ``stylebench.encoders``,
+``stylebench.suites``), or a suite names a method directly by import path
+(``my_package.module:MyMethod``).
 
-What a registry loads is checked against its contract (`stylebench.methods.base.
-contract_problems`, `stylebench.metrics.base.contract_problems`): a plugin that cannot be
-imported, or lacks a declaration the harness relies on, is one `PluginError` naming the
-distribution and entry point, and costs its own row in ``bench ls`` and nothing else.
+What a registry loads is checked against its contract (the ``contract_problems`` function of
+`stylebench.methods.base`, `stylebench.metrics.base`, `stylebench.methods.core.encoders` and
+`stylebench.suites`): a plugin that cannot be imported, or lacks a declaration the harness
+relies on, is one `PluginError` naming the distribution and entry point, and costs its own row
+in ``bench ls`` and nothing else.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ class UnknownName(BenchError):
 
 class PluginError(BenchError):
     """A registered object that cannot be loaded or does not honour its contract."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one short line: a plugin's error may span pages, its row in
+    ``bench ls`` may not."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
 
 
 @dataclass(frozen=True)
@@ -85,32 +93,32 @@ class Registry(Generic[T]):
         """The names stylebench itself defines (what its own tests run over)."""
         return sorted(self._builtins)
 
-    def get(self, name: str) -> T:
-        if name in self._loaded:
-            return self._loaded[name]
+    def entry(self, name: str) -> Entry:
+        """Where ``name`` comes from (an import path stands for itself); `UnknownName` with
+        the closest known name when it is not registered."""
         entries = self.entries()
-        if name not in entries and ":" in name:
-            entries[name] = Entry(name, name, "import path")
-        if name not in entries:
-            close = difflib.get_close_matches(name, entries, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise UnknownName(
-                f"unknown {self.kind} {name!r}: {hint}known {self.kind}s: "
-                f"{', '.join(sorted(entries))}"
-            )
-        entry = entries[name]
-        obj = self._load(entry)
-        self._loaded[name] = obj
-        return obj
+        if name in entries:
+            return entries[name]
+        if ":" in name:
+            return Entry(name, name, "import path")
+        close = difflib.get_close_matches(name, entries, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UnknownName(
+            f"unknown {self.kind} {name!r}: {hint}known {self.kind}s: {', '.join(sorted(entries))}"
+        )
+
+    def get(self, name: str) -> T:
+        if name not in self._loaded:
+            self._loaded[name] = self._load(self.entry(name))
+        return self._loaded[name]
 
     def _load(self, entry: Entry) -> T:
         module, _, attribute = entry.target.partition(":")
         try:
             obj: Any = getattr(importlib.import_module(module), attribute)
         except Exception as exc:  # a plugin's import can fail in any way
-            reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
             raise PluginError(
-                f"{self.kind} {entry.name!r} ({entry.describe()}) failed to load: {reason}"
+                f"{self.kind} {entry.name!r} ({entry.describe()}) failed to load: {one_line(exc)}"
             ) from None
         problems = self._check()(obj)
         if problems:
@@ -208,6 +216,20 @@ METRICS: Registry[Any] = Registry(
     contract="stylebench.metrics.base:contract_problems",
 )
 
+ENCODERS: Registry[Any] = Registry(
+    "encoder",
+    {
+        "vgg16": "stylebench.methods.core.encoders:VGG16",
+        "vgg19": "stylebench.methods.core.encoders:VGG19",
+        "inception_v3": "stylebench.methods.core.inception:InceptionV3",
+    },
+    group="stylebench.encoders",
+    contract="stylebench.methods.core.encoders:contract_problems",
+)
+
 SUITES: Registry[Any] = Registry(
-    "suite", {"smoke": "stylebench.suites:SMOKE", "monet": "stylebench.suites:MONET"}
+    "suite",
+    {"smoke": "stylebench.suites:SMOKE", "monet": "stylebench.suites:MONET"},
+    group="stylebench.suites",
+    contract="stylebench.suites:contract_problems",
 )

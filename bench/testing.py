@@ -1,13 +1,17 @@
-"""The method contract as functions a plugin's own test suite calls.
+"""The method and encoder contracts as functions a plugin's own test suite calls.
 
-stylebench's tests run them over every built-in method (``tests/methods/test_contract.py``), so
-a plugin that passes them meets the same bar. Everything runs on the CPU at 32 px with seeded
-random weights and the method's ``smoke`` preset, in seconds::
+stylebench's tests run them over every built-in method (``tests/methods/test_contract.py``) and
+encoder (``tests/methods/test_encoders.py``), so a plugin that passes them meets the same bar.
+Everything runs on the CPU at small sizes with seeded random weights and the method's ``smoke``
+preset, in seconds::
 
-    from stylebench.testing import check_method
+    from stylebench.testing import check_encoder, check_method
 
     def test_my_method_honours_the_stylebench_contract(tmp_path):
         check_method(MyMethod, tmp_path)
+
+    def test_my_encoder_honours_the_stylebench_contract():
+        check_encoder(MyEncoder)
 
 Each check raises `AssertionError` with what is wrong.
 """
@@ -26,10 +30,13 @@ from stylebench.methods.base import (
     contract_problems,
     resolve_config,
 )
-from stylebench.methods.core.encoders import load_encoder
+from stylebench.methods.core.encoders import contract_problems as encoder_problems
+from stylebench.methods.core.encoders import load_encoder, network_problems
 from stylebench.methods.core.weights import WeightsSource, read_state_dict
 
 SIZE = 32
+#: Side of the images an encoder is checked on (Inception-v3 needs at least 75 px).
+ENCODER_SIZE = 96
 #: Most steps a ``smoke`` preset may take (optimisation steps per image, or training steps).
 SMOKE_STEPS = 100
 
@@ -152,3 +159,42 @@ def check_method(cls: type, folder: Path) -> None:
     check_seeds(cls, method, styles)
     if cls.needs.training:
         check_checkpoint_round_trip(cls, method, styles, folder, context)
+
+
+def check_encoder(cls: type) -> None:
+    """An `Encoder` class (``stylebench.encoders`` entry point): its declarations; seeded
+    random weights that are labelled random and repeat; a frozen network in eval mode; and a
+    batch of images in [0, 1] giving finite float32 features per image, at the named layers
+    ``cls.layers`` (first and last) when it declares any."""
+    problems = encoder_problems(cls)
+    assert not problems, f"{getattr(cls, '__name__', cls)}: {'; '.join(problems)}"
+    network = cls.load(WeightsSource.parse("random", seed=0))
+    problems = network_problems(network)
+    assert not problems, "; ".join(problems)
+    assert network.identity.is_random, (
+        f"random weights are recorded as {network.identity.source!r}: results on them must "
+        "never pass for pretrained ones (use resolve_state_dict's source description)"
+    )
+    again = cls.load(WeightsSource.parse("random", seed=0)).identity.sha256
+    assert again == network.identity.sha256, "the same seed gave different random weights"
+    assert not network.training, "the network is in training mode (call .eval())"
+    trainable = [n for n, p in network.named_parameters() if p.requires_grad]
+    assert not trainable, f"parameters {trainable[:3]} require grad (call .requires_grad_(False))"
+    images = torch.rand(
+        2, 3, ENCODER_SIZE, ENCODER_SIZE, generator=torch.Generator().manual_seed(0)
+    )
+    with torch.no_grad():
+        if cls.layers:
+            wanted = [cls.layers[0], cls.layers[-1]]
+            out = network(images, wanted)
+            assert isinstance(out, dict) and set(out) == set(wanted), (
+                f"encoder(images, {wanted}) returned {type(out).__name__} "
+                f"{sorted(out) if isinstance(out, dict) else ''}, not a dict of those layers"
+            )
+            features = list(out.values())
+        else:
+            features = [network(images)]
+    for value in features:
+        assert isinstance(value, torch.Tensor) and value.shape[0] == 2, "not one map per image"
+        assert value.dtype == torch.float32, f"features of dtype {value.dtype}, not float32"
+        assert torch.isfinite(value).all(), "features with NaN or inf"

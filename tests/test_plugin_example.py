@@ -1,5 +1,6 @@
 """The worked example (examples/reinhard, a separate package installed by tests/run.sh) runs
-end to end as a plugin: listed, planned, stylized on Ray workers, scored, tracked, reported."""
+end to end as a plugin: listed, planned, stylized on Ray workers, scored, tracked, reported; and
+the suite it ships is listed and planned by name."""
 
 from __future__ import annotations
 
@@ -36,6 +37,16 @@ def test_the_example_plugin_is_listed_with_its_origin(tmp_path):
     listing = bench("ls", "methods", cwd=tmp_path)
     row = next(line for line in listing.stdout.splitlines() if line.split()[:1] == ["reinhard"])
     assert "stylebench-reinhard==0.1.0" in row and "built-in" not in row
+
+
+def test_the_suite_the_example_ships_is_listed_and_plans_by_name(tmp_path):
+    listing = bench("ls", "suites", cwd=tmp_path)
+    row = next(line for line in listing.stdout.splitlines() if "reinhard-demo" in line)
+    assert "stylebench-reinhard==0.1.0" in row and "built-in" not in row
+    checked = bench("validate", "reinhard-demo", cwd=tmp_path)  # what `bench run` plans with
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "suite reinhard-demo v1: 2 content x 2 style" in checked.stdout
+    assert "methods reinhard, 4 cells" in checked.stdout
 
 
 def test_the_example_plugin_runs_through_ray_mlflow_and_the_report(tmp_path):

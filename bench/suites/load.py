@@ -302,12 +302,17 @@ class SuiteSource:
 
 
 def read_spec(ref: str, overrides: list[str] | None = None) -> SuiteSource:
-    """Read and validate a suite (built-in name, YAML file or folder) without touching images."""
+    """Read and validate a suite (registered name, YAML file or folder) without touching images.
+
+    A registered suite's source names its origin: ``builtin:smoke``, or a plugin's
+    ``distribution==version:name``."""
     path = Path(ref).expanduser()
     yaml_path: Path | None
     if ref in SUITES.names():
-        yaml_path, source = SUITES.get(ref), f"builtin:{ref}"
-        raw = yaml.safe_load(yaml_path.read_text())
+        origin = SUITES.entry(ref).origin
+        source = f"{'builtin' if origin == 'built-in' else origin}:{ref}"
+        yaml_path = SUITES.get(ref)
+        raw = _read_yaml(yaml_path)
     elif path.is_dir():
         source = str(path.resolve())
         raw, yaml_path = _folder_suite(path.resolve()), None

@@ -1,9 +1,13 @@
-"""VGG feature encoders with named layers (``conv4_2``, ``relu4_2``, ``pool3`` ...).
+"""Feature encoders: the contract every registered one honours, and VGG with named layers.
 
 One encoder serves every loss in stylebench: the optimisation methods, the loss networks of the
-feed-forward methods, and the evaluation metrics. It takes RGB images in [0, 1], applies the
-ImageNet normalisation torchvision's weights expect, and runs only as deep as the deepest layer
-asked for, so asking for ``relu2_2`` never pays for block 5.
+feed-forward methods, and the evaluation metrics. The VGG encoder takes RGB images in [0, 1],
+applies the ImageNet normalisation torchvision's weights expect, and runs only as deep as the
+deepest layer asked for, so asking for ``relu2_2`` never pays for block 5.
+
+Methods and metrics borrow encoders by name (``context.encoder("vgg19")``), and `load_encoder`
+finds the name in the encoder registry (`stylebench.registry.ENCODERS`): the built-ins below and
+``stylebench.encoders`` entry points alike, each checked against `Encoder` (`contract_problems`).
 """
 
 from __future__ import annotations
@@ -11,19 +15,18 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 import torch
 from torch import nn
 from torchvision import models
 
 from stylebench.methods.core.exact_batches import ExactBatches
-from stylebench.methods.core.inception import NETWORK as INCEPTION
-from stylebench.methods.core.inception import InceptionTrunk, load_inception
 from stylebench.methods.core.packed_conv import packed_convolutions
 from stylebench.methods.core.weights import (
     WeightsIdentity,
     WeightsSource,
+    WeightsUnavailable,
     resolve_state_dict,
     state_dict_sha256,
 )
@@ -218,9 +221,101 @@ def load_vgg(arch: str, source: WeightsSource) -> FeatureEncoder:
     return FeatureEncoder(arch, features, identity)
 
 
-def load_encoder(arch: str, source: WeightsSource) -> FeatureEncoder | InceptionTrunk:
-    """Any backbone a method or metric borrows: VGG-16/19 feature encoders or Inception-v3's
-    trunk (``inception_v3``), each with its recorded weights identity."""
-    if arch == INCEPTION:
-        return load_inception(source)
-    return load_vgg(arch, source)
+class Encoder(Protocol):
+    """A feature network registered under a name (a built-in, or a ``stylebench.encoders``
+    entry point naming a class like this one).
+
+    ``load(source)`` builds the network with weights from ``source`` (``random`` included: the
+    smoke suite runs on seeded random weights; `resolve_state_dict` handles all three sources):
+    a frozen ``nn.Module`` in eval mode, with an ``identity`` (`WeightsIdentity`, recorded with
+    every result), taking RGB NCHW float32 images in [0, 1]. With ``layers`` declared, it is
+    called ``encoder(images, names)`` and returns ``{name: features}`` (like `FeatureEncoder`);
+    with none, ``encoder(images)`` returns one feature map (like `InceptionTrunk`).
+    """
+
+    #: One line for ``bench ls encoders``: the network, its weights, its input.
+    summary: ClassVar[str]
+    #: Names ``encoder(images, names)`` accepts, shallow to deep; empty for a single output.
+    layers: ClassVar[tuple[str, ...]]
+
+    @staticmethod
+    def load(source: WeightsSource) -> nn.Module: ...
+
+
+def contract_problems(cls: object) -> list[str]:
+    """What keeps ``cls`` from being an `Encoder` (empty: none): checked when it is looked up,
+    before any weights are loaded."""
+    if not isinstance(cls, type):
+        return [f"{cls!r} is not a class"]
+    problems = []
+    if not isinstance(getattr(cls, "summary", None), str):
+        problems.append("class attribute 'summary' must be a str")
+    layers = getattr(cls, "layers", None)
+    if not (isinstance(layers, tuple) and all(isinstance(n, str) for n in layers)):
+        problems.append("class attribute 'layers' must be a tuple of layer names (str)")
+    if not callable(getattr(cls, "load", None)):
+        problems.append("static method load(source) is missing")
+    return problems
+
+
+def network_problems(network: Any) -> list[str]:
+    """What keeps what an encoder's ``load`` returned from being used (empty: none)."""
+    if not isinstance(network, nn.Module):
+        return [f"load() returned a {type(network).__name__}, not a torch.nn.Module"]
+    if not isinstance(getattr(network, "identity", None), WeightsIdentity):
+        return ["load() returned a network without an 'identity' (a WeightsIdentity)"]
+    return []
+
+
+class VGG16:
+    """VGG-16's trunk: the loss network of the feed-forward methods and of LPIPS."""
+
+    summary: ClassVar[str] = (
+        "VGG-16 trunk (torchvision's ImageNet weights), layers conv1_1 .. pool5"
+    )
+    layers: ClassVar[tuple[str, ...]] = tuple(layer_names("vgg16"))
+
+    @staticmethod
+    def load(source: WeightsSource) -> FeatureEncoder:
+        return load_vgg("vgg16", source)
+
+
+class VGG19:
+    """VGG-19's trunk: the optimisation methods' network and the evaluation losses'."""
+
+    summary: ClassVar[str] = (
+        "VGG-19 trunk (torchvision's ImageNet weights), layers conv1_1 .. pool5"
+    )
+    layers: ClassVar[tuple[str, ...]] = tuple(layer_names("vgg19"))
+
+    @staticmethod
+    def load(source: WeightsSource) -> FeatureEncoder:
+        return load_vgg("vgg19", source)
+
+
+def load_encoder(name: str, source: WeightsSource) -> nn.Module:
+    """The registered encoder ``name`` (built-in or plugin) with weights from ``source``.
+
+    `WeightsUnavailable` passes through (the caller says what to do instead); a plugin's network
+    that fails to build or breaks the contract is one `PluginError` naming its entry point.
+    """
+    from stylebench.registry import ENCODERS, PluginError, one_line
+
+    entry, encoder = ENCODERS.entry(name), ENCODERS.get(name)
+    try:
+        network = encoder.load(source)
+    except WeightsUnavailable:
+        raise
+    except Exception as exc:
+        if entry.origin == "built-in":
+            raise
+        raise PluginError(
+            f"encoder {name!r} ({entry.describe()}) failed to load its network: {one_line(exc)}"
+        ) from None
+    problems = network_problems(network)
+    if problems:
+        raise PluginError(
+            f"encoder {name!r} ({entry.describe()}) does not honour the encoder contract: "
+            f"{'; '.join(problems)}"
+        )
+    return network

@@ -10,6 +10,7 @@ expect, which is what torchvision's ``transform_input`` does to ImageNet-normali
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -103,3 +104,14 @@ def load_inception(source: WeightsSource) -> InceptionTrunk:
     trunk = InceptionTrunk(network, identity)
     trunk.requires_grad_(False)
     return trunk.eval()
+
+
+class InceptionV3:
+    """The registered ``inception_v3`` encoder: Ghiasi et al.'s style-prediction backbone."""
+
+    summary: ClassVar[str] = (
+        "Inception-v3 to Mixed_6e (torchvision's ImageNet weights): one 768-channel map, "
+        "images of at least 75 px"
+    )
+    layers: ClassVar[tuple[str, ...]] = ()
+    load = staticmethod(load_inception)

@@ -116,8 +116,7 @@ def hub_cache_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def _download_pretrained(network: str) -> dict[str, torch.Tensor]:
-    url = PRETRAINED_URLS[network]
+def _download_pretrained(network: str, url: str) -> dict[str, torch.Tensor]:
     file_name = url.rsplit("/", 1)[-1]
     cached = hub_cache_dir() / file_name
     try:
@@ -171,9 +170,22 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return dict(loaded)
 
 
-def _from_path(network: str, path: Path, matches: Callable[[Mapping], bool]) -> dict:
+def _published(network: str, url: str | None) -> str:
+    """The URL of ``network``'s published checkpoint (its file name is the hub cache's)."""
+    url = url or PRETRAINED_URLS.get(network)
+    if url is None:
+        raise WeightsUnavailable(
+            f"no published checkpoint is known for {network}; pass --weights random or "
+            "--weights PATH (a checkpoint file)"
+        )
+    return url
+
+
+def _from_path(
+    network: str, path: Path, matches: Callable[[Mapping], bool], url: str | None
+) -> dict:
     if path.is_dir():
-        file_name = PRETRAINED_URLS[network].rsplit("/", 1)[-1]
+        file_name = _published(network, url).rsplit("/", 1)[-1]
         candidate = path / file_name
         if not candidate.exists():
             raise WeightsUnavailable(
@@ -196,11 +208,14 @@ def resolve_state_dict(
     source: WeightsSource,
     random_init: Callable[[], Mapping[str, torch.Tensor]],
     matches: Callable[[Mapping], bool],
+    url: str | None = None,
 ) -> tuple[dict[str, torch.Tensor], str]:
     """Return ``(state_dict, source description)`` for ``network`` from ``source``.
 
     ``random_init`` builds the seeded random weights (called under a forked RNG so it leaves the
     caller's random state alone); ``matches`` tells whether a loaded file fits the network.
+    ``url``: the published checkpoint (default `PRETRAINED_URLS`; a plugin's encoder passes its
+    own), verified on download when its file name holds the start of its SHA-256.
     """
     if source.kind == "random":
         with torch.random.fork_rng(devices=[]):
@@ -208,8 +223,9 @@ def resolve_state_dict(
             return dict(random_init()), source.describe()
     if source.kind == "path":
         assert source.path is not None
-        return _from_path(network, source.path, matches), source.describe()
-    state = _download_pretrained(network)
+        return _from_path(network, source.path, matches, url), source.describe()
+    url = _published(network, url)
+    state = _download_pretrained(network, url)
     if not matches(state):
         raise WeightsUnavailable(f"the cached {network} checkpoint does not fit the network")
-    return state, f"pretrained:{PRETRAINED_URLS[network].rsplit('/', 1)[-1]}"
+    return state, f"pretrained:{url.rsplit('/', 1)[-1]}"

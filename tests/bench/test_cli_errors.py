@@ -84,7 +84,13 @@ def test_validate_reports_unreadable_images_by_name(tmp_path):
 
 
 def test_listings_and_validate(tmp_path):
-    for what, expected in (("methods", "gatys"), ("metrics", "content_loss"), ("suites", "smoke")):
+    listings = {
+        "methods": "gatys",
+        "metrics": "content_loss",
+        "encoders": "vgg19",
+        "suites": "smoke",
+    }
+    for what, expected in listings.items():
         result = bench("ls", what)
         assert result.exit_code == 0 and expected in result.output
         assert "…" not in result.output  # no word cut short off a terminal

@@ -108,7 +108,7 @@ def test_bench_ls_reads_declarations_without_importing_torch(tmp_path):
         "import sys\n"
         "from typer.testing import CliRunner\n"
         "from stylebench.cli import app\n"
-        "for what in ('methods', 'metrics'):\n"
+        "for what in ('methods', 'metrics', 'encoders', 'suites'):\n"
         "    assert CliRunner().invoke(app, ['ls', what]).exit_code == 0\n"
         "print('torch' in sys.modules)\n"
     )

@@ -11,8 +11,15 @@ import torch
 from torchvision import models
 
 from stylebench.methods.core import weights as weights_module
-from stylebench.methods.core.encoders import conv_layers, layer_names, load_vgg
-from stylebench.methods.core.weights import WeightsSource, WeightsUnavailable, state_dict_sha256
+from stylebench.methods.core.encoders import contract_problems, conv_layers, layer_names, load_vgg
+from stylebench.methods.core.weights import (
+    WeightsSource,
+    WeightsUnavailable,
+    resolve_state_dict,
+    state_dict_sha256,
+)
+from stylebench.registry import ENCODERS
+from stylebench.testing import check_encoder
 
 
 def test_layer_names_follow_torchvision_indices():
@@ -23,6 +30,27 @@ def test_layer_names_follow_torchvision_indices():
     assert names.index("pool1") == 4 and names.index("conv5_4") == 34
     assert len(conv_layers("vgg19")) == 16 and len(conv_layers("vgg16")) == 13
     assert layer_names("vgg16").index("relu4_3") == 22
+
+
+@pytest.mark.parametrize("name", ENCODERS.builtin_names())
+def test_every_built_in_encoder_passes_the_checks_plugins_run(name):
+    check_encoder(ENCODERS.get(name))
+
+
+def test_an_encoder_missing_declarations_is_named_with_each_problem():
+    class Careless:
+        layers = "relu1_1"  # one name, not a tuple of them
+
+    assert contract_problems(Careless) == [
+        "class attribute 'summary' must be a str",
+        "class attribute 'layers' must be a tuple of layer names (str)",
+        "static method load(source) is missing",
+    ]
+
+
+def test_a_network_without_a_published_checkpoint_says_what_to_pass_instead():
+    with pytest.raises(WeightsUnavailable, match="no published checkpoint is known for mine"):
+        resolve_state_dict("mine", WeightsSource.parse("pretrained"), dict, lambda s: True)
 
 
 def test_forward_returns_named_layers_and_matches_plain_slicing(vgg19):

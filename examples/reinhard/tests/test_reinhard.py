@@ -1,7 +1,7 @@
 """The plugin's own tests: stylebench's contract checks, and the method's one property."""
 
 import torch
-from stylebench_reinhard import Reinhard, ReinhardConfig, lab_to_rgb, rgb_to_lab
+from stylebench_reinhard.method import Reinhard, ReinhardConfig, lab_to_rgb, rgb_to_lab
 
 from stylebench.testing import check_method
 
