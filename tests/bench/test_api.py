@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import json
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ import torch
 import stylebench
 from stylebench import api
 from stylebench.suites import procedural
+from tests.conftest import write_tiny_suite
 
 
 def test_the_docstring_examples_run():
@@ -47,3 +49,15 @@ def test_set_scores_of_two_folders(tmp_path):
         tmp_path / "out", tmp_path / "ref", ("artfid",), content=tmp_path / "ref", size=32
     )["artfid"]
     assert artfid.value is not None and artfid.value > 1
+
+
+def test_run_returns_the_typed_record_of_the_run_folder(tmp_path):
+    from stylebench.record_model import RunRecord
+
+    suite = write_tiny_suite(tmp_path, {"gatys": {"steps": 2}}, metrics=["content_loss"])
+    record = stylebench.run(str(suite), out=tmp_path / "out", workers=1)
+    assert isinstance(record, RunRecord) and record.status == "complete"
+    (run_dir,) = (tmp_path / "out").glob("tiny-*")
+    on_disk = json.loads((run_dir / "record.json").read_text())
+    assert [c.scores for c in record.cells] == [c["scores"] for c in on_disk["cells"]]
+    assert record.methods["gatys"].cells_ok == 2 and record.tracking is not None
