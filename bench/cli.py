@@ -239,7 +239,7 @@ def sync(
     from stylebench.runner import sync_run
 
     ids = sync_run(run_dir, tracking_uri)
-    out.print(f"synced {run_dir} to {ids['uri']} (parent run {ids['parent_run_id']})")
+    out.print(f"synced {run_dir} to {ids.uri} (parent run {ids.parent_run_id})")
 
 
 @app.command()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from stylebench import interrupts, reaper
 from stylebench.errors import BenchError
 from stylebench.plan import Cell
 from stylebench.progress import TrainingStep, Unwatched, Watcher
+from stylebench.scheduler import MethodWork, Scheduler, WorkerDied, WorkItem
 from stylebench.train_task import TrainedCheckpoint, TrainingJob, TrainingSettings, train_job
 from stylebench.worker import CellResult, CellRunner, MethodJob, MethodResult, WorkerSettings
 
@@ -87,52 +87,6 @@ class _Worker:
 
     def score_method(self, job: MethodJob) -> MethodResult:
         return self.runner.score_method(job)
-
-
-@dataclass
-class MethodWork:
-    """Per-method work to do once a method's cells are finished.
-
-    ``job`` builds a method's job on the driver (``None``: nothing to do, e.g. its result is
-    already in the journal); ``on_result`` receives each result there. ``early`` builds the part
-    that needs no outputs (the throughput batch): it runs before the cells, so that it never
-    waits at the end of a run while other workers idle, and its result joins the method job's
-    before ``on_result`` sees it. ``checkpoints``: keys of trained checkpoints the jobs load
-    (shipped to workers with those of the cells).
-    """
-
-    methods: Sequence[str] = ()
-    checkpoints: Sequence[str] = ()
-    job: Callable[[str], MethodJob | None] = lambda method: None
-    early: Callable[[str], MethodJob | None] = lambda method: None
-    on_result: Callable[[MethodResult], None] = lambda result: None
-
-
-@dataclass(frozen=True)
-class EarlyJob:
-    """A method's early job (`MethodWork.early`) in the scheduler's bookkeeping."""
-
-    method: str
-
-
-def with_early(result: MethodResult, early: MethodResult | None) -> MethodResult:
-    """A method job's result with its early job's throughput (or that job's error) joined in."""
-    if early is not None:
-        result.throughput = early.throughput or {"value": None, "error": early.error}
-        if "throughput" in early.timings:
-            result.timings["throughput"] = early.timings["throughput"]
-    return result
-
-
-def _actor_for(prepared: set[Any], idle: list[Any], alive: list[Any]) -> Any | None:
-    """An idle actor for a method's job: one that prepared the method, else any idle one if no
-    actor that did is still alive (preparing again can mean training again)."""
-    for actor in idle:
-        if actor in prepared:
-            return actor
-    if idle and not any(actor in prepared for actor in alive):
-        return idle[-1]
-    return None
 
 
 def connect(address: str | None, watcher: Watcher | None = None) -> bool:
@@ -304,6 +258,53 @@ def run_training(
             _stop()
 
 
+class _RayWorkers:
+    """The `Executor` of a run: one Ray actor per worker, each holding its networks."""
+
+    def __init__(
+        self,
+        place: Placement,
+        settings: WorkerSettings,
+        images: dict[str, np.ndarray],
+        checkpoints: dict[str, dict[str, torch.Tensor]],
+        styles: list[str],
+    ) -> None:
+        self._actor = ray.remote(_Worker).options(
+            num_cpus=place.cpus_per_worker, num_gpus=place.gpus_per_worker
+        )
+        self._args = (settings, ray.put(images), ray.put(checkpoints))
+        self._styles = styles
+        self.workers: list[Any] = [self._start() for _ in range(place.workers)]
+
+    def _start(self) -> Any:
+        return self._actor.remote(*self._args)
+
+    def submit(self, worker: Any, item: WorkItem) -> Any:
+        if item.cell is not None:
+            return worker.run.remote(item.cell, self._styles)
+        return worker.score_method.remote(item.job)
+
+    def wait(self, handles: Sequence[Any]) -> list[tuple[Any, Any]]:
+        ready, _ = ray.wait(list(handles), num_returns=1)
+        done: list[tuple[Any, Any]] = []
+        for ref in ready:
+            try:
+                done.append((ref, ray.get(ref)))
+            except (RayActorError, RayTaskError) as exc:
+                done.append((ref, WorkerDied(str(exc).splitlines()[0][:300])))
+        return done
+
+    def replace(self, worker: Any) -> Any:
+        ray.kill(worker)
+        self.workers.remove(worker)
+        self.workers.append(self._start())
+        return self.workers[-1]
+
+    def close(self) -> None:
+        for worker in self.workers:
+            ray.kill(worker)
+
+
 def run_cells(
     cells: Sequence[Cell],
     settings: WorkerSettings,
@@ -317,17 +318,11 @@ def run_cells(
     max_attempts: int = 3,
     watcher: Watcher | None = None,
 ) -> Placement:
-    """Run ``cells`` on Ray workers, calling ``on_result`` on the driver as each one finishes;
-    then each method's job (``method_work``) as soon as that method's cells are all done.
-
-    A worker process that dies (killed, out of memory) is replaced, and its cell or method job is
-    tried again on another worker, up to ``max_attempts`` times in all; then it is recorded as
-    failed. An exception inside a cell is not retried: the worker reports it as the cell's failure.
-    ``checkpoints``: state dicts of trained methods by job key (`bench.training`), shipped once
-    through the object store; workers load them instead of preparing. ``watcher`` hears how
-    many workers there are, and when they are warming up.
-    """
-    work = method_work or MethodWork()
+    """Run ``cells`` and ``method_work`` on Ray workers (`bench.scheduler` decides what runs
+    where and retries work whose worker died), calling ``on_result`` on the driver as each cell
+    finishes. ``checkpoints``: state dicts of trained methods by job key (`bench.training`),
+    shipped once through the object store; workers load them instead of preparing.
+    ``watcher`` hears how many workers there are, and when they are warming up."""
     watcher = watcher or Unwatched()
     started = _join(address, watcher)
     try:
@@ -335,115 +330,19 @@ def run_cells(
         watcher.workers(place.workers)
         watcher.note(f"{place.workers} workers starting and loading networks")
         settings = WorkerSettings(**{**settings.__dict__, "threads": place.threads})
-        actor_cls = ray.remote(_Worker).options(
-            num_cpus=place.cpus_per_worker, num_gpus=place.gpus_per_worker
-        )
-        images_ref = ray.put(images)
-        checkpoints_ref = ray.put(checkpoints or {})
-
-        def new_actor() -> Any:
-            return actor_cls.remote(settings, images_ref, checkpoints_ref)
-
-        actors = [new_actor() for _ in range(place.workers)]
-        idle, queue, pending = list(actors), deque(cells), {}
-        attempts: Counter[str] = Counter()
-        cells_left = Counter(cell.method for cell in cells)
-        prepared: dict[str, set[Any]] = defaultdict(set)
-        waiting, jobs = list(work.methods), {}
-        early_queue, early_running, early_results = list(work.methods), set(), {}
-        warming = True
-
-        def dispatch() -> None:
-            while early_queue and idle:
-                method = early_queue.pop(0)
-                job = work.early(method)
-                if job is None:
-                    continue
-                actor = idle.pop()
-                prepared[method].add(actor)
-                attempts[_key(EarlyJob(method))] += 1
-                early_running.add(method)
-                pending[actor.score_method.remote(job)] = (actor, EarlyJob(method))
-            while queue and idle:
-                actor, cell = idle.pop(), queue.popleft()
-                prepared[cell.method].add(actor)
-                attempts[_key(cell)] += 1
-                pending[actor.run.remote(cell, styles)] = (actor, cell)
-
-        while queue or pending or waiting or early_queue:
-            for method in [m for m in waiting if cells_left[m] == 0 and m not in early_running]:
-                actor = _actor_for(prepared[method], idle, actors)
-                if actor is None:
-                    continue
-                waiting.remove(method)
-                job = jobs[method] if method in jobs else work.job(method)
-                if job is None:
-                    continue
-                jobs[method] = job
-                idle.remove(actor)
-                attempts[_key(method)] += 1
-                pending[actor.score_method.remote(job)] = (actor, method)
-            dispatch()
-            if not pending:
-                continue
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            if warming:
-                watcher.note(f"running cells on {place.workers} workers")
-                warming = False
-            finished = []
-            for ref in ready:
-                actor, item = pending.pop(ref)
-                try:
-                    finished.append((item, ray.get(ref)))
-                    idle.append(actor)
-                except (RayActorError, RayTaskError) as exc:
-                    ray.kill(actor)
-                    actors.remove(actor)
-                    actors.append(new_actor())
-                    idle.append(actors[-1])
-                    if attempts[_key(item)] < max_attempts:
-                        if isinstance(item, Cell):
-                            queue.appendleft(item)
-                        elif isinstance(item, EarlyJob):
-                            early_running.discard(item.method)
-                            early_queue.insert(0, item.method)
-                        else:
-                            waiting.append(item)
-                        continue
-                    finished.append((item, _lost(item, attempts[_key(item)], exc)))
-            # The freed worker starts its next cell before the driver writes this one's image,
-            # journal line and MLflow entries, so that writing never holds up compute.
-            dispatch()
-            for item, result in finished:
-                if isinstance(item, EarlyJob):
-                    early_running.discard(item.method)
-                    early_results[item.method] = result
-                elif isinstance(result, MethodResult):
-                    work.on_result(with_early(result, early_results.get(result.method)))
-                else:
-                    cells_left[item.method] -= 1
-                    on_result(result)
-        for actor in actors:
-            ray.kill(actor)
+        executor = _RayWorkers(place, settings, images, checkpoints or {}, styles)
+        try:
+            Scheduler(
+                executor,
+                cells,
+                on_result,
+                method_work,
+                max_attempts,
+                on_first_result=lambda: watcher.note(f"running cells on {place.workers} workers"),
+            ).run()
+        finally:
+            executor.close()
         return place
     finally:
         if started:
             _stop()
-
-
-def _key(item: Cell | EarlyJob | str) -> str:
-    """What retries are counted by: a cell's id, or a method's (early) job."""
-    if isinstance(item, Cell):
-        return item.id
-    if isinstance(item, EarlyJob):
-        return f"early job {item.method}"
-    return f"method job {item}"
-
-
-def _lost(item: Cell | EarlyJob | str, attempts: int, exc: Exception) -> CellResult | MethodResult:
-    """The result of work whose worker died on every attempt."""
-    reason = str(exc).splitlines()[0][:300]
-    error = f"worker died {attempts} times running this: {reason}"
-    if isinstance(item, Cell):
-        return CellResult(cell_id=item.id, status="failed", error=error)
-    return MethodResult(method=item.method if isinstance(item, EarlyJob) else item, error=error)

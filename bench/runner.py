@@ -32,7 +32,7 @@ from stylebench.metrics.perceptual import (
 from stylebench.plan import Plan, budget, is_domain, make_plan
 from stylebench.progress import RunProgress
 from stylebench.record_builder import build_record, cell_entry
-from stylebench.record_model import RunRecord
+from stylebench.record_model import RunRecord, TrackingIds
 from stylebench.records import (
     append_journal,
     read_journal,
@@ -443,7 +443,7 @@ def _run_benchmark(options: RunOptions, progress: RunProgress) -> RunOutcome:
         )
 
 
-def sync_run(run: Path, tracking_uri: str | None) -> dict[str, Any]:
+def sync_run(run: Path, tracking_uri: str | None) -> TrackingIds:
     """Log to MLflow whatever of a finished run's record is not there yet (exactly once)."""
     from stylebench.records import read_record
     from stylebench.tracking import Tracker, preflight

@@ -1,17 +1,15 @@
-"""Per-method work after the cells: set metrics on a worker (no Ray), and where jobs are placed."""
+"""Per-method work after the cells: set metrics and throughput on a worker (no Ray)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from stylebench.execute import _actor_for, with_early
 from stylebench.metrics.inception import empty_features
 from stylebench.plan import Cell
 from stylebench.suites import procedural
 from stylebench.worker import (
     CellRunner,
     MethodJob,
-    MethodResult,
     ReferenceSpec,
     ThroughputSpec,
     WorkerSettings,
@@ -56,15 +54,6 @@ def test_a_method_job_scores_the_output_set_against_the_reference_set():
     assert broken.error and "missing" in broken.error and broken.traceback
 
 
-def test_method_jobs_go_to_a_worker_that_prepared_the_method():
-    a, b, c = "a", "b", "c"
-    assert _actor_for({b}, idle=[a, b], alive=[a, b, c]) == b
-    assert _actor_for({b}, idle=[a, c], alive=[a, b, c]) is None  # wait for b to finish
-    assert _actor_for({b}, idle=[a, c], alive=[a, c]) == c  # b died: anyone will do
-    assert _actor_for(set(), idle=[a], alive=[a]) == a
-    assert _actor_for({a}, idle=[], alive=[a]) is None
-
-
 def test_a_method_job_measures_batched_throughput():
     images = {"c-0": _images("scene", 1)[0], "c-1": _images("scene", 2)[1]}
     images["s-0"] = _images("painting", 1)[0]
@@ -84,17 +73,6 @@ def test_a_method_job_measures_batched_throughput():
     assert throughput["batch_size"] == 2 and throughput["value"] > 0
     assert throughput["value"] == 2 / throughput["seconds"]
     assert throughput["runs"] == 1 and throughput["statistic"] == "single run"  # Gatys iterates
-
-
-def test_the_early_throughput_result_joins_the_method_result():
-    early = MethodResult("gatys", throughput={"value": 2.5}, timings={"throughput": 1.5})
-    result = with_early(MethodResult("gatys", set_scores={"fid": {}}), early)
-    assert result.throughput == {"value": 2.5} and result.timings == {"throughput": 1.5}
-    assert result.set_scores == {"fid": {}}
-    died = MethodResult("gatys", error="worker died 3 times running this: killed")
-    joined = with_early(MethodResult("gatys"), died)
-    assert joined.throughput == {"value": None, "error": died.error}
-    assert with_early(MethodResult("gatys"), None).throughput is None
 
 
 def test_a_throughput_only_job_computes_no_set_metrics():
