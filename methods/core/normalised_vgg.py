@@ -24,9 +24,11 @@ from torch import nn
 
 from stylebench.methods.core.checkpoints import CheckpointMismatch, check_state_dict
 from stylebench.methods.core.weights import (
+    PRETRAINED_URLS,
     WeightsIdentity,
     WeightsSource,
     WeightsUnavailable,
+    hub_cache_dir,
     resolve_state_dict,
     state_dict_sha256,
 )
@@ -91,10 +93,17 @@ def _random_trunk() -> dict[str, torch.Tensor]:
     return trunk.state_dict()
 
 
-def _fits(state: Mapping[str, torch.Tensor], source: str) -> bool:
+def _where(source: WeightsSource) -> str:
+    """Where the weights of ``source`` were read from (a bad download stays in the cache)."""
+    if source.kind == "pretrained":
+        return str(hub_cache_dir() / PRETRAINED_URLS[NETWORK].rsplit("/", 1)[-1])
+    return source.describe()
+
+
+def _fits(state: Mapping[str, torch.Tensor], source: WeightsSource) -> bool:
     """True for the published layout; otherwise one error listing every wrong key and shape."""
     try:
-        check_state_dict(_skeleton().state_dict(), state, f"{source} for {NETWORK}")
+        check_state_dict(_skeleton().state_dict(), state, f"{_where(source)} for {NETWORK}")
     except CheckpointMismatch as exc:
         raise WeightsUnavailable(
             f"{exc} (expected naoto0804/pytorch-AdaIN's vgg_normalised.pth, the whole network)"
@@ -140,7 +149,7 @@ def load_normalised_vgg(source: WeightsSource) -> NormalisedVGG:
         NETWORK,
         source,
         random_init=_random_trunk,
-        matches=lambda s: _fits(s, source.describe()),
+        matches=lambda s: _fits(s, source),
     )
     trunk = _skeleton()[:TRUNK]
     trunk.load_state_dict(_trunk_state(state), strict=True, assign=True)
