@@ -144,7 +144,7 @@ class AdaIN:
     """Arbitrary style transfer: adaptive instance normalisation of normalised-VGG features."""
 
     name: ClassVar[str] = "adain"
-    summary: ClassVar[str] = "arbitrary styles: AdaIN moves relu4_1 feature statistics, a decoder"
+    summary: ClassVar[str] = "arbitrary styles: relu4_1 features take the style's mean and std; decoder"
     paper: ClassVar[str] = "Huang & Belongie, ICCV 2017"
     Config: ClassVar[type[AdaINConfig]] = AdaINConfig
     presets: ClassVar[dict[str, dict]] = {
@@ -154,7 +154,7 @@ class AdaIN:
     }
     needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair", training=True, train_styles="training")
     iterative: ClassVar[bool] = False
-    encoders: ClassVar[tuple[str, ...]] = (NETWORK,)
+    encoders: ClassVar[tuple[str, ...]] = ("vgg_normalised",)
 
     def __init__(self, config: AdaINConfig, context: MethodContext) -> None:
         self.config = config
