@@ -17,28 +17,29 @@ total = ``content_weight`` x content + ``style_weight`` x style. Each content im
 gets a training style drawn at random.
 
 Presets:
-- ``paper``: the paper's settings: lambda = ``style_weight`` 10, Adam lr 1e-4, batch 8 content-
-  style pairs, 256 px crops, standard deviations as eq. 6 (variance over H*W). The paper states
-  no iteration count and no schedule: both come from the authors' Torch code (``train.lua``),
-  160,000 steps with lr / (1 + 5e-5 x step).
-- ``reference``: naoto0804/pytorch-AdaIN ``train.py`` / ``test.py``; the same settings, and
-  its ``calc_mean_std``, which divides the variance by H*W - 1 (``unbiased_std``). With this
-  preset a forward pass is the reference code's to float rounding (tested).
+- ``paper``: the paper's settings: lambda = ``style_weight`` 10, Adam lr 1e-4, batch 8
+  content-style pairs, 256 px crops, standard deviations as the paper defines them (variance
+  over H*W). The paper states no iteration count and no schedule: both come from the authors'
+  Torch code (``train.lua``), 160,000 steps with lr / (1 + 5e-5 x step).
+- ``reference``: naoto0804/pytorch-AdaIN ``train.py`` / ``test.py``: the same settings, and its
+  ``calc_mean_std``, which divides the variance by H*W - 1 (``unbiased_std``). With this preset
+  the forward pass, style interpolation and a training step's losses are the reference code's to
+  float rounding (``tests/methods/test_adain.py``).
 
 Not reproduced: the paper's and both codes' data pipeline (the smaller side resized to 512, or
 naoto0804's squash to 512 x 512, then a random 256 px crop of content and style): here content is
 read at ``image_size`` (shorter side resized, centre crop) and the style set is the suite's
-images at its size, one style per content image per step; the Torch code's style loss is summed
-over channels (weight 1e-2) where both presets take the PyTorch port's mean (weight 10); spatial
+images at its size, one style per content image per step; the Torch code's style loss sums over
+channels (weight 1e-2) where both presets take the PyTorch port's mean (weight 10); spatial
 control (AdaIN on masked regions) is not offered.
 
 Inference-only settings (not in the checkpoint's cache key): ``alpha``, the content-style
-trade-off (the paper's Sec. 7.3; 1 in training, as in both codes), and ``preserve_colour``, the
-paper's colour control (`methods.core.colour.match_colour`: the style image takes the content's
-colour mean and covariance first; naoto0804's ``coral`` normalises each channel first and sums
-instead of averaging, so its result depends on the image sizes). Style interpolation (Sec. 7.3)
-mixes several styles by weights: `AdaIN.stylize_mix` in Python, since a benchmark cell gives a
-method one style image per output.
+trade-off (1 in training, as in both codes), and ``preserve_colour``, the paper's colour control
+(`methods.core.colour.match_colour`: the style image takes the content's colour mean and
+covariance first; naoto0804's ``coral`` normalises each channel first and sums instead of
+averaging, so its result depends on the image sizes). Style interpolation mixes several styles
+by weights: `AdaIN.stylize_mix` in Python, since a benchmark cell gives a method one style image
+per output.
 """
 
 from __future__ import annotations

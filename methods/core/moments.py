@@ -1,9 +1,10 @@
 """Channel means and standard deviations of feature maps: what AdaIN transfers and what its
-style loss compares (Huang & Belongie, ICCV 2017, eqs. 5-8 and 13).
+style loss compares (Huang & Belongie, ICCV 2017).
 
-``unbiased`` picks the variance: the paper's (eq. 6, divided by H*W, as the authors' Torch code
+``unbiased`` picks the variance: the paper's (divided by H*W, as the authors' Torch code
 computes it) or github:naoto0804/pytorch-AdaIN's ``calc_mean_std`` (``Tensor.var``, divided by
-H*W - 1). Either way ``EPS`` is added to the variance before the square root, as in both codes.
+H*W - 1). Either way ``EPS`` is added to the variance before the square root, as the paper and
+the PyTorch port do.
 """
 
 from __future__ import annotations
