@@ -145,7 +145,7 @@ class AdaIN:
     """Arbitrary style transfer: adaptive instance normalisation of normalised-VGG features."""
 
     name: ClassVar[str] = "adain"
-    summary: ClassVar[str] = "arbitrary styles: relu4_1 features take the style's mean and std; decoder"
+    summary: ClassVar[str] = "arbitrary styles: AdaIN matches relu4_1 means and stds, a decoder"
     paper: ClassVar[str] = "Huang & Belongie, ICCV 2017"
     Config: ClassVar[type[AdaINConfig]] = AdaINConfig
     presets: ClassVar[dict[str, dict]] = {
