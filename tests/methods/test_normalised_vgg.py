@@ -1,4 +1,4 @@
-"""AdaIN's normalised VGG-19: the reference layout, strict loading, random and downloaded weights."""
+"""AdaIN's normalised VGG-19: reference layout, strict loading, random and downloaded weights."""
 
 import functools
 import http.server
