@@ -25,7 +25,9 @@ import torch
 
 #: Published checkpoints of the backbones stylebench uses, under their publishers' file names
 #: (the hex part is the start of the file's SHA-256, checked on download): torchvision's ImageNet
-#: weights, and torch-fidelity's conversion of the TF Inception (2015-12-05) that FID is defined on.
+#: weights, torch-fidelity's conversion of the TF Inception (2015-12-05) that FID is defined on,
+#: and AdaIN's normalised VGG-19 as naoto0804/pytorch-AdaIN releases it (its name carries no
+#: hash, so that file is not verified on download; records still carry its weights' SHA-256).
 PRETRAINED_URLS: dict[str, str] = {
     "alexnet": "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
     "inception_v3_fid": (
@@ -35,6 +37,9 @@ PRETRAINED_URLS: dict[str, str] = {
     "vgg16": "https://download.pytorch.org/models/vgg16-397923af.pth",
     "vgg19": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
     "inception_v3": "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
+    "vgg_normalised": (
+        "https://github.com/naoto0804/pytorch-AdaIN/releases/download/v0.0.0/vgg_normalised.pth"
+    ),
 }
 
 
