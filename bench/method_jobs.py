@@ -15,7 +15,7 @@ from stylebench.images import PREPROCESS
 from stylebench.metrics.inception import empty_features
 from stylebench.metrics.runtime import THROUGHPUT_BATCH, Throughput
 from stylebench.plan import DOMAIN_STYLE, Cell, Plan, is_domain
-from stylebench.records import append_journal, read_journal
+from stylebench.records import CELL_JOURNAL, METHOD_JOURNAL, append_journal, read_journal
 from stylebench.registry import METRICS
 from stylebench.scheduler import MethodWork
 from stylebench.stored_features import StoredFeaturesError, stored_features
@@ -51,7 +51,7 @@ def _reference_spec(plan: Plan) -> ReferenceSpec:
 
 
 def _ok_cells(run_dir: Path, method: str) -> list[dict[str, Any]]:
-    cells = read_journal(run_dir / "journal.jsonl").values()
+    cells = read_journal(run_dir / CELL_JOURNAL).values()
     return sorted(
         (c for c in cells if c["method"] == method and c["status"] == "ok"), key=lambda c: c["id"]
     )
@@ -73,7 +73,7 @@ def method_work(
     whose result is not in the method journal for exactly its current successful cells; results
     go to that journal. Throughput of a trained method runs the checkpoint of its first cell's
     training job."""
-    journal = run_dir / "methods.jsonl"
+    journal = run_dir / METHOD_JOURNAL
     done = read_journal(journal)
     reference = _reference_spec(plan)
     unreadable = [bad_images[k] for k in reference.keys if k in bad_images and set_metrics(plan)]

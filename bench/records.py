@@ -28,6 +28,12 @@ from stylebench.record_model import (
     upgrade,
 )
 
+#: The files of a run folder that hold results: a line per finished cell, per method job and
+#: per checkpoint used, and the record assembled from them.
+CELL_JOURNAL = "journal.jsonl"
+METHOD_JOURNAL = "methods.jsonl"
+TRAINING_JOURNAL = "training.jsonl"
+RECORD = "record.json"
 #: Bytes read at a time, from the end, to find a journal's last newline.
 TAIL_CHUNK = 65536
 
@@ -127,9 +133,9 @@ def read_json(path: Path) -> Any:
 def read_record(path: Path) -> RunRecord:
     """Load a run record from a run folder or its ``record.json``: typed, upgraded from an older
     schema, and checked (a damaged file is one error naming it and the field)."""
-    file = path / "record.json" if path.is_dir() else path
+    file = path / RECORD if path.is_dir() else path
     if not file.is_file():
-        runs = sorted(p.parent.name for p in path.glob("*/record.json")) if path.is_dir() else []
+        runs = sorted(p.parent.name for p in path.glob(f"*/{RECORD}")) if path.is_dir() else []
         hint = (
             f"; it holds the runs {', '.join(runs)}: pass one of them"
             if runs

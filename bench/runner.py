@@ -29,11 +29,15 @@ from stylebench.methods.core.weights import WeightsSource, WeightsUnavailable
 from stylebench.metrics.perceptual import (
     EVALUATION_NETWORK,
 )
-from stylebench.plan import Plan, budget, is_domain, make_plan
+from stylebench.plan import Cell, Plan, budget, is_domain, make_plan
 from stylebench.progress import RunProgress
 from stylebench.record_builder import build_record, cell_entry
 from stylebench.record_model import RunRecord, TrackingIds
 from stylebench.records import (
+    CELL_JOURNAL,
+    METHOD_JOURNAL,
+    RECORD,
+    TRAINING_JOURNAL,
     append_journal,
     read_journal,
     read_json,
@@ -42,6 +46,7 @@ from stylebench.records import (
     write_record,
 )
 from stylebench.registry import METHODS, METRICS
+from stylebench.scheduler import MethodWork
 from stylebench.stored_features import features_file
 from stylebench.suites.guides import guide_key
 from stylebench.suites.load import load_suite
@@ -49,6 +54,7 @@ from stylebench.train_task import TrainedCheckpoint, TrainingJob, TrainingSettin
 from stylebench.training import (
     PreparedCheckpoints,
     TrainingError,
+    TrainingPlan,
     missing_training_sources,
     plan_training,
     prepare_checkpoints,
@@ -283,15 +289,103 @@ def run_benchmark(options: RunOptions) -> RunOutcome:
         return _run_benchmark(options, progress)
 
 
-def _cell_seconds(result: CellResult) -> float | None:
-    """A cell's worker time, without loading networks (a worker's once, not a cell's cost)."""
-    seconds = [v for k, v in result.timings.items() if k != "setup"]
-    return sum(seconds) if seconds else None
-
-
 def _run_benchmark(options: RunOptions, progress: RunProgress) -> RunOutcome:
+    """The data flow of a run: plan -> checkpoints -> cells -> record -> tracking -> report."""
     from stylebench.reports.html import write_report
-    from stylebench.tracking import Tracker, default_tracking_uri, record_header
+    from stylebench.tracking import Tracker, record_header
+
+    run = _plan_run(options, progress)
+    with locks.run_folder(run.folder):
+        progress.note(f"loading the inputs of {len(run.plan.cells)} cells")
+        images, bad_images = _load_inputs(run.plan, run.folder)
+        _write_invocation(run)
+        progress.note("opening the MLflow runs")
+        tracker = Tracker(run.tracking_uri, run.folder)
+        tracker.start(record_header(run.record(empty=True)))
+        with tracker.ending_runs_on_error():
+            tracker.monitor_system()
+            todo = run.cells_to_do()
+            unusable = _unusable_inputs(run.plan, todo, bad_images)
+            candidates = run.training.attach([c for c in todo if c.id not in unusable])
+            work = method_work(run.plan, run.folder, candidates, images, bad_images, run.training)
+            cells = _CellWriter(run, tracker)
+            with session():
+                needed = {c.job for c in candidates if c.job} | set(work.checkpoints)
+                prepared, job_errors = _checkpoints(run, needed, images, bad_images)
+                progress.start_cells(len(run.plan.cells), len(run.plan.cells) - len(todo), {
+                    c.id: (c.method, run.plan.cell_cost(c)) for c in todo
+                })  # fmt: skip
+                for cell_id, error in unusable.items():
+                    cells(CellResult(cell_id=cell_id, status="failed", error=error))
+                runnable = []
+                for cell in candidates:
+                    if cell.job in job_errors:
+                        cells(
+                            CellResult(cell_id=cell.id, status="failed", error=job_errors[cell.job])
+                        )
+                    else:
+                        runnable.append(cell)
+                if runnable or work.methods:
+                    checkpoints = {k: v for k, v in prepared.states.items() if k in needed}
+                    _run_cells(run, runnable, images, cells, work, checkpoints)
+            progress.note("writing the record, the report and the MLflow runs")
+            record = run.record()
+            write_record(run.folder / RECORD, record)
+            report = write_report(record, run.folder)
+            tracker.finish(record)
+        record.tracking = tracker.ids
+        write_record(run.folder / RECORD, record)
+    return RunOutcome(run.folder, report, run.tracking_uri, record, tracker.error)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """A run being made: what each step of `_run_benchmark` reads."""
+
+    options: RunOptions
+    plan: Plan
+    weights: WeightsSource
+    training: TrainingPlan
+    commit: str
+    key: str
+    folder: Path
+    tracking_uri: str
+    progress: RunProgress
+    started: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    @property
+    def run_id(self) -> str:
+        return self.folder.name
+
+    def cells_to_do(self) -> list[Cell]:
+        """The plan's cells without a successful entry in the journal (a resumed run skips
+        those)."""
+        done = read_journal(self.folder / CELL_JOURNAL)
+        return [c for c in self.plan.cells if done.get(c.id, {}).get("status") != "ok"]
+
+    def record(self, empty: bool = False) -> RunRecord:
+        """The record from the journals (``empty``: the run's header only, before any cell)."""
+        if empty:
+            return build_record(
+                self.plan, self.run_id, self.key, self.commit, self.weights, [], self.started
+            )
+        return build_record(
+            self.plan,
+            self.run_id,
+            self.key,
+            self.commit,
+            self.weights,
+            list(read_journal(self.folder / CELL_JOURNAL).values()),
+            self.started,
+            read_journal(self.folder / METHOD_JOURNAL),
+            list(read_journal(self.folder / TRAINING_JOURNAL).values()),
+        )
+
+
+def _plan_run(options: RunOptions, progress: RunProgress) -> _Run:
+    """Check every input and say what each method will spend, before any compute; the run's
+    identity (its key hashes the resolved config and the code) names its folder."""
+    from stylebench.tracking import default_tracking_uri
 
     out = options.out.resolve()
     tracking_uri = options.tracking_uri or default_tracking_uri(out)
@@ -299,148 +393,146 @@ def _run_benchmark(options: RunOptions, progress: RunProgress) -> RunOutcome:
     checked = check_inputs(options, tracking_uri)
     if checked.problems or checked.weights is None:
         raise BenchError("\n".join(checked.problems))
-    plan, weights, suite = checked.plan, checked.weights, checked.plan.suite
+    plan = checked.plan
     lines, warnings = budgets(plan, local=not options.ray_address)
     for line in [*lines, *(f"warning: {w}" for w in warnings)]:
         print(line, file=sys.stderr)
-    training = plan_training(plan, checked.identities)
     commit = git_commit()
     key = run_key(plan, commit, options.night)
-    run_id = f"{suite.spec.name}-{key[:12]}"
-    run_dir = out / run_id
-    with locks.run_folder(run_dir):
-        started = datetime.now(UTC).isoformat()
-        progress.note(f"loading the inputs of {len(plan.cells)} cells")
-        images, bad_images = _load_inputs(plan, run_dir)
-        write_json_atomic(
-            run_dir / INVOCATION,
-            {
-                "suite": str(Path(options.suite).resolve())
-                if Path(options.suite).exists()
-                else options.suite,
-                "methods": options.methods,
-                "weights": options.weights,
-                "overrides": options.overrides,
-                "tracking_uri": tracking_uri,
-                "data_dir": str(options.data_dir.resolve()) if options.data_dir else None,
-                "night": options.night,
-            },
+    return _Run(
+        options=options,
+        plan=plan,
+        weights=checked.weights,
+        training=plan_training(plan, checked.identities),
+        commit=commit,
+        key=key,
+        folder=out / f"{plan.suite.spec.name}-{key[:12]}",
+        tracking_uri=tracking_uri,
+        progress=progress,
+    )
+
+
+def _write_invocation(run: _Run) -> None:
+    """What `bench run --resume`-style commands need to run this folder's missing cells again."""
+    options = run.options
+    suite = Path(options.suite)
+    write_json_atomic(
+        run.folder / INVOCATION,
+        {
+            "suite": str(suite.resolve()) if suite.exists() else options.suite,
+            "methods": options.methods,
+            "weights": options.weights,
+            "overrides": options.overrides,
+            "tracking_uri": run.tracking_uri,
+            "data_dir": str(options.data_dir.resolve()) if options.data_dir else None,
+            "night": options.night,
+        },
+    )
+
+
+def _unusable_inputs(plan: Plan, cells: list[Cell], bad_images: dict[str, str]) -> dict[str, str]:
+    """Cells that cannot run because an image they read (content, style or style set, semantic
+    maps) is unreadable, with the first such image's error."""
+    domain_keys = domain_set(plan)
+    unusable = {}
+    for cell in cells:
+        keys = [cell.content, *(domain_keys if is_domain(cell.method) else [cell.style])]
+        if METHODS.get(cell.method).needs.guides:
+            keys += [guide_key(cell.content), guide_key(cell.style)]
+        errors = [bad_images[k] for k in keys if k in bad_images]
+        if errors:
+            unusable[cell.id] = errors[0]
+    return unusable
+
+
+def _checkpoints(
+    run: _Run, needed: set[str], images: dict[str, np.ndarray], bad_images: dict[str, str]
+) -> tuple[PreparedCheckpoints, dict[str, str]]:
+    """Load, reuse or train the ``needed`` checkpoints; and the error of each job that cannot
+    give one (an unreadable training style, or a failed training), as its cells will show it."""
+    jobs = [job for key, job in run.training.jobs.items() if key in needed]
+    unusable = {j.key: bad_images[s] for j in jobs for s in j.styles if s in bad_images}
+
+    def log_job(entry: dict[str, Any]) -> None:
+        append_journal(run.folder / TRAINING_JOURNAL, {**entry, "id": entry["key"]})
+        run.progress.job_done(entry)
+
+    usable = [j for j in jobs if j.key not in unusable]
+    prepared = prepare_jobs(
+        run.plan, usable, images, run.options, run.tracking_uri, run.commit, log_job, run.progress
+    )
+    errors = {key: unusable.get(key) or prepared.error(key) for key in run.training.jobs}
+    return prepared, {
+        key: f"training {run.training.jobs[key].label} failed: {error}"
+        for key, error in errors.items()
+        if error
+    }
+
+
+class _CellWriter:
+    """Where each finished cell goes, the moment it is back: its PNG and features into the
+    run folder, then its journal line (so the journal names only complete files), MLflow and
+    the progress display."""
+
+    def __init__(self, run: _Run, tracker: Any) -> None:
+        self.run = run
+        self.tracker = tracker
+        weights = run.weights
+        self.provenance = {
+            "stylebench:run": run.run_id,
+            "stylebench:weights": weights.describe(),
+            "stylebench:random-weights": "yes: not a quality result" if weights.is_random else "no",
+        }
+
+    def __call__(self, result: CellResult) -> None:
+        folder = self.run.folder
+        files: dict[str, str | None] = {"output": None, "features": None}
+        if result.status == "ok" and result.output is not None:
+            files["output"] = f"images/{result.cell_id}.png"
+            write_png(result.output, folder / files["output"], self.provenance)
+        if result.status == "ok" and result.features is not None:
+            files["features"] = features_file(result.cell_id)
+            write_array_atomic(folder / files["features"], result.features)
+        split = self.run.training.splits.get(result.cell_id)
+        entry = cell_entry(self.run.plan, result.cell_id, result, files, split)
+        append_journal(folder / CELL_JOURNAL, entry.model_dump(mode="json"))
+        self.tracker.log_cell(entry)
+        detail = result.error or f"{result.scores.get('latency', float('nan')):.2f}s"
+        seconds = [v for k, v in result.timings.items() if k != "setup"]  # not loading networks
+        self.run.progress.cell_done(
+            result.cell_id, entry.ok, detail, sum(seconds) if seconds else None
         )
-        journal = run_dir / "journal.jsonl"
-        training_log = run_dir / "training.jsonl"
-        done = {cid: e for cid, e in read_journal(journal).items() if e["status"] == "ok"}
-        todo = [c for c in plan.cells if c.id not in done]
-        progress.note("opening the MLflow runs")
-        tracker = Tracker(tracking_uri, run_dir)
-        tracker.start(record_header(build_record(plan, run_id, key, commit, weights, [], started)))
-        with tracker.ending_runs_on_error():
-            tracker.monitor_system()
-            provenance = {
-                "stylebench:run": run_id,
-                "stylebench:weights": weights.describe(),
-                "stylebench:random-weights": "yes: not a quality result"
-                if weights.is_random
-                else "no",
-            }
-            broken = {}
-            domain_keys = domain_set(plan)
-            for cell in todo:
-                keys = [cell.content, *(domain_keys if is_domain(cell.method) else [cell.style])]
-                if METHODS.get(cell.method).needs.guides:
-                    keys += [guide_key(cell.content), guide_key(cell.style)]
-                errors = [bad_images[k] for k in keys if k in bad_images]
-                if errors:
-                    broken[cell.id] = errors[0]
-            candidates = training.attach([c for c in todo if c.id not in broken])
-            work = method_work(plan, run_dir, candidates, images, bad_images, training)
 
-            def log_job(entry: dict[str, Any]) -> None:
-                append_journal(training_log, {**entry, "id": entry["key"]})
-                progress.job_done(entry)
 
-            with session():
-                needed = {c.job for c in candidates if c.job} | set(work.checkpoints)
-                jobs = [job for job_key, job in training.jobs.items() if job_key in needed]
-                unusable = {j.key: bad_images[s] for j in jobs for s in j.styles if s in bad_images}
-                usable = [j for j in jobs if j.key not in unusable]
-                prepared = prepare_jobs(
-                    plan, usable, images, options, tracking_uri, commit, log_job, progress
-                )
-                costs = {c.id: (c.method, plan.cell_cost(c)) for c in todo}
-                progress.start_cells(len(plan.cells), len(done), costs)
-
-                def record_result(result: CellResult) -> None:
-                    files: dict[str, str | None] = {"output": None, "features": None}
-                    if result.status == "ok" and result.output is not None:
-                        files["output"] = f"images/{result.cell_id}.png"
-                        write_png(result.output, run_dir / files["output"], provenance)
-                    if result.status == "ok" and result.features is not None:
-                        files["features"] = features_file(result.cell_id)
-                        write_array_atomic(run_dir / files["features"], result.features)
-                    split = training.splits.get(result.cell_id)
-                    entry = cell_entry(plan, result.cell_id, result, files, split)
-                    append_journal(journal, entry.model_dump(mode="json"))
-                    tracker.log_cell(entry)
-                    detail = result.error or f"{result.scores.get('latency', float('nan')):.2f}s"
-                    ok = result.status == "ok"
-                    progress.cell_done(result.cell_id, ok, detail, _cell_seconds(result))
-
-                for cell_id, error in broken.items():
-                    record_result(CellResult(cell_id=cell_id, status="failed", error=error))
-                runnable = []
-                for cell in candidates:
-                    job_error = unusable.get(cell.job or "") or (
-                        cell.job and prepared.error(cell.job)
-                    )
-                    if job_error:
-                        label = training.jobs[cell.job or ""].label
-                        error = f"training {label} failed: {job_error}"
-                        record_result(CellResult(cell_id=cell.id, status="failed", error=error))
-                    else:
-                        runnable.append(cell)
-                if runnable or work.methods:
-                    settings = WorkerSettings(
-                        weights=suite.spec.weights,
-                        seed=suite.spec.seed,
-                        methods={
-                            name: cfg.model_dump(mode="json") for name, cfg in plan.methods.items()
-                        },
-                        metrics=plan.metrics,
-                        domain=domain_keys,
-                    )
-                    styles = [r.key for r in suite.style if r.key in images]
-                    run_cells(
-                        plan.longest_first(runnable),
-                        settings,
-                        images,
-                        styles,
-                        record_result,
-                        options.ray_address,
-                        options.workers,
-                        work,
-                        {k: v for k, v in prepared.states.items() if k in needed},
-                        watcher=progress,
-                    )
-
-            progress.note("writing the record, the report and the MLflow runs")
-            cells = list(read_journal(journal).values())
-            method_results = read_journal(run_dir / "methods.jsonl")
-            jobs_done = list(read_journal(training_log).values())
-            record = build_record(
-                plan, run_id, key, commit, weights, cells, started, method_results, jobs_done
-            )
-            write_record(run_dir / "record.json", record)
-            report = write_report(record, run_dir)
-            tracker.finish(record)
-        record.tracking = tracker.ids
-        write_record(run_dir / "record.json", record)
-        return RunOutcome(
-            run_dir=run_dir,
-            report=report,
-            tracking_uri=tracking_uri,
-            record=record,
-            tracking_error=tracker.error,
-        )
+def _run_cells(
+    run: _Run,
+    cells: list[Cell],
+    images: dict[str, np.ndarray],
+    on_result: Callable[[CellResult], None],
+    work: MethodWork,
+    checkpoints: dict[str, Any],
+) -> None:
+    """The cells (longest first) and the method jobs on Ray workers."""
+    plan, spec = run.plan, run.plan.suite.spec
+    settings = WorkerSettings(
+        weights=spec.weights,
+        seed=spec.seed,
+        methods={name: cfg.model_dump(mode="json") for name, cfg in plan.methods.items()},
+        metrics=plan.metrics,
+        domain=domain_set(plan),
+    )
+    run_cells(
+        plan.longest_first(cells),
+        settings,
+        images,
+        [r.key for r in plan.suite.style if r.key in images],
+        on_result,
+        run.options.ray_address,
+        run.options.workers,
+        work,
+        checkpoints,
+        watcher=run.progress,
+    )
 
 
 def sync_run(run: Path, tracking_uri: str | None) -> TrackingIds:
@@ -459,7 +551,7 @@ def sync_run(run: Path, tracking_uri: str | None) -> TrackingIds:
         if not tracker.finish(record):
             raise BenchError(f"{tracker.error}; results are safe in {run_dir / 'journal.jsonl'}")
         record.tracking = tracker.ids
-        write_record(run_dir / "record.json", record)
+        write_record(run_dir / RECORD, record)
     return tracker.ids
 
 
