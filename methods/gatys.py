@@ -13,8 +13,27 @@ Presets:
   pooling, initialised at the mean colour with tiny noise (its ``-init random``), L-BFGS for
   1,000 evaluations. Differences that remain: torchvision's VGG-19 (RGB, ImageNet mean/std, [0, 1])
   instead of the Caffe model (BGR, 0-255), so loss magnitudes are not comparable to the Lua code.
+- ``pytorch_tutorial``: the official PyTorch tutorial (pytorch/tutorials,
+  ``advanced_source/neural_style_tutorial.py``), as its source does it. It names every
+  convolution of ``vgg19.features`` in order (``conv_1`` .. ``conv_16``) and inserts its loss
+  modules right after the convolution, before the ReLU, so its style layers ``conv_1`` ..
+  ``conv_5`` are the pre-activation taps conv1_1, conv1_2, conv2_1, conv2_2, conv3_1 and its
+  content layer ``conv_4`` is conv2_2 (not relu1_1..relu5_1 / relu4_2, nor the conv1_1..conv5_1 /
+  conv4_2 a by-block reading of its names suggests). Content: MSE of the features, weight 1;
+  style: on each of the five layers (summed, not averaged) the MSE of Grams divided by C*H*W
+  (its ``G.div(a*b*c*d)`` with a batch of one), times 1e6; no TV term; max pooling; torchvision's
+  ImageNet VGG-19 and mean/std; starts from the content image; ``torch.optim.LBFGS`` with its
+  defaults (lr 1, history 100, no line search); its closure clamps the image to [0, 1] before
+  every evaluation (``clamp_each_eval``). Its ``num_steps=300`` loop (``while run[0] <= 300``,
+  ``run[0]`` counting closure evaluations, ``optimizer.step`` evaluating 20 times with the
+  default ``max_iter=20``) evaluates the loss 320 times, so ``steps`` is 320: the same 320
+  points. Two differences remain: the tutorial returns the image after one more, unevaluated
+  update (the 20th iteration of its last ``step`` moves without evaluating), where stylebench
+  returns the last evaluated image; and ``torch.optim.LBFGS`` would stop a ``step`` early on its
+  tolerances (loss change or step below 1e-9, gradient below 1e-7), stylebench never does. The
+  image size (512 px on a GPU, 128 on CPU) is the suite's ``image_size``, not a method setting.
 
-Both presets optimise at full size only (``phases: 1``); ``phases: n`` runs the shared
+All presets optimise at full size only (``phases: 1``); ``phases: n`` runs the shared
 coarse-to-fine schedule (`methods.core.pyramid`), ``steps`` evaluations per phase.
 """
 
@@ -41,6 +60,8 @@ from stylebench.methods.core.perceptual import ContentReduction, PerceptualLoss,
 from stylebench.methods.core.pyramid import Size, optimize_coarse_to_fine, resize
 
 STYLE_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+#: The PyTorch tutorial's ``conv_1`` .. ``conv_5``: the first five convolutions, pre-activation.
+TUTORIAL_STYLE_LAYERS = ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1"]
 
 
 class GatysConfig(OptimizationConfig):
@@ -104,6 +125,19 @@ class Gatys:
             "pooling": "max",
             "init": "mean",
             "steps": 1000,
+        },
+        "pytorch_tutorial": {
+            "content_layers": ["conv2_2"],
+            "content_reduction": "mse",
+            "style_layers": TUTORIAL_STYLE_LAYERS,
+            "style_layer_weights": [1.0] * 5,
+            "style_weight": 1e6,
+            "style_loss_scale": 1.0,
+            "gram_norm": "chw",
+            "pooling": "max",
+            "init": "content",
+            "clamp_each_eval": True,
+            "steps": 320,
         },
     }
     needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair")

@@ -3,7 +3,8 @@
 One encoder serves every loss in stylebench: the optimisation methods, the loss networks of the
 feed-forward methods, and the evaluation metrics. The VGG encoder takes RGB images in [0, 1],
 applies the ImageNet normalisation torchvision's weights expect, and runs only as deep as the
-deepest layer asked for, so asking for ``relu2_2`` never pays for block 5.
+deepest layer asked for, so asking for ``relu2_2`` never pays for block 5. A ``conv*_*`` layer
+is the convolution's output before its ReLU, whatever else is asked for.
 
 Methods and metrics borrow encoders by name (``context.encoder("vgg19")``), and `load_encoder`
 finds the name in the encoder registry (`stylebench.registry.ENCODERS`): the built-ins below and
@@ -127,6 +128,18 @@ def _batched(index: int, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return module(x)
 
 
+def _out_of_place(features: nn.Sequential) -> nn.Sequential:
+    """``features`` with out-of-place ReLUs, sharing every other module (and so the weights).
+
+    torchvision's ReLUs work in place: they would overwrite the convolution output a
+    ``conv*_*`` tap has just returned, so the tap would hold the next ``relu*_*`` whenever a
+    deeper layer is asked for too (the PyTorch style tutorial swaps its ReLUs for this reason).
+    """
+    return nn.Sequential(
+        *(nn.ReLU() if isinstance(m, nn.ReLU) and m.inplace else m for m in features)
+    )
+
+
 class FeatureEncoder(nn.Module):
     """A frozen VGG trunk that returns the activations of named layers."""
 
@@ -141,7 +154,7 @@ class FeatureEncoder(nn.Module):
         self.arch = arch
         self.identity = identity
         self.names = layer_names(arch)
-        self.layers = features
+        self.layers = _out_of_place(features)
         self.execution = execution
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
@@ -151,7 +164,7 @@ class FeatureEncoder(nn.Module):
         exact = execution.exact_batches and not execution.compile
         self._run_layer = ExactBatches() if exact else _batched
         packed = execution.packed_weights and not execution.compile
-        self._packed = packed_convolutions(features) if packed else {}
+        self._packed = packed_convolutions(self.layers) if packed else {}
 
     def with_pooling(self, pooling: Pooling) -> FeatureEncoder:
         """A copy sharing these weights whose pooling layers are max (default) or average."""

@@ -52,6 +52,9 @@ class OptimizationConfig(MethodConfig):
     )
     lr: float = Field(1.0, gt=0)
     lbfgs_history: int = Field(100, ge=1, description="L-BFGS curvature pairs kept per image")
+    clamp_each_eval: bool = Field(
+        False, description="clamp the images to [0, 1] before every loss evaluation"
+    )
     phases: int = Field(1, ge=1, le=6, description="coarse-to-fine phases; 1 = full size only")
     channels_last: bool = Field(False, description="NHWC images and VGG weights (GPU speed)")
     precision: Precision = Field(
@@ -123,6 +126,7 @@ def optimize_images(
     optimizer: Optimizer = "lbfgs",
     lr: float = 1.0,
     lbfgs_history: int = 100,
+    clamp_each_eval: bool = False,
 ) -> OptimizationResult:
     """Minimise ``loss_fn(images)["total"].sum()`` over the pixels of ``init``.
 
@@ -132,11 +136,19 @@ def optimize_images(
     and step size per image), so a batch gives each image the result it would get alone, up to
     float rounding. With L-BFGS, ``steps`` counts loss evaluations, as jcjohnson/neural-style
     and the PyTorch tutorial do, and it never stops early.
+
+    ``clamp_each_eval`` clamps the images to [0, 1] in place before every evaluation, as the
+    PyTorch tutorial's closure does: the loss is then always that of valid pixels, while
+    L-BFGS's curvature pairs still take the step it made (the tutorial's ``torch.optim.LBFGS``
+    does not see the clamp either). Otherwise only the returned images are clamped.
     """
     images = init.detach().clone().requires_grad_(True)
     curves: dict[str, list[list[float]]] = {}
 
     def evaluate() -> torch.Tensor:
+        if clamp_each_eval:
+            with torch.no_grad():
+                images.clamp_(0, 1)
         terms = loss_fn(images)
         total = terms["total"]
         if not torch.isfinite(total).all():

@@ -82,6 +82,7 @@ def optimize_coarse_to_fine(
             optimizer=config.optimizer,
             lr=config.lr,
             lbfgs_history=config.lbfgs_history,
+            clamp_each_eval=config.clamp_each_eval,
         )
 
     size = (content.shape[-2], content.shape[-1])

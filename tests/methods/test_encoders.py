@@ -62,6 +62,16 @@ def test_forward_returns_named_layers_and_matches_plain_slicing(vgg19):
     assert out["relu3_1"].shape == (2, 256, 8, 8)
 
 
+def test_convolution_taps_are_pre_activation_even_below_a_deeper_tap(vgg19):
+    x = torch.rand(1, 3, 32, 32)
+    out = vgg19(x, ["conv1_1", "relu1_1", "conv2_2", "relu3_1"])
+    normalised = (x - vgg19.mean) / vgg19.std
+    torch.testing.assert_close(out["conv1_1"], vgg19.layers[:1](normalised))
+    torch.testing.assert_close(out["conv2_2"], vgg19.layers[:8](normalised))
+    assert out["conv1_1"].min() < 0 and out["conv2_2"].min() < 0
+    torch.testing.assert_close(out["relu1_1"], out["conv1_1"].clamp(min=0))
+
+
 def test_unknown_layer_is_a_clear_error(vgg19):
     with pytest.raises(KeyError, match="no layer 'relu9_9'"):
         vgg19(torch.rand(1, 3, 32, 32), ["relu9_9"])

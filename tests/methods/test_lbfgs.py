@@ -1,4 +1,5 @@
-"""Per-image L-BFGS: one image behaves like torch.optim.LBFGS; a batch like its images alone."""
+"""Per-image L-BFGS: one image behaves like torch.optim.LBFGS (also with the PyTorch tutorial's
+clamping closure); a batch like its images alone."""
 
 import torch
 
@@ -73,3 +74,39 @@ def test_optimize_images_curves_end_at_the_returned_images():
     final = bumpy(result.images, scale)
     torch.testing.assert_close(final.tolist(), [c[-1] for c in result.curves["total"]])
     assert all(c[-1] < c[0] for c in result.curves["total"])
+
+
+def test_clamping_each_evaluation_follows_torch_lbfgs_with_the_tutorials_closure():
+    """The PyTorch tutorial clamps the image in its closure; L-BFGS never sees the clamp."""
+    x0 = torch.rand(1, 3, 4, 4, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    scale = torch.tensor([0.4], dtype=torch.float64)
+
+    def loss_fn(x: torch.Tensor, seen: list[torch.Tensor]) -> torch.Tensor:
+        seen.append(x.detach().clone())
+        return bumpy(x, scale) + ((x - 1.5) ** 2).flatten(1).sum(1)  # minimum above 1
+
+    ours: list[torch.Tensor] = []
+    result = optimize_images(
+        x0, lambda x: {"total": loss_fn(x, ours)}, steps=15, lbfgs_history=4, clamp_each_eval=True
+    )
+
+    x = x0.clone().requires_grad_(True)
+    opt = torch.optim.LBFGS(
+        [x], lr=1.0, max_iter=15, history_size=4, tolerance_grad=-1, tolerance_change=-1
+    )
+    theirs: list[torch.Tensor] = []
+
+    def closure():
+        x.data.clamp_(0, 1)
+        opt.zero_grad()
+        loss = loss_fn(x, theirs).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    assert len(ours) == len(theirs) == 15
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.min() >= 0 and a.max() <= 1
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
+    assert torch.equal(result.images, ours[-1])
+    assert any(b.max() == 1 for b in theirs)  # the clamp did bite
