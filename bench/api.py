@@ -127,7 +127,7 @@ def set_scores(
     ``reference``, each image resized on its shorter side and centre-cropped to ``size`` px
     as in a run. ArtFID also needs ``content``: a folder of the content images under the
     outputs' file names (for LPIPS)."""
-    from stylebench.metrics.inception import InceptionFeatures
+    from stylebench.metrics.fid_features import InceptionFeatures
 
     names, images = _folder(Path(outputs), size)
     _, references = _folder(Path(reference), size)
@@ -157,8 +157,8 @@ def run(
     from stylebench import ray_env
 
     ray_env.configure(local=True)
+    from stylebench.driver import RunOptions, run_benchmark
     from stylebench.records import read_record
-    from stylebench.runner import RunOptions, run_benchmark
 
     outcome = run_benchmark(
         RunOptions(

@@ -1,6 +1,6 @@
 """The on-disk checkpoint cache: ``<cache>/checkpoints/<method>/<key>.pt`` and ``<key>.json``.
 
-Content-addressed: the key (`bench.training`) hashes everything that decides the weights, so a
+Content-addressed: the key (`bench.training_jobs`) hashes everything that decides the weights, so a
 file found under it can be used as it is. Writes are atomic (readers see the old file or the new
 one); an entry that cannot be read or whose state dict does not match its recorded hash counts
 as absent, so it is trained again. Resumable trainings also keep ``<key>.partial.pt`` there
@@ -22,7 +22,7 @@ from stylebench.paths import cache_dir
 from stylebench.records import write_json_atomic
 
 if TYPE_CHECKING:
-    from stylebench.train_task import State, TrainingJob
+    from stylebench.training_task import State, TrainingJob
 
 
 def checkpoint_dir() -> Path:

@@ -176,7 +176,7 @@ def run(
     checkpoint is cached or given with --checkpoint.
     """
     ray_env.configure(local=not (ray_address or os.environ.get("RAY_ADDRESS")))
-    from stylebench.runner import RunOptions, options_for_resume, run_benchmark
+    from stylebench.driver import RunOptions, options_for_resume, run_benchmark
 
     if resume is not None:
         options = options_for_resume(resume, tracking_uri)
@@ -236,7 +236,7 @@ def sync(
     ] = None,
 ) -> None:
     """Upload to MLflow what a run has not logged yet (after a server outage); exactly once."""
-    from stylebench.runner import sync_run
+    from stylebench.driver import sync_run
 
     ids = sync_run(run_dir, tracking_uri)
     out.print(f"synced {run_dir} to {ids.uri} (parent run {ids.parent_run_id})")
@@ -259,7 +259,7 @@ def train(
 ) -> None:
     """Train a suite's trained methods on its training split; cache and register checkpoints."""
     ray_env.configure(local=not (ray_address or os.environ.get("RAY_ADDRESS")))
-    from stylebench.runner import RunOptions, train_methods
+    from stylebench.driver import RunOptions, train_methods
 
     outcome = train_methods(
         RunOptions(
@@ -430,8 +430,8 @@ def nightly(
 ) -> None:
     """Run a suite, compare with a baseline, keep the history; exit 1 exactly when something
     regressed beyond noise (more failed cells count as a regression)."""
+    from stylebench.driver import RunOptions
     from stylebench.nightly import run_nightly
-    from stylebench.runner import RunOptions
 
     options = RunOptions(
         suite=suite,
@@ -554,8 +554,8 @@ def validate(
 ) -> None:
     """Check what `bench run` would do with the same flags, without running it: keys, files,
     every image, methods and their settings, weights and checkpoints."""
+    from stylebench.driver import RunOptions, budgets, check_inputs
     from stylebench.images import ImageError, load_image
-    from stylebench.runner import RunOptions, budgets, check_inputs
 
     checked = check_inputs(
         RunOptions(

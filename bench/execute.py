@@ -35,7 +35,7 @@ from stylebench.errors import BenchError
 from stylebench.plan import Cell
 from stylebench.progress import TrainingStep, Unwatched, Watcher
 from stylebench.scheduler import MethodWork, Scheduler, WorkerDied, WorkItem
-from stylebench.train_task import TrainedCheckpoint, TrainingJob, TrainingSettings, train_job
+from stylebench.training_task import TrainedCheckpoint, TrainingJob, TrainingSettings, train_job
 from stylebench.worker import CellResult, CellRunner, MethodJob, MethodResult, WorkerSettings
 
 
@@ -320,7 +320,7 @@ def run_cells(
 ) -> Placement:
     """Run ``cells`` and ``method_work`` on Ray workers (`bench.scheduler` decides what runs
     where and retries work whose worker died), calling ``on_result`` on the driver as each cell
-    finishes. ``checkpoints``: state dicts of trained methods by job key (`bench.training`),
+    finishes. ``checkpoints``: state dicts of trained methods by job key (`bench.training_jobs`),
     shipped once through the object store; workers load them instead of preparing.
     ``watcher`` hears how many workers there are, and when they are warming up."""
     watcher = watcher or Unwatched()

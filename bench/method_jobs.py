@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 
 from stylebench.images import PREPROCESS
-from stylebench.metrics.inception import empty_features
+from stylebench.metrics.fid_features import empty_features
 from stylebench.metrics.runtime import THROUGHPUT_BATCH, Throughput
 from stylebench.plan import DOMAIN_STYLE, Cell, Plan, is_domain
 from stylebench.records import CELL_JOURNAL, METHOD_JOURNAL, append_journal, read_journal
 from stylebench.registry import METRICS
 from stylebench.scheduler import MethodWork
 from stylebench.stored_features import StoredFeaturesError, stored_features
-from stylebench.training import TrainingPlan
+from stylebench.training_jobs import TrainingPlan
 from stylebench.worker import MethodJob, MethodResult, ReferenceSpec, ThroughputSpec
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from stylebench.atomic import write_text_atomic
+from stylebench.driver import RunOptions, run_benchmark
 from stylebench.environment import git_log
 from stylebench.errors import BenchError
 from stylebench.record_model import RunRecord
@@ -32,7 +33,6 @@ from stylebench.records import read_record, write_json_atomic
 from stylebench.reports.compare import Comparison, ComparisonError, compare, to_markdown
 from stylebench.reports.html import write_report, write_trend
 from stylebench.reports.tables import headline_values
-from stylebench.runner import RunOptions, run_benchmark
 
 HISTORY = "history.jsonl"
 

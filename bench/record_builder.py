@@ -14,7 +14,7 @@ from stylebench.images import PREPROCESS
 from stylebench.method_jobs import set_metrics
 from stylebench.methods.core.weights import WeightsSource
 from stylebench.metrics.base import MetricInfo
-from stylebench.metrics.perceptual import DOMAIN_STYLE_LOSS, evaluation_description
+from stylebench.metrics.feature_losses import DOMAIN_STYLE_LOSS, evaluation_description
 from stylebench.metrics.runtime import REPEATS, THROUGHPUT_BATCH
 from stylebench.plan import DOMAIN_STYLE, Plan, is_domain
 from stylebench.record_model import (

@@ -198,8 +198,8 @@ METHODS: Registry[Any] = Registry(
 METRICS: Registry[Any] = Registry(
     "metric",
     {
-        "content_loss": "stylebench.metrics.perceptual:ContentLoss",
-        "style_loss": "stylebench.metrics.perceptual:StyleLoss",
+        "content_loss": "stylebench.metrics.feature_losses:ContentLoss",
+        "style_loss": "stylebench.metrics.feature_losses:StyleLoss",
         "lpips": "stylebench.metrics.perceptual_distance:LPIPS",
         "lpips_vgg": "stylebench.metrics.perceptual_distance:LPIPSVGG",
         "cfsd": "stylebench.metrics.cfsd:CFSD",
@@ -222,7 +222,7 @@ ENCODERS: Registry[Any] = Registry(
     {
         "vgg16": "stylebench.methods.core.encoders:VGG16",
         "vgg19": "stylebench.methods.core.encoders:VGG19",
-        "inception_v3": "stylebench.methods.core.inception:InceptionV3",
+        "inception_v3": "stylebench.methods.core.inception_trunk:InceptionV3",
         "vgg_normalised": "stylebench.methods.core.normalised_vgg:NormalisedVGG19",
     },
     group="stylebench.encoders",

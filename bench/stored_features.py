@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from stylebench.errors import BenchError
-from stylebench.metrics.inception import empty_features
+from stylebench.metrics.fid_features import empty_features
 
 
 class StoredFeaturesError(BenchError):

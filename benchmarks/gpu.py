@@ -38,7 +38,7 @@ from stylebench.methods.core.weights import WeightsSource
 from stylebench.methods.gatys import Gatys
 from stylebench.methods.johnson import Johnson
 from stylebench.metrics.base import MetricContext
-from stylebench.metrics.perceptual import ContentLoss, StyleLoss
+from stylebench.metrics.feature_losses import ContentLoss, StyleLoss
 from stylebench.metrics.runtime import synchronize, timed
 
 #: Dense peak TFLOP/s from NVIDIA's data sheets, by a name fragment and the precision the

@@ -5,7 +5,7 @@
 
 Writes a fixed procedural suite (``--contents`` scenes x ``--styles`` paintings, random weights,
 ``gatys`` paper preset with ``--steps`` L-BFGS steps, every metric) and runs it the way
-``bench run`` does, through `bench.runner.run_benchmark`, into fresh folders. Its default shape
+``bench run`` does, through `bench.driver.run_benchmark`, into fresh folders. Its default shape
 is the ``monet`` suite's, 10 photos x 5 paintings: the method's throughput batch (8 contents,
 the whole optimisation again) is then one piece of work beside 50 cells, as in a real run; with
 fewer cells it is a large share of the compute that no second worker can split.
@@ -46,13 +46,13 @@ from typing import Any
 
 import yaml
 
+import stylebench.driver
 import stylebench.execute
 import stylebench.reports.html
-import stylebench.runner
 import stylebench.tracking
 from benchmarks.common import machine, median, pick_device, spread, verdict
 from benchmarks.hardware import parallel_ceiling
-from stylebench.runner import RunOptions, run_benchmark
+from stylebench.driver import RunOptions, run_benchmark
 
 
 class Phases:
@@ -140,9 +140,9 @@ def main() -> None:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
     phases = Phases()
-    phases.wrap(stylebench.runner, "_check_weights", "weights check (driver)")
-    phases.wrap(stylebench.runner, "_load_inputs", "inputs (driver)")
-    phases.wrap(stylebench.runner, "run_cells", "cells and method jobs (Ray)")
+    phases.wrap(stylebench.driver, "_check_weights", "weights check (driver)")
+    phases.wrap(stylebench.driver, "_load_inputs", "inputs (driver)")
+    phases.wrap(stylebench.driver, "run_cells", "cells and method jobs (Ray)")
     for name in ("start", "monitor_system", "log_cell", "finish"):
         phases.wrap(stylebench.tracking.Tracker, name, "MLflow")
     phases.wrap(stylebench.reports.html, "write_report", "report")

@@ -22,7 +22,7 @@ from stylebench.methods.base import MethodContext, PrepareData, TensorImages, re
 from stylebench.methods.core.encoders import load_encoder
 from stylebench.methods.core.weights import WeightsSource
 from stylebench.metrics.base import MetricContext
-from stylebench.metrics.perceptual import ContentLoss, StyleLoss
+from stylebench.metrics.feature_losses import ContentLoss, StyleLoss
 from stylebench.paths import cache_dir
 from stylebench.registry import METHODS
 

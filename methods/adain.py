@@ -74,7 +74,7 @@ from stylebench.methods.core.normalised_vgg import (
     NormalisedVGG,
     mirrored_decoder,
 )
-from stylebench.methods.core.training import TrainingConfig, descend, seeded, train_loop
+from stylebench.methods.core.training_loop import TrainingConfig, descend, seeded, train_loop
 from stylebench.methods.core.weights import read_state_dict
 
 #: Style images encoded at once when `prepare` measures the training styles.

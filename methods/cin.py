@@ -41,8 +41,8 @@ from stylebench.methods.base import (
 from stylebench.methods.core.checkpoints import load_strict
 from stylebench.methods.core.encoders import TRAINING, Pooling
 from stylebench.methods.core.pastiche import PasticheNet
-from stylebench.methods.core.perceptual import PerceptualLoss, PerceptualSpec, Targets
-from stylebench.methods.core.training import TrainingConfig, descend, seeded, train_loop
+from stylebench.methods.core.perceptual_loss import PerceptualLoss, PerceptualSpec, Targets
+from stylebench.methods.core.training_loop import TrainingConfig, descend, seeded, train_loop
 from stylebench.methods.core.weights import read_state_dict
 
 STYLE_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]

@@ -56,7 +56,13 @@ from stylebench.methods.core.cyclegan_nets import (
     without_legacy_norm_keys,
 )
 from stylebench.methods.core.inference import PLAIN, Inference
-from stylebench.methods.core.training import Resumable, TrainingConfig, descend, seeded, train_loop
+from stylebench.methods.core.training_loop import (
+    Resumable,
+    TrainingConfig,
+    descend,
+    seeded,
+    train_loop,
+)
 from stylebench.methods.core.weights import read_state_dict
 
 Direction = Literal["photo_to_style", "style_to_photo"]

@@ -56,7 +56,7 @@ from stylebench.methods.base import (
 from stylebench.methods.core.encoders import Pooling
 from stylebench.methods.core.losses import GramNorm
 from stylebench.methods.core.optimize import OptimizationConfig
-from stylebench.methods.core.perceptual import ContentReduction, PerceptualLoss, PerceptualSpec
+from stylebench.methods.core.perceptual_loss import ContentReduction, PerceptualLoss, PerceptualSpec
 from stylebench.methods.core.pyramid import Size, optimize_coarse_to_fine, resize
 
 STYLE_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]

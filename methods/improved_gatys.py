@@ -33,7 +33,7 @@ from pydantic import model_validator
 
 from stylebench.methods.base import MethodNeeds
 from stylebench.methods.core.encoders import conv_layers
-from stylebench.methods.core.perceptual import PerceptualSpec
+from stylebench.methods.core.perceptual_loss import PerceptualSpec
 from stylebench.methods.gatys import Gatys, GatysConfig
 
 ALL_LAYERS = [name.replace("conv", "relu") for name in conv_layers("vgg19")]

@@ -34,8 +34,8 @@ from stylebench.methods.base import (
 )
 from stylebench.methods.core.checkpoints import load_strict
 from stylebench.methods.core.encoders import TRAINING
-from stylebench.methods.core.perceptual import PerceptualLoss, PerceptualSpec, Targets
-from stylebench.methods.core.training import TrainingConfig, descend, seeded, train_loop
+from stylebench.methods.core.perceptual_loss import PerceptualLoss, PerceptualSpec, Targets
+from stylebench.methods.core.training_loop import TrainingConfig, descend, seeded, train_loop
 from stylebench.methods.core.transformer import TransformerNet, without_legacy_norm_keys
 from stylebench.methods.core.weights import read_state_dict
 

@@ -44,7 +44,7 @@ from stylebench.methods.base import (
 from stylebench.methods.core.encoders import Pooling
 from stylebench.methods.core.mrf import Matching, layer_stride
 from stylebench.methods.core.optimize import Init, OptimizationConfig
-from stylebench.methods.core.perceptual import PerceptualLoss, PerceptualSpec
+from stylebench.methods.core.perceptual_loss import PerceptualLoss, PerceptualSpec
 from stylebench.methods.core.pyramid import Size, optimize_coarse_to_fine, resize
 from stylebench.methods.core.segment import complete_maps
 from stylebench.methods.gatys import scaled_like

@@ -29,7 +29,7 @@ from stylebench.metrics.distances import (
     kid,
     kid_subset_size,
 )
-from stylebench.metrics.inception import InceptionFeatures, resolve_weights
+from stylebench.metrics.fid_features import InceptionFeatures, resolve_weights
 from stylebench.metrics.reference_stats import ReferenceSet, reference_features
 
 #: Below this many images (in either set) FID is biased and its covariance rank-deficient

@@ -20,7 +20,7 @@ from PIL import Image
 from stylebench.images import open_rgb
 from stylebench.methods.core.weights import WeightsSource
 from stylebench.metrics.distances import fid
-from stylebench.metrics.inception import InceptionFeatures
+from stylebench.metrics.fid_features import InceptionFeatures
 from stylebench.suites import procedural
 from stylebench.tracking import experiment_page
 from tests.browser import page_text_after, runs_table_text, visit

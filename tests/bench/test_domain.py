@@ -8,11 +8,11 @@ from stylebench.checkpoint_cache import PartialCheckpoint, cache_paths
 from stylebench.images import load_image, to_uint8
 from stylebench.methods.core.cyclegan_nets import ResnetGenerator
 from stylebench.metrics.base import StyleDomain
-from stylebench.metrics.perceptual import StyleLoss
+from stylebench.metrics.feature_losses import StyleLoss
 from stylebench.plan import DOMAIN_STYLE, make_plan
 from stylebench.suites.load import load_suite
-from stylebench.train_task import TrainingSettings, train_job
-from stylebench.training import plan_training, prepare_checkpoints, style_arrays
+from stylebench.training_jobs import plan_training, prepare_checkpoints, style_arrays
+from stylebench.training_task import TrainingSettings, train_job
 from stylebench.worker import CellRunner, WorkerSettings
 from tests.conftest import write_tiny_suite
 from tests.methods.test_cyclegan import reference_checkpoint, reference_generator_layout

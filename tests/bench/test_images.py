@@ -165,8 +165,8 @@ def test_pixel_limit_is_checked_before_decoding(tmp_path, monkeypatch):
 
 def test_runner_loads_good_inputs_and_records_bad_ones_per_image(tmp_path):
     """A run keeps going with the images that load; each bad file fails only its own cells."""
+    from stylebench.driver import _load_inputs
     from stylebench.plan import make_plan
-    from stylebench.runner import _load_inputs
     from stylebench.suites.load import load_suite
 
     for sub in ("content", "style"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stylebench.metrics.inception import empty_features
+from stylebench.metrics.fid_features import empty_features
 from stylebench.plan import Cell
 from stylebench.suites import procedural
 from stylebench.worker import (

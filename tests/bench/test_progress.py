@@ -97,7 +97,7 @@ def test_ok_cells_are_summarised_at_most_once_an_interval_with_a_cost_model_eta(
 
 
 def test_a_training_task_reports_its_first_step_then_every_interval_and_its_last():
-    from stylebench.train_task import StepReporter
+    from stylebench.training_task import StepReporter
 
     clock, reports = Clock(), []
     reporter = StepReporter(reports.append, every_s=2.0, clock=clock)

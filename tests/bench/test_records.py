@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from stylebench.driver import options_for_resume
 from stylebench.record_model import SCHEMA
 from stylebench.records import (
     RecordError,
@@ -14,7 +15,6 @@ from stylebench.records import (
     write_json_atomic,
     write_record,
 )
-from stylebench.runner import options_for_resume
 from tests.reports.records import synthetic_record, typed
 
 FIXTURES = Path(__file__).with_name("fixtures")

@@ -10,7 +10,7 @@ from stylebench.plan import cell_seed, make_plan
 from stylebench.registry import METHODS, UnknownName
 from stylebench.suites import procedural
 from stylebench.suites.load import load_suite
-from stylebench.training import missing_training_sources
+from stylebench.training_jobs import missing_training_sources
 from tests.conftest import write_tiny_suite
 
 

@@ -19,7 +19,7 @@ import torch
 from stylebench.methods.base import resolve_config
 from stylebench.methods.gatys import Gatys
 from stylebench.methods.semantic import Semantic
-from stylebench.metrics.perceptual import ContentLoss, StyleLoss
+from stylebench.metrics.feature_losses import ContentLoss, StyleLoss
 from stylebench.suites import procedural
 
 #: Largest relative change of an output's content or style loss that a speed setting may cause.

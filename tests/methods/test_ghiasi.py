@@ -5,7 +5,7 @@ import torch
 from torchvision import models
 
 from stylebench.methods.base import PrepareData, TensorImages
-from stylebench.methods.core.inception import load_inception
+from stylebench.methods.core.inception_trunk import load_inception
 from stylebench.methods.core.weights import PRETRAINED_URLS, WeightsSource, state_dict_sha256
 from stylebench.methods.ghiasi import Ghiasi, GhiasiConfig
 from tests.methods.stubs import IdentityEncoder, context_with

@@ -11,7 +11,7 @@ from torch import nn
 
 from stylebench.methods.base import resolve_config
 from stylebench.methods.core.losses import cross_gram, gram_matrix
-from stylebench.methods.core.perceptual import PerceptualLoss
+from stylebench.methods.core.perceptual_loss import PerceptualLoss
 from stylebench.methods.gatys import Gatys
 from stylebench.methods.improved_gatys import ALL_LAYERS, ImprovedGatys, depth_weights, style_terms
 

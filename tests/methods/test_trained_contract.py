@@ -79,7 +79,7 @@ class Convolutions:
 def test_speed_settings_reach_the_network_and_keep_quality_within_tolerance(
     prepared, context, metric_context, settings
 ):
-    from stylebench.metrics.perceptual import ContentLoss, StyleLoss
+    from stylebench.metrics.feature_losses import ContentLoss, StyleLoss
 
     cls, method, styles = prepared
     fast = cls(resolve_config(cls, {"preset": "smoke", **settings}), context)

@@ -15,7 +15,7 @@ from cleanfid import fid as cleanfid
 from stylebench.images import open_rgb, write_png
 from stylebench.methods.core.weights import WeightsSource
 from stylebench.metrics.distances import fid, kid
-from stylebench.metrics.inception import InceptionFeatures, resolve_weights
+from stylebench.metrics.fid_features import InceptionFeatures, resolve_weights
 from stylebench.metrics.reference_stats import ReferenceSet
 from stylebench.metrics.sets import FID, KID, SetData, SetScorer
 from stylebench.suites import procedural

@@ -8,7 +8,7 @@ import torch
 from stylebench.methods.base import TensorImages
 from stylebench.methods.core.checkpoints import CheckpointMismatch, check_state_dict
 from stylebench.methods.core.optimize import DivergenceError
-from stylebench.methods.core.training import (
+from stylebench.methods.core.training_loop import (
     MAX_POINTS,
     PREFETCH,
     batch_order,

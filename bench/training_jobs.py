@@ -34,7 +34,7 @@ from stylebench.errors import BenchError
 from stylebench.hashing import file_sha256
 from stylebench.images import load_image, to_uint8
 from stylebench.methods.core.checkpoints import CheckpointMismatch
-from stylebench.methods.core.training import curve_every
+from stylebench.methods.core.training_loop import curve_every
 from stylebench.methods.core.weights import (
     WeightsUnavailable,
     file_problem,
@@ -44,7 +44,7 @@ from stylebench.methods.core.weights import (
 from stylebench.plan import Cell, Plan, PlanError, is_domain
 from stylebench.registry import METHODS
 from stylebench.suites.load import ImageRef
-from stylebench.train_task import (
+from stylebench.training_task import (
     State,
     TrainedCheckpoint,
     TrainingJob,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from stylebench.methods.core.perceptual import PerceptualLoss, PerceptualSpec, Targets
+from stylebench.methods.core.perceptual_loss import PerceptualLoss, PerceptualSpec, Targets
 from stylebench.metrics.base import ImageMetric, MetricContext, MetricInfo, StyleDomain
 
 #: Images of a style set encoded at once when computing its mean Gram matrices.

@@ -8,8 +8,8 @@ import torch
 from stylebench.checkpoint_cache import cache_paths
 from stylebench.plan import PlanError, make_plan
 from stylebench.suites.load import load_suite
-from stylebench.train_task import TrainingSettings, train_job
-from stylebench.training import plan_training, prepare_checkpoints, style_arrays
+from stylebench.training_jobs import plan_training, prepare_checkpoints, style_arrays
+from stylebench.training_task import TrainingSettings, train_job
 from tests.conftest import write_tiny_suite
 from tests.methods.test_johnson import public_checkpoint
 

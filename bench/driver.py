@@ -26,7 +26,7 @@ from stylebench.images import ImageError, load_image, to_uint8, write_png
 from stylebench.method_jobs import domain_set, method_work, set_metrics
 from stylebench.methods.core.encoders import load_encoder
 from stylebench.methods.core.weights import WeightsSource, WeightsUnavailable
-from stylebench.metrics.perceptual import (
+from stylebench.metrics.feature_losses import (
     EVALUATION_NETWORK,
 )
 from stylebench.plan import Cell, Plan, budget, is_domain, make_plan
@@ -50,8 +50,7 @@ from stylebench.scheduler import MethodWork
 from stylebench.stored_features import features_file
 from stylebench.suites.guides import guide_key
 from stylebench.suites.load import load_suite
-from stylebench.train_task import TrainedCheckpoint, TrainingJob, TrainingSettings
-from stylebench.training import (
+from stylebench.training_jobs import (
     PreparedCheckpoints,
     TrainingError,
     TrainingPlan,
@@ -60,6 +59,7 @@ from stylebench.training import (
     prepare_checkpoints,
     style_arrays,
 )
+from stylebench.training_task import TrainedCheckpoint, TrainingJob, TrainingSettings
 from stylebench.worker import (
     CellResult,
     WorkerSettings,

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from stylebench.metrics.base import StyleDomain
-from stylebench.metrics.perceptual import (
+from stylebench.metrics.feature_losses import (
     EVALUATION_SPEC,
     ContentLoss,
     StyleLoss,
