@@ -157,7 +157,8 @@ def run(
     from stylebench import ray_env
 
     ray_env.configure(local=True)
-    from stylebench.driver import RunOptions, run_benchmark
+    from stylebench.driver import run_benchmark
+    from stylebench.preflight import RunOptions
     from stylebench.records import read_record
 
     outcome = run_benchmark(

@@ -176,7 +176,8 @@ def run(
     checkpoint is cached or given with --checkpoint.
     """
     ray_env.configure(local=not (ray_address or os.environ.get("RAY_ADDRESS")))
-    from stylebench.driver import RunOptions, options_for_resume, run_benchmark
+    from stylebench.driver import options_for_resume, run_benchmark
+    from stylebench.preflight import RunOptions
 
     if resume is not None:
         options = options_for_resume(resume, tracking_uri)
@@ -259,7 +260,8 @@ def train(
 ) -> None:
     """Train a suite's trained methods on its training split; cache and register checkpoints."""
     ray_env.configure(local=not (ray_address or os.environ.get("RAY_ADDRESS")))
-    from stylebench.driver import RunOptions, train_methods
+    from stylebench.driver import train_methods
+    from stylebench.preflight import RunOptions
 
     outcome = train_methods(
         RunOptions(
@@ -430,8 +432,8 @@ def nightly(
 ) -> None:
     """Run a suite, compare with a baseline, keep the history; exit 1 exactly when something
     regressed beyond noise (more failed cells count as a regression)."""
-    from stylebench.driver import RunOptions
     from stylebench.nightly import run_nightly
+    from stylebench.preflight import RunOptions
 
     options = RunOptions(
         suite=suite,
@@ -554,8 +556,8 @@ def validate(
 ) -> None:
     """Check what `bench run` would do with the same flags, without running it: keys, files,
     every image, methods and their settings, weights and checkpoints."""
-    from stylebench.driver import RunOptions, budgets, check_inputs
     from stylebench.images import ImageError, load_image
+    from stylebench.preflight import RunOptions, budgets, check_inputs
 
     checked = check_inputs(
         RunOptions(

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from stylebench.atomic import write_text_atomic
-from stylebench.driver import RunOptions, run_benchmark
+from stylebench.driver import run_benchmark
 from stylebench.environment import git_log
 from stylebench.errors import BenchError
+from stylebench.preflight import RunOptions
 from stylebench.record_model import RunRecord
 from stylebench.records import read_record, write_json_atomic
 from stylebench.reports.compare import Comparison, ComparisonError, compare, to_markdown

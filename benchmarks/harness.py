@@ -52,7 +52,8 @@ import stylebench.reports.html
 import stylebench.tracking
 from benchmarks.common import machine, median, pick_device, spread, verdict
 from benchmarks.hardware import parallel_ceiling
-from stylebench.driver import RunOptions, run_benchmark
+from stylebench.driver import run_benchmark
+from stylebench.preflight import RunOptions
 
 
 class Phases:
