@@ -139,25 +139,16 @@ def _load_inputs(plan: Plan, run_dir: Path) -> tuple[dict[str, np.ndarray], dict
     roles = [("content", plan.suite.content), ("style", plan.suite.style)]
     if plan.suite.reference and (set_metrics(plan) or domain_set(plan)):
         roles.append(("reference", plan.suite.reference))
-    for role, refs in roles:
-        for ref in refs:
-            try:
-                array = to_uint8(load_image(ref.path, size).unsqueeze(0))[0]
-            except ImageError as exc:
-                errors[ref.key] = str(exc)
-                continue
-            images[ref.key] = array
-            target = run_dir / "inputs" / role / f"{ref.key}.png"
-            if not target.is_file():
-                write_png(array, target)
-    for image_key, ref in plan.suite.guides.items():
+    files = [(f"{role}/{ref.key}", ref) for role, refs in roles for ref in refs]
+    files += [(f"guides/{key}", ref) for key, ref in plan.suite.guides.items()]
+    for name, ref in files:
         try:
             array = to_uint8(load_image(ref.path, size).unsqueeze(0))[0]
         except ImageError as exc:
             errors[ref.key] = str(exc)
             continue
         images[ref.key] = array
-        target = run_dir / "inputs" / "guides" / f"{image_key}.png"
+        target = run_dir / "inputs" / f"{name}.png"
         if not target.is_file():
             write_png(array, target)
     return images, errors
