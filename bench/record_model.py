@@ -100,6 +100,24 @@ class MetricEntry(_Part):
     requires: list[str] = Field(default_factory=list)
 
 
+class SetInterval(_Part):
+    """A set metric's seeded bootstrap interval over the images (`stylebench.metrics.
+    set_intervals`): the value ± 1.96 sd of its resampled values."""
+
+    low: float
+    high: float
+    confidence: float
+    resamples: int
+    #: Mean of the resampled values: above the value, by FID's and KID's bias under resampling.
+    bootstrap_mean: float
+    seed: int
+    method: str
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+
 class SetScore(_Part):
     """One set metric (FID, KID, ArtFID ...) of one method, with its N and how it was computed."""
 
@@ -112,6 +130,7 @@ class SetScore(_Part):
     #: Why the value must not be compared with another run's (None: it may be).
     unreliable: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    interval: SetInterval | None = None
 
 
 class TrainingEntry(_Part):

@@ -575,6 +575,9 @@ def _set_values(metric: str, score: SetScore | None) -> dict[str, float]:
     }
     if score.std is not None:
         values[f"{metric}_std"] = score.std
+    if score.interval is not None and math.isfinite(score.interval.half_width):
+        values[f"{metric}_ci95_low"] = score.interval.low
+        values[f"{metric}_ci95_high"] = score.interval.high
     return values
 
 

@@ -166,3 +166,35 @@ def fid_infinity(
     ]
     slope, intercept = np.polyfit(1.0 / np.asarray(sizes, dtype=np.float64), fids, deg=1)
     return FidInfinity(value=float(intercept), sizes=sizes, fids=fids, slope=float(slope))
+
+
+def kid_kernels(features_a: np.ndarray, features_b: np.ndarray) -> tuple[np.ndarray, ...]:
+    """KID's kernel between every pair of images, (a, a), (b, b) and (a, b), computed once so
+    that KID of any resample of the two sets is index arithmetic (`kid_of_kernels`)."""
+    a = np.asarray(features_a, dtype=np.float64)
+    b = np.asarray(features_b, dtype=np.float64)
+    d = a.shape[1]
+    return (a @ a.T / d + 1) ** 3, (b @ b.T / d + 1) ** 3, (a @ b.T / d + 1) ** 3
+
+
+def kid_of_kernels(
+    kernels: tuple[np.ndarray, ...],
+    rows_a: np.ndarray,
+    rows_b: np.ndarray,
+    seed: int,
+    subsets: int,
+    subset_size: int,
+) -> float:
+    """KID (the mean over subsets, drawn as `kid` draws them) of the sets whose images are the
+    rows ``rows_a`` and ``rows_b`` of the `kid_kernels` sets: a resample with repeats is fine."""
+    k_aa, k_bb, k_ab = kernels
+    rng = np.random.RandomState(seed)
+    m = subset_size
+    values = np.empty(subsets)
+    for i in range(subsets):
+        x = rows_a[rng.choice(len(rows_a), m, replace=False)]
+        y = rows_b[rng.choice(len(rows_b), m, replace=False)]
+        xx, yy = k_aa[np.ix_(x, x)], k_bb[np.ix_(y, y)]
+        off_diagonal = xx.sum() - np.trace(xx) + yy.sum() - np.trace(yy)
+        values[i] = off_diagonal / (m * (m - 1)) - 2 * k_ab[np.ix_(x, y)].sum() / (m * m)
+    return float(values.mean())

@@ -31,10 +31,20 @@ from stylebench.metrics.distances import (
 )
 from stylebench.metrics.fid_features import InceptionFeatures, resolve_weights
 from stylebench.metrics.reference_stats import ReferenceSet, reference_features
+from stylebench.metrics.set_intervals import (
+    Resample,
+    artfid_draws,
+    fid_draws,
+    interval,
+    kid_draws,
+    resamples,
+)
 
 #: Below this many images (in either set) FID is biased and its covariance rank-deficient
 #: (TTUR / pytorch-fid guidance); reports flag such values.
 FID_MIN_RELIABLE_N = 2048
+#: KID's bootstrap keeps its kernels over every pair of images in memory: up to this many per set.
+KID_INTERVAL_MAX_N = 5000
 
 
 @dataclass
@@ -51,6 +61,8 @@ class SetScore:
     #: read this instead of parsing warnings.
     unreliable: str | None = None
     details: dict = field(default_factory=dict)
+    #: The seeded bootstrap interval over the images (`metrics.set_intervals`), where computed.
+    interval: dict | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -83,6 +95,19 @@ class SetData:
     @cached_property
     def fid(self) -> float:
         return fid(self.outputs, self.reference)
+
+    @cached_property
+    def draws(self) -> list[Resample]:
+        """The seeded resamples of both sets that every metric's interval uses."""
+        return resamples(self.n, self.n_reference, self.seed)
+
+    @cached_property
+    def fid_draws(self) -> list[float]:
+        return fid_draws(self.outputs, self.reference, self.draws)
+
+    @cached_property
+    def fid_interval(self) -> dict:
+        return interval(self.fid, self.fid_draws, self.seed)
 
     @cached_property
     def fid_infinity(self) -> FidInfinity:
@@ -139,7 +164,10 @@ class FID(SetMetric):
     )
 
     def compute(self, data: SetData) -> SetScore:
-        return SetScore(data.fid, data.n, data.n_reference, warnings=data.small_n_warnings())
+        return SetScore(
+            data.fid, data.n, data.n_reference, warnings=data.small_n_warnings(),
+            interval=data.fid_interval,
+        )  # fmt: skip
 
 
 class KID(SetMetric):
@@ -166,7 +194,16 @@ class KID(SetMetric):
             "sampler": "numpy RandomState(seed).choice without replacement: outputs, then "
             "reference, per subset (torch-fidelity's order)",
         }
-        return SetScore(mean, data.n, data.n_reference, std=std, details=details)
+        score = SetScore(mean, data.n, data.n_reference, std=std, details=details)
+        if max(data.n, data.n_reference) > KID_INTERVAL_MAX_N:
+            score.warnings.append(
+                f"no bootstrap interval: its kernels over {max(data.n, data.n_reference):,} "
+                f"images would not fit in memory (computed up to {KID_INTERVAL_MAX_N:,})"
+            )
+            return score
+        draws = kid_draws(data.outputs, data.reference, data.draws, data.seed, KID_SUBSETS, size)
+        score.interval = interval(mean, draws, data.seed)
+        return score
 
 
 def _fid_infinity_details(result: FidInfinity, seed: int) -> dict:
@@ -244,6 +281,10 @@ def _mean_lpips(data: SetData) -> tuple[float, int] | None:
     return (float(np.mean(values)), len(values)) if values else None
 
 
+def _artfid(lpips: float, fid_value: float) -> float:
+    return (1 + lpips) * (1 + fid_value)
+
+
 class ArtFID(SetMetric):
     """ArtFID (Wright & Ommer 2022) with plain FID: one number for content and style together."""
 
@@ -276,8 +317,16 @@ class ArtFID(SetMetric):
             **part.details, "lpips_mean": lpips[0], "lpips_n": lpips[1], "lpips": "alex v0.1"
         }  # fmt: skip
         if part.value is not None:
-            part.value = (1 + lpips[0]) * (1 + part.value)
+            part.value = _artfid(lpips[0], part.value)
+            part.interval = self.interval(data, part.value)
         return part
+
+    def interval(self, data: SetData, value: float) -> dict | None:
+        """Resampled outputs carry their own LPIPS; without one per output, no interval."""
+        lpips = np.array(data.image_scores.get("lpips", ()), dtype=float)
+        if len(lpips) != data.n or not np.isfinite(lpips).all():
+            return None
+        return interval(value, artfid_draws(data.fid_draws, lpips, data.draws, _artfid), data.seed)
 
 
 class ArtFIDInfinity(ArtFID):
@@ -293,6 +342,10 @@ class ArtFIDInfinity(ArtFID):
         requires=("lpips",),
     )
     min_outputs = 3
+
+    def interval(self, data: SetData, value: float) -> dict | None:
+        """None: FID-infinity draws subsets of its own, which a resample would repeat images in."""
+        return None
 
     def fid_part(self, data: SetData) -> SetScore:
         result = data.fid_infinity

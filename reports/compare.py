@@ -341,6 +341,10 @@ def _per_set(
     noise = _night_term(nights, method, metric)
     if before.std is not None and after.std is not None:
         noise.append((2 * math.hypot(before.std, after.std), "2 std of subsets"))
+    if before.interval is not None and after.interval is not None:
+        width = math.hypot(before.interval.half_width, after.interval.half_width)
+        if math.isfinite(width):
+            noise.append((width, "their bootstrap intervals"))
     band = _band(metric, b, t, noise)
     skip.update(delta=c - b, relative=(c - b) / abs(b) if b else None, noise=str(band))
     skip["band"] = band.width

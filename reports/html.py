@@ -138,9 +138,17 @@ def _score_cell(record: RunRecord, table, cis: dict, method: str, metric: str, n
         cell["title"] = details.get("error") or ""
     elif per == "set" and (score := set_score(record, method, metric)) is not None:
         cell["detail"] = f"N={score.n} vs {score.n_reference}"
-        if score.std is not None:
+        if score.interval is not None and math.isfinite(score.interval.half_width):
+            cell["detail"] = f"±{_fmt(score.interval.half_width, 2)}, {cell['detail']}"
+        elif score.std is not None:
             cell["detail"] = f"±{_fmt(score.std, 2)} sd, {cell['detail']}"
-        cell["title"] = score.error or ""
+        cell["title"] = score.error or (
+            f"{score.interval.confidence:.0%} bootstrap interval [{_fmt(score.interval.low)}, "
+            f"{_fmt(score.interval.high)}] over {score.interval.resamples} resamples of the "
+            f"images (resampled mean {_fmt(score.interval.bootstrap_mean)}: biased upwards)"
+            if score.interval is not None
+            else ""
+        )
         for warning in score.warnings:
             if warning not in notes:
                 notes.append(warning)

@@ -101,6 +101,27 @@ def test_set_metrics_use_a_tolerance_band_and_need_the_same_n(tmp_path):
     assert "N differs" in next(c.reason for c in result.changes if c.metric == "fid")
 
 
+def test_a_set_metric_moving_inside_its_bootstrap_intervals_is_noise(tmp_path):
+    base, cand = pair(tmp_path)
+    for record, value in ((base, 100.0), (cand, 120.0)):
+        record["metrics"]["fid"] = FID
+        record["methods"]["gatys"]["set_scores"] = {
+            "fid": {"value": value, "n": 12, "n_reference": 50}
+        }
+    assert verdict(compare(base, cand), "gatys", "fid") == "regressed"
+    for record in (base, cand):
+        score = record["methods"]["gatys"]["set_scores"]["fid"]
+        score["interval"] = {
+            "low": score["value"] - 15, "high": score["value"] + 15, "confidence": 0.95,
+            "resamples": 100, "bootstrap_mean": score["value"] + 9, "seed": 0, "method": "m",
+        }  # fmt: skip
+    result = compare(base, cand)
+    change = next(c for c in result.changes if c.metric == "fid")
+    assert change.verdict == "unchanged" and "bootstrap" in change.noise  # 20 < hypot(15, 15)
+    cand["methods"]["gatys"]["set_scores"]["fid"]["value"] = 125.0
+    assert verdict(compare(base, cand), "gatys", "fid") == "regressed"  # 25 > 21.2
+
+
 def test_kid_band_widens_with_its_subset_spread(tmp_path):
     base, cand = pair(tmp_path)
     for record, value in ((base, 0.010), (cand, 0.016)):

@@ -198,3 +198,20 @@ def test_a_comparison_section_opens_with_what_changed(tmp_path):
     assert "<code>gatys.steps: 3 -&gt; 6</code>" in section
     assert "commit: abc -&gt; &lt;b&gt;def&lt;/b&gt;" in section
     assert "1234567 &lt;i&gt;tune&lt;/i&gt; steps" in section
+
+
+def test_a_set_metric_shows_its_bootstrap_interval(tmp_path):
+    record = synthetic_record(tmp_path, ["a.png"], ["s.png"], {"gatys": 0.2})
+    record["metrics"]["fid"] = {"name": "fid", "higher_is_better": False, "per": "set"}
+    record["methods"]["gatys"]["set_scores"] = {
+        "fid": {
+            "value": 80.0, "n": 12, "n_reference": 50,
+            "interval": {
+                "low": 65.0, "high": 95.0, "confidence": 0.95, "resamples": 100,
+                "bootstrap_mean": 97.5, "seed": 0, "method": "m",
+            },
+        }
+    }  # fmt: skip
+    html = render_report(record, tmp_path)
+    assert "±15, N=12 vs 50" in html
+    assert "95% bootstrap interval [65, 95] over 100 resamples" in html
