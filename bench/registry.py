@@ -231,7 +231,11 @@ ENCODERS: Registry[Any] = Registry(
 
 SUITES: Registry[Any] = Registry(
     "suite",
-    {"smoke": "stylebench.suites:SMOKE", "monet": "stylebench.suites:MONET"},
+    {
+        "smoke": "stylebench.suites:SMOKE",
+        "monet": "stylebench.suites:MONET",
+        "styleid": "stylebench.suites:STYLEID",
+    },
     group="stylebench.suites",
     contract="stylebench.suites:contract_problems",
 )

@@ -1,9 +1,10 @@
 """The datasets stylebench knows: where each comes from and what a good copy holds.
 
-The table is the contract a download is checked against: the archive's URL, the folder inside
-it, and the exact number of images in every split. The archive's SHA-256 is pinned here once it
-is known; until then it is recorded in the dataset's manifest on first fetch (and the file-list
-hash, which covers every image's bytes, is what records compare).
+The table is the contract a download is checked against. A dataset comes as one archive (its
+URL, the folder inside it, and the exact number of images in every split; the archive's SHA-256
+is pinned here once it is known, until then recorded in the dataset's manifest on first fetch)
+or as single files (``files``: each file's path under a base URL, with its SHA-256 pinned). The
+file-list hash, which covers every image's bytes, is what records compare.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
+from stylebench.data import styleid_files
 from stylebench.errors import BenchError
 
 
@@ -29,6 +31,18 @@ class DatasetSpec:
     archive_sha256: str | None = None
     approx_mb: int = 0
     max_unpacked_bytes: int = 4 << 30
+    #: A dataset of single files: ``split/name`` -> pinned SHA-256, each at ``url + split/name``.
+    files: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of_files(
+        cls, name: str, base_url: str, files: dict[str, str], approx_mb: int
+    ) -> DatasetSpec:
+        splits: dict[str, int] = {}
+        for path in files:
+            split = path.split("/")[0]
+            splits[split] = splits.get(split, 0) + 1
+        return cls(name, base_url, name, splits, approx_mb=approx_mb, files=dict(files))
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -42,6 +56,11 @@ DATASETS: dict[str, DatasetSpec] = {
         splits={"trainA": 1072, "trainB": 6287, "testA": 121, "testB": 751},
         archive_sha256=None,  # not pinned yet: recorded in the manifest on first fetch
         approx_mb=300,
+    ),
+    # The StyleID evaluation protocol's inputs (Chung et al., CVPR 2024): 20 MS-COCO photos
+    # (cnt) and 40 WikiArt paintings (sty), from the StyleID repository at a pinned commit.
+    "styleid": DatasetSpec.of_files(
+        "styleid", styleid_files.BASE_URL, styleid_files.FILES, approx_mb=30
     ),
 }
 

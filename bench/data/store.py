@@ -141,7 +141,15 @@ def verify(name: str, data_dir: Path | None = None) -> DatasetCopy:
     if not folder.is_dir():
         raise _missing(spec, root)
     old = read_manifest(folder)
-    manifest = describe(scan(spec, folder), old.get("source") if old else None, spec.name)
+    listing = scan(spec, folder)
+    problems = _pinned_problems(spec, folder)
+    if problems:
+        raise DataError(
+            f"{spec.name} at {folder} is not the published dataset: {'; '.join(problems[:3])}"
+            f"{f' (and {len(problems) - 3} more)' if len(problems) > 3 else ''}; remove "
+            f"{folder} and run `bench data fetch {spec.name}`"
+        )
+    manifest = describe(listing, old.get("source") if old else None, spec.name)
     if old is None:
         # A read-only copy cannot keep a manifest: it stays usable, verified again at every use.
         with contextlib.suppress(OSError):
@@ -159,6 +167,10 @@ def verify(name: str, data_dir: Path | None = None) -> DatasetCopy:
             f"and run `bench data fetch {spec.name}` to get a clean copy"
         )
     return DatasetCopy(spec, folder, old)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _check_archive(spec: DatasetSpec, archive: Path, console: Console) -> str:
@@ -181,6 +193,8 @@ def fetch(name: str, data_dir: Path | None = None, console: Console | None = Non
     if folder.is_dir():
         return verify(name, data_dir)
     console = console or Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
+    if spec.files:
+        return _fetch_files(spec, root, console)
     archive = root / ".downloads" / f"{spec.name}.zip"
     if not archive.is_file():  # else a complete download whose extraction was interrupted
         console.print(f"downloading {spec.name} (about {spec.approx_mb} MB) from {spec.url}")
@@ -210,7 +224,7 @@ def fetch(name: str, data_dir: Path | None = None, console: Console | None = Non
         "url": spec.url,
         "archive_sha256": sha256,
         "archive_bytes": archive.stat().st_size,
-        "fetched": datetime.now(UTC).isoformat(timespec="seconds"),
+        "fetched": _now(),
     }
     manifest = describe(listing, source, spec.name)
     write_json_atomic(staging / spec.root / MANIFEST, manifest)
@@ -218,6 +232,51 @@ def fetch(name: str, data_dir: Path | None = None, console: Console | None = Non
     shutil.rmtree(staging)
     archive.unlink()
     return DatasetCopy(spec, folder, manifest)
+
+
+def _fetch_files(spec: DatasetSpec, root: Path, console: Console) -> DatasetCopy:
+    """Download a dataset of single files into a staging folder, each checked against its
+    pinned SHA-256; files already there and correct are kept (an interrupted fetch resumes),
+    and the copy appears under its name only once every file is in."""
+    staging = root / f".{spec.name}.fetching"
+    console.print(f"downloading {len(spec.files)} files of {spec.name} from {spec.url}")
+    for number, (path, sha256) in enumerate(spec.files.items(), start=1):
+        target = staging / path
+        if target.is_file() and file_sha256(target) == sha256:
+            continue
+        try:
+            with ByteProgress(f"{number}/{len(spec.files)} {path}", console) as bar:
+                download(spec.url + path, target, on_progress=bar.update)
+        except DownloadError as exc:
+            raise DataError(
+                f"{spec.name} is not in {root} and could not be downloaded ({exc}): "
+                f"{what_to_run(spec)}"
+            ) from None
+        got = file_sha256(target)
+        if got != sha256:
+            target.unlink()
+            raise DataError(
+                f"{spec.url + path} sent a file with SHA-256 {got}, expected {sha256}; it was "
+                f"removed: run `bench data fetch {spec.name}` again, and if this repeats the "
+                "source has changed"
+            )
+    source = {"url": spec.url, "files": len(spec.files), "fetched": _now()}
+    manifest = describe(scan(spec, staging), source, spec.name)
+    write_json_atomic(staging / MANIFEST, manifest)
+    os.replace(staging, root / spec.name)
+    return DatasetCopy(spec, root / spec.name, manifest)
+
+
+def _pinned_problems(spec: DatasetSpec, folder: Path) -> list[str]:
+    """Files of a single-file dataset whose bytes are not the pinned ones (or are missing)."""
+    problems = []
+    for path, sha256 in spec.files.items():
+        file = folder / path
+        if not file.is_file():
+            problems.append(f"{path} is missing")
+        elif file_sha256(file) != sha256:
+            problems.append(f"{path} is not the published file (SHA-256 differs)")
+    return problems
 
 
 def ensure(name: str, data_dir: Path | None = None) -> DatasetCopy:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 SMOKE = Path(__file__).with_name("smoke.yaml")
 MONET = Path(__file__).with_name("monet.yaml")
+STYLEID = Path(__file__).with_name("styleid.yaml")
 
 
 def contract_problems(suite: object) -> list[str]:

@@ -223,10 +223,22 @@ def parse_overrides(items: list[str]) -> list[tuple[list[str], Any]]:
 
 
 def apply_overrides(raw: dict[str, Any], items: list[str]) -> dict[str, Any]:
-    """Apply ``--set`` overrides; ``METHOD.key=v`` is short for ``methods.METHOD.key=v``."""
-    for path, value in parse_overrides(items):
-        if path[0] not in SuiteSpec.model_fields and len(path) > 1:
-            path = ["methods", *path]
+    """Apply ``--set`` overrides; ``METHOD.key=v`` is short for ``methods.METHOD.key=v``.
+
+    ``METHOD.preset=P`` replaces the suite's settings of that method with preset P's: a suite's
+    listed budget belongs to the preset it was written for (``--set adain.preset=smoke`` on
+    the monet suite is the smoke budget, not smoke with monet's 160,000 steps). Other ``--set``
+    keys of the method still apply on top, in any order."""
+    parsed = [
+        (["methods", *path] if path[0] not in SuiteSpec.model_fields and len(path) > 1 else path,
+         value)
+        for path, value in parse_overrides(items)
+    ]  # fmt: skip
+    methods = raw.get("methods")
+    for path, value in parsed:
+        if len(path) == 3 and path[2] == "preset" and isinstance(methods, dict):
+            methods[path[1]] = {"preset": value}
+    for path, value in parsed:
         node = raw
         for part in path[:-1]:
             node = node.setdefault(part, {})

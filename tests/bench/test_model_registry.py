@@ -11,6 +11,7 @@ def entry(tmp_path, key: str) -> dict:
     torch.save({"w": torch.zeros(2)}, path)
     return {
         "method": "johnson",
+        "source": "trained",
         "key": key,
         "label": "johnson/s-starry",
         "styles": ["starry.jpg"],

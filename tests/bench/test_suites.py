@@ -212,3 +212,14 @@ def test_cells_start_longest_first():
     assert sorted(ordered, key=lambda c: c.id) == sorted(plan.cells, key=lambda c: c.id)
     trained = [m for m in first if not METHODS.get(m).iterative]
     assert first[3:] == trained == [m for m in plan.methods if m in trained]
+
+
+def test_a_preset_override_replaces_the_suite_s_budget_for_that_method(tmp_path):
+    """A suite's listed budget belongs to the preset it was written for: asking for the smoke
+    preset used to keep the suite's 40,000 steps (and warned of a paper budget)."""
+    path = write_tiny_suite(tmp_path, {"johnson": {"steps": 40000, "batch_size": 4}})
+    plan = make_plan(load_suite(str(path), ["johnson.preset=smoke"]))
+    smoke = dict(METHODS.get("johnson").presets["smoke"])
+    assert plan.methods["johnson"].steps == smoke["steps"] != 40000
+    tuned = make_plan(load_suite(str(path), ["johnson.steps=7", "johnson.preset=smoke"]))
+    assert tuned.methods["johnson"].steps == 7 and tuned.methods["johnson"].preset == "smoke"

@@ -1,0 +1,45 @@
+"""The built-in styleid suite through the real CLI, Ray and MLflow, on a copy of the StyleID
+protocol's real inputs (passed with --data-dir, as a user with a copy would), shrunk by --set
+to a few pairs at 64 px so that it runs in a test; README gives the full command."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from stylebench.data.styleid_files import FILES
+from tests.conftest import REPO
+from tests.test_end_to_end import bench
+
+SHARED = REPO.parent / "shared" / "styleid"
+
+
+def test_styleid_runs_from_a_local_copy_and_records_the_protocol_inputs(tmp_path):
+    if not (SHARED / "cnt").is_dir():
+        pytest.skip(f"the StyleID inputs are not at {SHARED}")
+    data = tmp_path / "data"
+    for path in FILES:
+        (data / "styleid" / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SHARED / path, data / "styleid" / path)
+    out = tmp_path / "out"
+    result = bench(
+        "run", "--suite", "styleid", "--data-dir", str(data), "--weights", "random",
+        "--methods", "gatys,adain", "--out", str(out), "--workers", "2",
+        "--set", "content.count=2", "--set", "style.count=2", "--set", "image_size=64",
+        "--set", "training.content.count=4", "--set", "training.style.count=4",
+        "--set", "gatys.steps=2", "--set", "adain.preset=smoke",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "adain: preset smoke, steps 10" in result.stderr  # the smoke budget, not monet's
+    (record_file,) = out.glob("styleid-*/record.json")
+    record = json.loads(record_file.read_text())
+    assert (record["suite"]["name"], record["suite"]["version"]) == ("styleid", 1)
+    assert record["suite"]["datasets"]["styleid"]["files_sha256"]
+    names = [(image["name"], image["sha256"]) for image in record["suite"]["content"]]
+    assert names == [(path, FILES[path]) for path in ("cnt/00.png", "cnt/01.png")]
+    assert record["status"] == "complete" and len(record["cells"]) == 8
+    fid = record["methods"]["adain"]["set_scores"]["fid"]
+    assert (fid["n"], fid["n_reference"]) == (4, 2) and fid["interval"]["resamples"] == 100
