@@ -60,7 +60,7 @@ DATASETS: dict[str, DatasetSpec] = {
     # The StyleID evaluation protocol's inputs (Chung et al., CVPR 2024): 20 MS-COCO photos
     # (cnt) and 40 WikiArt paintings (sty), from the StyleID repository at a pinned commit.
     "styleid": DatasetSpec.of_files(
-        "styleid", styleid_files.BASE_URL, styleid_files.FILES, approx_mb=30
+        "styleid", styleid_files.BASE_URL, styleid_files.FILES, approx_mb=26
     ),
 }
 
