@@ -203,6 +203,7 @@ METRICS: Registry[Any] = Registry(
         "lpips": "stylebench.metrics.perceptual_distance:LPIPS",
         "lpips_vgg": "stylebench.metrics.perceptual_distance:LPIPSVGG",
         "cfsd": "stylebench.metrics.cfsd:CFSD",
+        "histogram_loss": "stylebench.metrics.color_histogram:HistogramLoss",
         "fid": "stylebench.metrics.sets:FID",
         "kid": "stylebench.metrics.sets:KID",
         "fid_infinity": "stylebench.metrics.sets:FIDInfinity",
