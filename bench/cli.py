@@ -496,6 +496,7 @@ def list_registered(
                 f"{needs.get('style', 'pair')} style"
                 + (", training" if needs.get("training") else "")
                 + (", guides" if needs.get("guides") else "")
+                + (", both ways" if needs.get("both_ways") else "")
             )
             table.add_row(name, entry.origin, values["paper"], need, values["summary"])
     elif what is Listing.metrics:
@@ -572,7 +573,8 @@ def validate(
     loaded = plan.suite
     problems = list(checked.problems)
     every = (*loaded.content, *loaded.style, *loaded.guides.values())
-    for ref in (*every, *loaded.training_content, *loaded.training_style):
+    reverse = (*loaded.reverse_content, *loaded.reverse_reference)
+    for ref in (*every, *loaded.training_content, *loaded.training_style, *reverse):
         try:
             load_image(ref.path, loaded.spec.image_size)
         except ImageError as exc:
@@ -587,6 +589,11 @@ def validate(
         out.print(
             f"reference set {len(loaded.reference_set)} images; training "
             f"{len(loaded.training_content)} content, {len(loaded.training_style)} style images"
+        )
+    if loaded.reverse_content:
+        out.print(
+            f"reverse (style -> photo): {len(loaded.reverse_content)} style-domain images in, "
+            f"reference set {len(loaded.reverse_reference)} photos"
         )
     for name, identity in loaded.datasets.items():
         out.print(f"dataset {name}: file list sha256 {identity['files_sha256']}")

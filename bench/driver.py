@@ -22,9 +22,9 @@ from stylebench.environment import git_commit
 from stylebench.errors import BenchError
 from stylebench.execute import run_cells, run_training, session
 from stylebench.images import ImageError, load_image, to_uint8, write_png
-from stylebench.method_jobs import domain_set, method_work, set_metrics
+from stylebench.method_jobs import domain_sets, input_sets, method_work
 from stylebench.methods.core.weights import WeightsSource
-from stylebench.plan import Cell, Plan, is_domain
+from stylebench.plan import Cell, Plan, is_domain, method_class
 from stylebench.preflight import (
     RunOptions,
     budgets,
@@ -136,10 +136,7 @@ def _load_inputs(plan: Plan, run_dir: Path) -> tuple[dict[str, np.ndarray], dict
     """Load every image once on the driver; keep a preprocessed copy in the run folder."""
     images, errors = {}, {}
     size = plan.suite.spec.image_size
-    roles = [("content", plan.suite.content), ("style", plan.suite.style)]
-    if plan.suite.reference and (set_metrics(plan) or domain_set(plan)):
-        roles.append(("reference", plan.suite.reference))
-    files = [(f"{role}/{ref.key}", ref) for role, refs in roles for ref in refs]
+    files = [(f"{role}/{ref.key}", ref) for role, refs in input_sets(plan) for ref in refs]
     files += [(f"guides/{key}", ref) for key, ref in plan.suite.guides.items()]
     for name, ref in files:
         try:
@@ -326,11 +323,12 @@ def _write_invocation(run: _Run) -> None:
 def _unusable_inputs(plan: Plan, cells: list[Cell], bad_images: dict[str, str]) -> dict[str, str]:
     """Cells that cannot run because an image they read (content, style or style set, semantic
     maps) is unreadable, with the first such image's error."""
-    domain_keys = domain_set(plan)
+    domain_keys = domain_sets(plan)
     unusable = {}
     for cell in cells:
-        keys = [cell.content, *(domain_keys if is_domain(cell.method) else [cell.style])]
-        if METHODS.get(cell.method).needs.guides:
+        styles = domain_keys.get(cell.method, ()) if is_domain(cell.method) else [cell.style]
+        keys = [cell.content, *styles]
+        if method_class(cell.method).needs.guides:
             keys += [guide_key(cell.content), guide_key(cell.style)]
         errors = [bad_images[k] for k in keys if k in bad_images]
         if errors:
@@ -412,7 +410,7 @@ def _run_cells(
         seed=spec.seed,
         methods={name: cfg.model_dump(mode="json") for name, cfg in plan.methods.items()},
         metrics=plan.metrics,
-        domain=domain_set(plan),
+        domain=domain_sets(plan),
     )
     run_cells(
         plan.longest_first(cells),
@@ -463,7 +461,7 @@ def train_methods(options: RunOptions) -> TrainOutcome:
     from stylebench.tracking import default_tracking_uri, preflight
 
     plan = load_plan(options)
-    untrained = [name for name in plan.methods if not METHODS.get(name).needs.training]
+    untrained = [name for name in plan.methods if not method_class(name).needs.training]
     if untrained:
         trained = sorted(n for n in METHODS.names() if METHODS.get(n).needs.training)
         raise BenchError(

@@ -5,7 +5,7 @@ journal for exactly the method's current successful cells."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +14,12 @@ import numpy as np
 from stylebench.images import PREPROCESS
 from stylebench.metrics.fid_features import empty_features
 from stylebench.metrics.runtime import THROUGHPUT_BATCH, Throughput
-from stylebench.plan import DOMAIN_STYLE, Cell, Plan, is_domain
+from stylebench.plan import DOMAIN_STYLE, Cell, Plan, is_domain, is_reverse
 from stylebench.records import CELL_JOURNAL, METHOD_JOURNAL, append_journal, read_journal
 from stylebench.registry import METRICS
 from stylebench.scheduler import MethodWork
 from stylebench.stored_features import StoredFeaturesError, stored_features
+from stylebench.suites.load import ImageRef
 from stylebench.training_jobs import TrainingPlan
 from stylebench.worker import MethodJob, MethodResult, ReferenceSpec, ThroughputSpec
 
@@ -27,21 +28,40 @@ def set_metrics(plan: Plan) -> list[str]:
     return [name for name in plan.metrics if METRICS.get(name).info.per == "set"]
 
 
-def domain_set(plan: Plan) -> tuple[str, ...]:
-    """Keys of the style set that domain methods' per-image style metrics compare with: the
-    reference set, as for FID/KID (empty when no such method or metric is in the plan)."""
+def domain_sets(plan: Plan) -> dict[str, tuple[str, ...]]:
+    """Keys of the style set each domain method's per-image style metrics compare with: its
+    reference set, as for FID/KID (empty when the plan has no such metric)."""
     style_metrics = [
         name
         for name in plan.metrics
         if METRICS.get(name).info.per == "image" and "style" in METRICS.get(name).info.needs
     ]
-    if not (style_metrics and any(is_domain(m) for m in plan.methods)):
-        return ()
-    return tuple(ref.key for ref in plan.suite.reference_set)
+    if not style_metrics:
+        return {}
+    return {
+        m: tuple(ref.key for ref in plan.reference_set(m)) for m in plan.methods if is_domain(m)
+    }
 
 
-def _reference_spec(plan: Plan) -> ReferenceSpec:
-    refs = plan.suite.reference_set
+def input_sets(plan: Plan) -> list[tuple[str, tuple[ImageRef, ...]]]:
+    """The image sets a run loads on the driver, each with its folder under ``inputs/``: content
+    and style, the reference sets where set metrics or domain methods compare with them, and
+    the reverse direction's inputs where a reverse entry is planned."""
+    suite = plan.suite
+    compared = bool(set_metrics(plan) or domain_sets(plan))
+    reverse = any(is_reverse(m) for m in plan.methods)
+    sets = [
+        ("content", suite.content, True),
+        ("style", suite.style, True),
+        ("reference", suite.reference, compared),
+        ("reverse_content", suite.reverse_content, reverse),
+        ("reverse_reference", suite.reverse_reference, reverse and compared),
+    ]
+    return [(role, refs) for role, refs, used in sets if used and refs]
+
+
+def _reference_spec(plan: Plan, method: str) -> ReferenceSpec:
+    refs = plan.reference_set(method)
     return ReferenceSpec(
         keys=tuple(r.key for r in refs),
         files=tuple((r.name, r.sha256) for r in refs),
@@ -75,27 +95,32 @@ def method_work(
     training job."""
     journal = run_dir / METHOD_JOURNAL
     done = read_journal(journal)
-    reference = _reference_spec(plan)
-    unreadable = [bad_images[k] for k in reference.keys if k in bad_images and set_metrics(plan)]
-    contents = [r.key for r in plan.suite.content if r.key in images]
+    references = {m: _reference_spec(plan, m) for m in plan.methods}
+
+    def unreadable(method: str) -> list[str]:
+        keys = references[method].keys
+        return [bad_images[k] for k in keys if k in bad_images and set_metrics(plan)]
+
     styles = [r.key for r in plan.suite.style if r.key in images]
-    throughput = (
-        ThroughputSpec(tuple(contents[:THROUGHPUT_BATCH]), styles[0], tuple(styles))
-        if Throughput.info.name in plan.metrics and contents and styles
-        else None
-    )
     fingerprints: dict[str, str] = {}
 
     def throughput_of(method: str) -> ThroughputSpec | None:
-        if throughput is None:
+        """A batch of the method's own inputs (the reverse set's for a reverse entry)."""
+        contents = [r.key for r in plan.inputs(method) if r.key in images]
+        if Throughput.info.name not in plan.metrics or not contents or not styles:
             return None
-        style = DOMAIN_STYLE if is_domain(method) else throughput.style
+        style = DOMAIN_STYLE if is_domain(method) else styles[0]
         first = next(
             c.id
             for c in plan.cells
-            if (c.method, c.content, c.style) == (method, throughput.contents[0], style)
+            if (c.method, c.content, c.style) == (method, contents[0], style)
         )
-        return replace(throughput, job=training.cell_jobs.get(first))
+        return ThroughputSpec(
+            tuple(contents[:THROUGHPUT_BATCH]),
+            styles[0],
+            tuple(styles),
+            job=training.cell_jobs.get(first),
+        )
 
     def record(result: MethodResult) -> None:
         entry = {"id": result.method, "inputs": fingerprints[result.method], **asdict(result)}
@@ -109,8 +134,8 @@ def method_work(
         fingerprints[method] = _fingerprint(ok)
         if done.get(method, {}).get("inputs") == fingerprints[method]:
             return None
-        if unreadable:
-            record(MethodResult(method, error=f"the reference set is unusable: {unreadable[0]}"))
+        if problems := unreadable(method):
+            record(MethodResult(method, error=f"the reference set is unusable: {problems[0]}"))
             return None
         try:
             features = stored_features(run_dir, ok) if set_metrics(plan) else empty_features()
@@ -121,18 +146,18 @@ def method_work(
             method=method,
             features=features,
             image_scores={name: [c["scores"].get(name) for c in ok] for name in plan.metrics},
-            reference=reference,
+            reference=references[method],
         )
 
     def early(method: str) -> MethodJob | None:
         spec = throughput_of(method)
-        if spec is None or unreadable:
+        if spec is None or unreadable(method):
             return None
         return MethodJob(
-            method, empty_features(), {}, reference, throughput=spec, set_metrics=False
+            method, empty_features(), {}, references[method], throughput=spec, set_metrics=False
         )
 
-    needed = bool(set_metrics(plan)) or throughput is not None
+    needed = bool(set_metrics(plan)) or any(throughput_of(m) for m in plan.methods)
     running = {cell.method for cell in runnable}
     methods = [m for m in plan.methods if m in running or not current(m)] if needed else []
     checkpoints = [spec.job for m in methods if (spec := throughput_of(m)) and spec.job]

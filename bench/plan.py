@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from stylebench.errors import BenchError
-from stylebench.methods.base import MethodConfig, resolve_config
-from stylebench.registry import METHODS, METRICS
-from stylebench.suites.load import Suite
+from stylebench.methods.base import Method, MethodConfig, resolve_config
+from stylebench.registry import METHODS, METRICS, UnknownName
+from stylebench.suites.load import ImageRef, Suite
 from stylebench.suites.schema import SuiteSpec
 
 
@@ -24,6 +24,16 @@ class PlanError(BenchError):
 #: a method maps each content image to the style *set* it learnt, not to one style image, so it
 #: gets one cell per content image. No image key can equal it (keys are ``<role>-<name>``).
 DOMAIN_STYLE = "domain"
+
+#: Which way a domain method translates: photos to its style domain, or back.
+Direction = Literal["photo_to_style", "style_to_photo"]
+#: A domain method that translates both ways (``needs.both_ways``) is planned a second time when
+#: its suite has a ``reverse`` set: as ``<name>_reverse``, the same settings with ``direction:
+#: style_to_photo``, on the reverse set's images. A second plan entry (rather than a second kind
+#: of cell) gives that direction its own set metrics, record summary, MLflow run and grid column
+#: through the paths every method takes; the training job is shared (``direction`` is not in
+#: its key).
+REVERSE_SUFFIX = "_reverse"
 
 
 @dataclass(frozen=True)
@@ -66,10 +76,26 @@ class Plan:
             "metrics": list(self.metrics),
         }
 
+    def direction(self, method: str) -> Direction | None:
+        """Which way a domain method translates (None for per-pair methods)."""
+        if not is_domain(method):
+            return None
+        return getattr(self.methods[method], "direction", "photo_to_style")
+
+    def inputs(self, method: str) -> tuple[ImageRef, ...]:
+        """The content images of a method's cells: the reverse set's style-domain images for
+        a reverse entry, the suite's content otherwise."""
+        return self.suite.reverse_content if is_reverse(method) else self.suite.content
+
+    def reference_set(self, method: str) -> tuple[ImageRef, ...]:
+        """What a method's outputs are compared with as a set (FID/KID, a domain method's
+        style_loss): photos for a reverse entry, the suite's reference set otherwise."""
+        return self.suite.reverse_reference if is_reverse(method) else self.suite.reference_set
+
     def cell_cost(self, cell: Cell) -> int:
         """A cell's expected cost in loss evaluations: ``steps`` x ``phases`` for optimisation
         methods (``iterative``), 1 for a feed-forward pass."""
-        if not METHODS.get(cell.method).iterative:
+        if not method_class(cell.method).iterative:
             return 1
         config = self.methods[cell.method]
         return max(1, getattr(config, "steps", 1)) * max(1, getattr(config, "phases", 1))
@@ -83,7 +109,7 @@ class Plan:
         """
 
         def cost(cell: Cell) -> tuple[bool, int]:
-            return METHODS.get(cell.method).iterative, self.cell_cost(cell)
+            return method_class(cell.method).iterative, self.cell_cost(cell)
 
         return sorted(cells, key=cost, reverse=True)
 
@@ -93,9 +119,31 @@ class Plan:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def method_of(name: str) -> str:
+    """The registered method a plan entry runs: ``cyclegan_reverse`` runs ``cyclegan``; every
+    other entry is its method's name."""
+    base = name.removesuffix(REVERSE_SUFFIX)
+    if base == name:
+        return name
+    try:
+        return base if METHODS.get(base).needs.both_ways else name
+    except UnknownName:
+        return name
+
+
+def method_class(name: str) -> type[Method]:
+    """The method class a plan entry runs (`method_of`)."""
+    return METHODS.get(method_of(name))
+
+
+def is_reverse(name: str) -> bool:
+    """Whether a plan entry is a domain method's style -> photo direction."""
+    return method_of(name) != name
+
+
 def is_domain(method: str) -> bool:
-    """Whether a registered method maps content to a style domain (one cell per content)."""
-    return METHODS.get(method).needs.style == "domain"
+    """Whether a plan entry maps content to a style domain, or back (one cell per content)."""
+    return method_class(method).needs.style == "domain"
 
 
 def cell_seed(suite_seed: int, cell_id: str) -> int:
@@ -148,10 +196,12 @@ def _settings(spec: SuiteSpec, name: str) -> dict[str, Any]:
 def budget(name: str, config: Any) -> str:
     """One line on what a method will spend: its preset and its steps, training size and batch
     where it has them (printed before any compute)."""
+    if is_reverse(name):
+        return f"{name}: the {config.direction} generator of {method_of(name)}'s training"
     fields = config.model_dump()
     parts = [f"preset {fields.get('preset')}"]
     parts += [f"{key} {fields[key]:,}" for key in ("steps", "phases") if key in fields]
-    if METHODS.get(name).needs.training:
+    if method_class(name).needs.training:
         parts += [f"{key} {fields[key]}" for key in ("image_size", "batch_size") if key in fields]
     return f"{name}: {', '.join(parts)}"
 
@@ -174,7 +224,17 @@ def make_plan(suite: Suite, only_methods: list[str] | None = None) -> Plan:
         names += [name for name in METHODS.usable() if name not in names]
     if not names:
         raise PlanError(f"suite {spec.name!r} lists no methods; add some or pass --methods")
-    methods = {name: _method_config(name, _settings(spec, name)) for name in names}
+    methods: dict[str, MethodConfig] = {}
+    for name in names:
+        if is_reverse(name):
+            raise PlanError(
+                f"{name} is planned from {method_of(name)} when the suite has a reverse set: "
+                f"name {method_of(name)} instead"
+            )
+        methods[name] = _method_config(name, _settings(spec, name))
+        if suite.reverse_content and _translates_back(name, methods[name]):
+            back = {**_settings(spec, name), "direction": "style_to_photo"}
+            methods[name + REVERSE_SUFFIX] = _method_config(name, back)
     for name, config in methods.items():
         try:
             config.check_image_size(spec.image_size)
@@ -183,10 +243,25 @@ def make_plan(suite: Suite, only_methods: list[str] | None = None) -> Plan:
     requested = spec.metrics if spec.metrics is not None else list(METRICS.usable())
     metrics = tuple(_with_requirements(requested))
     cells = []
+    plan = Plan(suite=suite, methods=methods, metrics=metrics, cells=())
     for name in methods:
         styles = [DOMAIN_STYLE] if is_domain(name) else [style.key for style in suite.style]
-        for content in suite.content:
+        for content in plan.inputs(name):
             for style in styles:
                 cell_id = f"{name}/{content.key}/{style}"
                 cells.append(Cell(cell_id, name, content.key, style, cell_seed(spec.seed, cell_id)))
-    return Plan(suite=suite, methods=methods, metrics=metrics, cells=tuple(cells))
+    return replace(plan, cells=tuple(cells))
+
+
+def _translates_back(name: str, config: MethodConfig) -> bool:
+    """Whether a method entry also gets its style -> photo entry in a suite with a ``reverse``
+    set: a domain method that translates both ways, trained by the run. A checkpoint file is
+    left out: a reference file holds one generator, which the other direction would misuse."""
+    if not METHODS.get(name).needs.both_ways or getattr(config, "checkpoint", None):
+        return False
+    if getattr(config, "direction", "photo_to_style") != "photo_to_style":
+        raise PlanError(
+            f"methods.{name}.direction: the suite's reverse set plans style_to_photo as "
+            f"{name}{REVERSE_SUFFIX}; leave {name} at photo_to_style"
+        )
+    return True

@@ -15,7 +15,7 @@ from stylebench.errors import BenchError
 from stylebench.methods.core.encoders import load_encoder
 from stylebench.methods.core.weights import WeightsSource, WeightsUnavailable
 from stylebench.metrics.feature_losses import EVALUATION_NETWORK
-from stylebench.plan import Plan, budget, make_plan
+from stylebench.plan import Plan, budget, is_reverse, make_plan, method_class
 from stylebench.registry import METHODS, METRICS
 from stylebench.suites.load import load_suite
 from stylebench.training_jobs import missing_training_sources
@@ -55,7 +55,7 @@ def check_weights(plan: Plan) -> tuple[WeightsSource, dict[str, str]]:
     identities = {}
     try:
         source = WeightsSource.parse(plan.suite.spec.weights, seed=plan.suite.spec.seed)
-        archs = {EVALUATION_NETWORK} | {a for m in plan.methods for a in METHODS.get(m).encoders}
+        archs = {EVALUATION_NETWORK} | {a for m in plan.methods for a in method_class(m).encoders}
         for arch in sorted(archs):
             identities[arch] = load_encoder(arch, source).identity.sha256
         if not source.is_random:
@@ -114,7 +114,7 @@ def budgets(plan: Plan, local: bool) -> tuple[list[str], list[str]]:
         "on a machine without a GPU, which takes many hours to days; pass --set "
         f"{name}.preset=smoke for a tiny run, or run on a GPU"
         for name, config in plan.methods.items()
-        if cpu_only and METHODS.get(name).needs.training and config.preset == "paper"
-        and not getattr(config, "checkpoint", None)
+        if cpu_only and not is_reverse(name) and METHODS.get(name).needs.training
+        and config.preset == "paper" and not getattr(config, "checkpoint", None)
     ]  # fmt: skip
     return lines, warnings

@@ -16,7 +16,7 @@ from stylebench.methods.core.weights import WeightsSource
 from stylebench.metrics.base import MetricInfo
 from stylebench.metrics.feature_losses import DOMAIN_STYLE_LOSS, evaluation_description
 from stylebench.metrics.runtime import REPEATS, THROUGHPUT_BATCH
-from stylebench.plan import DOMAIN_STYLE, Plan, is_domain
+from stylebench.plan import DOMAIN_STYLE, Plan, is_domain, is_reverse, method_class, method_of
 from stylebench.record_model import (
     CellRecord,
     ComputeSeconds,
@@ -31,7 +31,7 @@ from stylebench.record_model import (
     TrainingEntry,
     WeightsInfo,
 )
-from stylebench.registry import METHODS, METRICS
+from stylebench.registry import METRICS
 from stylebench.suites.load import ImageRef
 from stylebench.worker import CellResult
 
@@ -115,11 +115,16 @@ def _method_summaries(
 ) -> dict[str, MethodSummary]:
     summaries = {}
     for name, config in plan.methods.items():
-        cls = METHODS.get(name)
+        cls = method_class(name)
         mine = [c for c in cells if c["method"] == name]
-        jobs = sorted((t for t in training if t["method"] == name), key=lambda t: t["label"])
+        # Both directions of a domain method use (and list) the one training of their method.
+        jobs = sorted(
+            (t for t in training if t["method"] == method_of(name)), key=lambda t: t["label"]
+        )
         result = method_results.get(name, {})
         summaries[name] = MethodSummary(
+            method=method_of(name),
+            direction=plan.direction(name),
             config=config.model_dump(mode="json"),
             summary=cls.summary,
             paper=cls.paper,
@@ -160,15 +165,35 @@ def _set_evaluation(plan: Plan, method_results: dict[str, dict[str, Any]]) -> di
 
 
 def _domain_evaluation(plan: Plan) -> dict[str, Any]:
-    """How domain methods (one output per content image, no style image) are scored."""
+    """How domain methods (one output per content image, no style image) are scored, and for
+    each direction which methods go that way, from which inputs, against which set."""
+    domain = [m for m in plan.methods if is_domain(m)]
+    forward = [m for m in domain if not is_reverse(m)]
+    directions = {}
+    if forward:
+        directions["photo_to_style"] = {
+            "methods": forward,
+            "inputs": "content",
+            "reference": "reference" if plan.suite.reference else "style",
+            "reference_images": len(plan.suite.reference_set),
+        }
+    if reverse := [m for m in domain if is_reverse(m)]:
+        directions["style_to_photo"] = {
+            "methods": reverse,
+            "inputs": "reverse_content",
+            "reference": "reverse_reference",
+            "reference_images": len(plan.suite.reverse_reference),
+        }
     return {
-        "methods": [m for m in plan.methods if is_domain(m)],
+        "methods": domain,
         "cell_style": DOMAIN_STYLE,
         "style_set": "reference" if plan.suite.reference else "style",
         "style_set_images": len(plan.suite.reference_set),
+        "directions": directions,
         "style_loss": DOMAIN_STYLE_LOSS,
-        "content_metrics": "against the content image, as for every method",
-        "set_metrics": "outputs against the reference set, as for every method",
+        "content_metrics": "against the content image (the input painting for style_to_photo), "
+        "as for every method",
+        "set_metrics": "outputs against the reference set of the method's direction",
     }
 
 
@@ -211,6 +236,12 @@ def build_record(
             preprocess=PREPROCESS,
             content=[_image_entry(plan, r, "content") for r in plan.suite.content],
             style=[_image_entry(plan, r, "style") for r in plan.suite.style],
+            reverse_content=[
+                _image_entry(plan, r, "reverse_content") for r in plan.suite.reverse_content
+            ],
+            reverse_reference=[
+                _image_entry(plan, r, "reverse_reference") for r in plan.suite.reverse_reference
+            ],
         ),
         environment=EnvironmentInfo(
             git_commit=commit,

@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-SCHEMA = "stylebench.run/2"
+SCHEMA = "stylebench.run/3"
 #: Schemas `upgrade` reads, oldest first.
-OLDER_SCHEMAS = ("stylebench.run/1",)
+OLDER_SCHEMAS = ("stylebench.run/1", "stylebench.run/2")
 
 
 class _Part(BaseModel):
@@ -59,6 +59,10 @@ class SuiteInfo(_Part):
     preprocess: str
     content: list[ImageEntry]
     style: list[ImageEntry]
+    #: The style -> photo direction of domain methods (the suite's ``reverse`` set): style-domain
+    #: images translated to photos, and the photos their outputs are compared with.
+    reverse_content: list[ImageEntry] = Field(default_factory=list)
+    reverse_reference: list[ImageEntry] = Field(default_factory=list)
 
 
 class EnvironmentInfo(_Part):
@@ -172,6 +176,12 @@ class TrainingEntry(_Part):
 class MethodSummary(_Part):
     """One method's settings, declarations, counts and per-method results."""
 
+    #: The registered method the entry runs: its own name, or for ``cyclegan_reverse``
+    #: ``cyclegan`` (null only in records written before /3).
+    method: str | None = None
+    #: Which way a domain method translates (null for per-pair methods): ``photo_to_style``
+    #: (content photos in, the suite's reference set) or ``style_to_photo`` (the reverse set).
+    direction: Literal["photo_to_style", "style_to_photo"] | None = None
     config: dict[str, Any]
     summary: str = ""
     paper: str
@@ -302,16 +312,35 @@ def json_schema() -> dict[str, Any]:
 def upgrade(data: Any) -> Any:
     """A record of an older schema in the current one (unchanged if already current).
 
-    ``stylebench.run/1`` (written before the record was typed) holds the same fields; early /1
-    writers left out a suite's ``description`` and ``datasets``, which take their empty values.
-    Everything else a /1 record holds reads as it is: fields /1 writers left out of a cell or a
-    summary (``features``, ``style_split``, ``curves``, ``compute_seconds`` ...) have defaults.
+    ``stylebench.run/1`` (written before the record was typed) holds the same fields as /2;
+    early /1 writers left out a suite's ``description`` and ``datasets``, which take their empty
+    values. Everything else a /1 record holds reads as it is: fields /1 writers left out of a
+    cell or a summary (``features``, ``style_split``, ``curves``, ``compute_seconds`` ...) have
+    defaults. /3 adds each summary's ``method`` and ``direction`` (filled in here: before /3 an
+    entry was its method, and a domain method translated the way its ``direction`` setting
+    says) and the suite's ``reverse`` sets (empty before /3).
     """
-    if not isinstance(data, dict) or data.get("schema") != "stylebench.run/1":
+    if not isinstance(data, dict) or data.get("schema") not in OLDER_SCHEMAS:
         return data
     upgraded = {**data, "schema": SCHEMA}
-    upgraded["suite"] = {"description": "", "datasets": {}, **data.get("suite", {})}
+    if data["schema"] == "stylebench.run/1":
+        upgraded["suite"] = {"description": "", "datasets": {}, **data.get("suite", {})}
+    methods = data.get("methods")
+    if isinstance(methods, dict):
+        upgraded["methods"] = {
+            name: _upgraded_summary(name, summary) for name, summary in methods.items()
+        }
     return upgraded
+
+
+def _upgraded_summary(name: str, summary: Any) -> Any:
+    """A /1 or /2 method summary with /3's ``method`` and ``direction``."""
+    if not isinstance(summary, dict):
+        return summary
+    domain = isinstance(summary.get("needs"), dict) and summary["needs"].get("style") == "domain"
+    config = summary.get("config") if isinstance(summary.get("config"), dict) else {}
+    direction = config.get("direction", "photo_to_style") if domain else None
+    return {"method": name, "direction": direction, **summary}
 
 
 def check(data: Any) -> RunRecord:

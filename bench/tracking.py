@@ -600,5 +600,12 @@ def record_header(record: RunRecord) -> dict[str, Any]:
             "weights": record.weights.source,
             "config_hash": record.config_hash,
         },
-        "methods": {m: flatten(s.config, "method") for m, s in record.methods.items()},
+        # A domain method's child run says which way it translates (both ways: two runs).
+        "methods": {
+            m: {
+                **flatten(s.config, "method"),
+                **({"direction": s.direction} if s.direction else {}),
+            }
+            for m, s in record.methods.items()
+        },
     }

@@ -41,8 +41,7 @@ from stylebench.methods.core.weights import (
     read_state_dict,
     state_dict_sha256,
 )
-from stylebench.plan import Cell, Plan, PlanError, is_domain
-from stylebench.registry import METHODS
+from stylebench.plan import Cell, Plan, PlanError, is_domain, is_reverse, method_class, method_of
 from stylebench.suites.load import ImageRef
 from stylebench.training_task import (
     State,
@@ -96,18 +95,19 @@ def _job(
 ) -> TrainingJob:
     config = plan.methods[name]
     spec = plan.suite.spec
+    method = method_of(name)  # both directions of a domain method share their training
     identity = {
         "format": KEY_FORMAT,
-        "method": name,
+        "method": method,
         "settings": config.training_settings(),
         "styles": _set_digest([ref.sha256 for ref in styles]),
         "style_size": spec.image_size,
         "training_content": _set_digest([ref.sha256 for ref in plan.suite.training_content]),
         "seed": spec.seed,
-        "weights": {arch: weights[arch] for arch in METHODS.get(name).encoders},
+        "weights": {arch: weights[arch] for arch in method_class(name).encoders},
     }
     return TrainingJob(
-        method=name,
+        method=method,
         key=_sha256_json(identity),
         label=label,
         settings=config.model_dump(mode="json"),
@@ -125,8 +125,8 @@ def missing_training_sources(plan: Plan) -> list[str]:
     nor a usable checkpoint file (`bench validate` lists them; a run stops on them)."""
     problems = []
     for name, config in plan.methods.items():
-        if not METHODS.get(name).needs.training:
-            continue
+        if not method_class(name).needs.training or is_reverse(name):
+            continue  # a reverse entry has its method's training source
         checkpoint = getattr(config, "checkpoint", None)
         if checkpoint:
             path = Path(checkpoint).expanduser().resolve()
@@ -167,7 +167,7 @@ def plan_training(plan: Plan, weights: Mapping[str, str]) -> TrainingPlan:
     splits: dict[str, str | None] = {}
     suite = plan.suite
     for name, config in plan.methods.items():
-        needs = METHODS.get(name).needs
+        needs = method_class(name).needs
         if not needs.training:
             continue
         checkpoint = getattr(config, "checkpoint", None)
@@ -186,7 +186,8 @@ def plan_training(plan: Plan, weights: Mapping[str, str]) -> TrainingPlan:
             styles = suite.training_style or suite.style
             sets = [(styles, f"{name}/{len(styles)} training styles")]
         mine = [_job(plan, name, styles, label, weights) for styles, label in sets]
-        jobs.update({job.key: job for job in mine})
+        for job in mine:  # a reverse entry's job is its method's (same key)
+            jobs.setdefault(job.key, job)
         for cell in plan.cells:
             if cell.method != name:
                 continue

@@ -28,8 +28,8 @@ from stylebench.metrics.reference_stats import ReferenceSet
 from stylebench.metrics.runtime import measure, timed
 from stylebench.metrics.sets import SetMetric, SetScorer
 from stylebench.paths import cache_dir
-from stylebench.plan import Cell, is_domain
-from stylebench.registry import METHODS, METRICS
+from stylebench.plan import Cell, is_domain, method_class
+from stylebench.registry import METRICS
 from stylebench.suites.guides import guide_key
 
 
@@ -42,9 +42,9 @@ class WorkerSettings:
     methods: dict[str, dict[str, Any]]
     metrics: tuple[str, ...]
     threads: int = 1
-    #: Keys of the style set that outputs of domain methods are scored against (the reference
-    #: set: the suite's ``reference`` images, else its style images).
-    domain: tuple[str, ...] = ()
+    #: Keys of the style set that each domain method's outputs are scored against (its reference
+    #: set: the suite's ``reference`` images, else its style images; photos for a reverse entry).
+    domain: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -161,7 +161,7 @@ class CellRunner:
         self._methods: dict[tuple[str, str | None], Any] = {}
         self._metrics: dict[str, Any] = {}
         self._set_scorer: SetScorer | None = None
-        self._domain: StyleDomain | None = None
+        self._domains: dict[str, StyleDomain] = {}
         self._warm: set[str] = set()
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.metric_context = MetricContext(
@@ -189,7 +189,7 @@ class CellRunner:
         is recorded once per job by the driver); others prepare here, timed."""
         if (name, job) in self._methods:
             return self._methods[name, job], None
-        cls = METHODS.get(name)
+        cls = method_class(name)
         config = resolve_config(cls, self.settings.methods[name])
         context = MethodContext(device=self.device, seed=self.settings.seed, encoder=self.encoder)
         method = cls(config, context)
@@ -202,17 +202,17 @@ class CellRunner:
         self._methods[name, job] = method
         return method, seconds
 
-    def domain(self) -> StyleDomain:
-        """The style set domain methods are scored against (stacked once per worker; empty when
+    def domain(self, method: str) -> StyleDomain:
+        """The style set a domain method is scored against (stacked once per worker; empty when
         the plan has no metric that compares with it)."""
-        if self._domain is None:
-            keys = self.settings.domain
+        if method not in self._domains:
+            keys = self.settings.domain.get(method, ())
             images = [self.tensor(key) for key in keys]
-            self._domain = StyleDomain(
+            self._domains[method] = StyleDomain(
                 name="\n".join(keys),
                 images=torch.cat(images) if images else torch.empty(0, 3, 0, 0),
             )
-        return self._domain
+        return self._domains[method]
 
     def _set_metrics(self) -> list[SetMetric]:
         return [
@@ -266,12 +266,12 @@ class CellRunner:
         domain = is_domain(cell.method)
         content = self.tensor(cell.content)
         style = None if domain else self.tensor(cell.style)
-        guides = self.guides(cell) if METHODS.get(cell.method).needs.guides else None
+        guides = self.guides(cell) if method_class(cell.method).needs.guides else None
 
         def stylize():
             return method.stylize(content, style, guides=guides, seeds=[cell.seed])
 
-        iterative = METHODS.get(cell.method).iterative
+        iterative = method_class(cell.method).iterative
         clock = time.perf_counter()
         result, timing = measure(
             stylize, self.device, iterative, warm_up=cell.method not in self._warm
@@ -290,7 +290,7 @@ class CellRunner:
         clock = time.perf_counter()
         for name, metric in metrics.items():
             values = (
-                metric.score_domain(output, content, self.domain())
+                metric.score_domain(output, content, self.domain(cell.method))
                 if style is None
                 else metric(output, content, style)
             )
@@ -375,7 +375,7 @@ class CellRunner:
             _, timing = measure(
                 lambda: method.stylize(content, style, seeds=seeds),
                 self.device,
-                METHODS.get(name).iterative,
+                method_class(name).iterative,
                 warm_up=True,
             )
         except Exception as exc:

@@ -56,12 +56,16 @@ class MethodNeeds:
     train once per style set: ``each`` (one network per style image, Johnson), ``all`` (every
     style of the suite in one network, conditional IN) or ``training`` (the suite's
     ``training.style`` images, else its styles; arbitrary-style networks, style domains).
+    ``both_ways`` (domain methods): it also translates the style domain back to photos when its
+    ``direction`` setting is ``style_to_photo`` (CycleGAN's second generator), so a suite with a
+    ``reverse`` set scores that direction too, from the same training.
     """
 
     style: Literal["pair", "domain"] = "pair"
     training: bool = False
     guides: bool = False
     train_styles: Literal["each", "all", "training"] = "all"
+    both_ways: bool = False
 
 
 @dataclass

@@ -148,7 +148,7 @@ class CycleGAN:
         },
     }
     needs: ClassVar[MethodNeeds] = MethodNeeds(
-        style="domain", training=True, train_styles="training"
+        style="domain", training=True, train_styles="training", both_ways=True
     )
     iterative: ClassVar[bool] = False
     encoders: ClassVar[tuple[str, ...]] = ()

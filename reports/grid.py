@@ -20,10 +20,14 @@ NOT_APPLICABLE = (235, 235, 235)
 def write_grid(record: RunRecord, run_dir: Path, files: RunFiles | None = None) -> Path | None:
     """Write ``grid.png`` (content | style | each method's output); missing outputs stay grey,
     as do files outside the run folder (refused by ``files``) and files that are no image.
-    Domain methods come last, their one output per content image in its first row."""
+    Domain methods come last, their one output per content image in its first row; the reverse
+    direction's inputs (style domain -> photo) get a row each below the pairs, with the outputs
+    of the domain methods that go that way. Tiles that do not apply are light grey."""
     files = files or RunFiles(run_dir)
     suite = record.suite
     pair_methods, domain_methods = split_methods(record)
+    backwards = [m for m in domain_methods if record.methods[m].direction == "style_to_photo"]
+    forwards = [m for m in domain_methods if m not in backwards]
     methods = pair_methods + domain_methods
     first_style = suite.style[0].key if suite.style else None
     outputs = {}
@@ -31,28 +35,46 @@ def write_grid(record: RunRecord, run_dir: Path, files: RunFiles | None = None) 
         if cell.output:
             style = first_style if cell.method in domain_methods else cell.style
             outputs[cell.method, cell.content, style] = cell.output
-    pairs = [(c, s) for c in suite.content for s in suite.style]
-    if not pairs:
+    rows: list[list[str | tuple[int, int, int] | None]] = []
+    for content in suite.content:
+        for style in suite.style:
+            below = style.key != first_style  # under a domain method's one output per content
+            rows.append(
+                [content.input, style.input]
+                + [outputs.get((m, content.key, style.key)) for m in pair_methods]
+                + [
+                    NOT_APPLICABLE
+                    if below or m in backwards
+                    else outputs.get((m, content.key, style.key))
+                    for m in domain_methods
+                ]
+            )
+    for content in suite.reverse_content if backwards else []:
+        rows.append(
+            [content.input, NOT_APPLICABLE]
+            + [NOT_APPLICABLE for _ in pair_methods]
+            + [
+                NOT_APPLICABLE if m in forwards else outputs.get((m, content.key, first_style))
+                for m in domain_methods
+            ]
+        )
+    if not rows:
         return None
     random = record.weights.random
     top = BANNER if random else 0
     width = TILE * (2 + len(methods))
-    sheet = Image.new("RGB", (width, top + TILE * len(pairs)), (128, 128, 128))
+    sheet = Image.new("RGB", (width, top + TILE * len(rows)), (128, 128, 128))
     if random:
         draw = ImageDraw.Draw(sheet)
         draw.rectangle((0, 0, width, BANNER), fill=(176, 0, 32))
         draw.text((6, 8), "RANDOM WEIGHTS - not a quality result", fill=(255, 255, 255))
-    for row, (content, style) in enumerate(pairs):
-        tiles = [content.input, style.input] + [
-            outputs.get((m, content.key, style.key)) for m in methods
-        ]
-        for col, rel in enumerate(tiles):
-            below_domain_output = col >= 2 + len(pair_methods) and style.key != first_style
-            if below_domain_output:
-                box = (col * TILE, top + row * TILE, (col + 1) * TILE, top + (row + 1) * TILE)
-                sheet.paste(NOT_APPLICABLE, box)
-            elif (tile := _tile(files.path(rel))) is not None:
-                sheet.paste(tile, (col * TILE, top + row * TILE))
+    for row, tiles in enumerate(rows):
+        for col, tile in enumerate(tiles):
+            box = (col * TILE, top + row * TILE, (col + 1) * TILE, top + (row + 1) * TILE)
+            if isinstance(tile, tuple):
+                sheet.paste(tile, box)
+            elif (image := _tile(files.path(tile))) is not None:
+                sheet.paste(image, box[:2])
     path = run_dir / "grid.png"
     with atomic_file(path, "wb") as handle:
         sheet.save(handle, format="PNG")

@@ -262,10 +262,23 @@ def _grid(
     base: Path,
 ) -> list:
     """One row per (content, style) pair with each per-pair method's output; a domain method's
-    one output per content image sits in the content's first row, spanning its style rows."""
+    one output per content image sits in the content's first row, spanning its style rows.
+    Then one row per input of the reverse direction (style-domain images translated to photos),
+    with the outputs of the domain methods that go that way. A domain method's tile in the
+    other direction's rows is None (the template says so)."""
     suite = record.suite
     pairs = {(c.method, c.content, c.style): c for c in record.cells}
     domain = {(c.method, c.content): c for c in record.cells if c.method in domain_methods}
+    backwards = {m for m in domain_methods if record.methods[m].direction == "style_to_photo"}
+
+    def domain_tiles(content: str, reverse: bool) -> list:
+        return [
+            _output(domain.get((m, content)), files, m, base)
+            if (m in backwards) == reverse
+            else None
+            for m in domain_methods
+        ]
+
     rows = []
     for content in suite.content:
         for index, style in enumerate(suite.style):
@@ -277,13 +290,19 @@ def _grid(
                         _output(pairs.get((m, content.key, style.key)), files, m, base)
                         for m in pair_methods
                     ],
-                    "domain": [
-                        _output(domain.get((m, content.key)), files, m, base)
-                        for m in domain_methods
-                    ]
-                    if index == 0
-                    else [],
+                    "domain": domain_tiles(content.key, False) if index == 0 else [],
                     "span": len(suite.style),
+                }
+            )
+    if backwards:
+        for content in suite.reverse_content:
+            rows.append(
+                {
+                    "content": content.key,
+                    "style": None,
+                    "outputs": [],
+                    "domain": domain_tiles(content.key, True),
+                    "span": 1,
                 }
             )
     return rows
@@ -336,15 +355,17 @@ def render_report(
         if summary.method_error
     ]
     suite = record.suite
-    names = {r.key: r.name for r in suite.content + suite.style}
+    shown = suite.content + suite.style + suite.reverse_content
+    names = {r.key: r.name for r in shown}
     inputs = {
         r.key: {
             "src": _thumbnail(files.path(r.input)),
             "href": _link(files.path(r.input), base),
         }
-        for r in suite.content + suite.style
+        for r in shown
     }
     pair_methods, domain_methods = split_methods(record)
+    directions = {m: record.methods[m].direction for m in domain_methods}
     grid = _grid(record, files, pair_methods, domain_methods, base)
     failures = [c for c in record.cells if not c.ok]
     per_split = split_scores(record)
@@ -378,6 +399,9 @@ def render_report(
         grid=grid,
         pair_methods=pair_methods,
         domain_methods=domain_methods,
+        directions=directions,
+        forward_methods=[m for m in domain_methods if directions[m] != "style_to_photo"],
+        reverse_methods=[m for m in domain_methods if directions[m] == "style_to_photo"],
         names=names,
         inputs=inputs,
         failures=failures,

@@ -46,6 +46,9 @@ class Suite:
     reference: tuple[ImageRef, ...] = ()
     training_content: tuple[ImageRef, ...] = ()
     training_style: tuple[ImageRef, ...] = ()
+    #: The style -> photo direction's inputs (style-domain images) and reference set (photos).
+    reverse_content: tuple[ImageRef, ...] = ()
+    reverse_reference: tuple[ImageRef, ...] = ()
     #: Semantic map of each content/style image that has one, by the image's key.
     guides: dict[str, ImageRef] = field(default_factory=dict)
     #: Identity of every dataset the suite reads (see `bench.data.store.DatasetCopy.identity`).
@@ -66,6 +69,8 @@ class Suite:
             ("reference", self.reference),
             ("training_content", self.training_content),
             ("training_style", self.training_style),
+            ("reverse_content", self.reverse_content),
+            ("reverse_reference", self.reverse_reference),
         )
         for role, refs in roles:
             for ref in refs:
@@ -82,7 +87,15 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem).strip("._-") or "image"
 
 
-KEY_PREFIX = {"content": "c", "style": "s", "reference": "r", "tcontent": "tc", "tstyle": "ts"}
+KEY_PREFIX = {
+    "content": "c",
+    "style": "s",
+    "reference": "r",
+    "tcontent": "tc",
+    "tstyle": "ts",
+    "rcontent": "rc",
+    "rreference": "rr",
+}
 
 
 def _refs(images: list[tuple[str, Path]], role: str, taken: set[str]) -> tuple[ImageRef, ...]:
@@ -363,6 +376,8 @@ def load_suite(ref: str, overrides: list[str] | None = None, data_dir: Path | No
         "reference": "reference",
         "training.content": "tcontent",
         "training.style": "tstyle",
+        "reverse.content": "rcontent",
+        "reverse.reference": "rreference",
     }
     refs = {
         where: _refs(resolver.images(images, where), roles[where], taken)
@@ -383,6 +398,8 @@ def load_suite(ref: str, overrides: list[str] | None = None, data_dir: Path | No
         reference=refs.get("reference", ()),
         training_content=refs.get("training.content", ()),
         training_style=refs.get("training.style", ()),
+        reverse_content=refs.get("reverse.content", ()),
+        reverse_reference=refs.get("reverse.reference", ()),
         guides=guides,
         datasets=resolver.datasets,
     )

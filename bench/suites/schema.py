@@ -72,6 +72,18 @@ class TrainingSpec(BaseModel):
     style: ImageSet | None = None
 
 
+class ReverseSpec(BaseModel):
+    """The style -> photo direction of domain methods that translate both ways (CycleGAN): its
+    inputs are images of the style domain, its reference set photos. It has its own images
+    because neither of the forward direction's sets fits: the style images may have been
+    trained on, and the forward reference set is paintings, not photos."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content: ImageSet = Field(description="style-domain images translated to photos")
+    reference: ImageSet = Field(description="photos: FID/KID and style_loss reference set")
+
+
 class GuideSpec(BaseModel):
     """Where a suite's semantic maps are and which image each belongs to (see README, Suites)."""
 
@@ -102,6 +114,11 @@ class SuiteSpec(BaseModel):
         None, description="reference set for FID/KID (default: the style images)"
     )
     training: TrainingSpec | None = None
+    reverse: ReverseSpec | None = Field(
+        None,
+        description="images of the style -> photo direction, scored for domain methods that "
+        "translate both ways (see README, CycleGAN)",
+    )
     guides: GuideSpec | None = Field(
         None, description="semantic maps for content and style images (semantic methods)"
     )
@@ -122,4 +139,7 @@ class SuiteSpec(BaseModel):
             sets["training.content"] = self.training.content
             if self.training.style is not None:
                 sets["training.style"] = self.training.style
+        if self.reverse is not None:
+            sets["reverse.content"] = self.reverse.content
+            sets["reverse.reference"] = self.reverse.reference
         return sets

@@ -8,7 +8,7 @@ from stylebench.checkpoint_cache import PartialCheckpoint, cache_paths
 from stylebench.images import load_image, to_uint8
 from stylebench.methods.core.cyclegan_nets import ResnetGenerator
 from stylebench.metrics.base import StyleDomain
-from stylebench.metrics.feature_losses import StyleLoss
+from stylebench.metrics.feature_losses import ContentLoss, StyleLoss
 from stylebench.plan import DOMAIN_STYLE, make_plan
 from stylebench.suites.load import load_suite
 from stylebench.training_jobs import plan_training, prepare_checkpoints, style_arrays
@@ -122,7 +122,7 @@ def runner(
         seed=0,
         methods={"cyclegan": plan.methods["cyclegan"].model_dump(mode="json")},
         metrics=metrics,
-        domain=tuple(r.key for r in plan.suite.style) if with_domain else (),
+        domain={"cyclegan": tuple(r.key for r in plan.suite.style)} if with_domain else {},
     )
     images = {r.key: to_uint8(load_image(r.path, 32).unsqueeze(0))[0] for r in refs}
     return CellRunner(settings, images, {job.key: trained.state}), training.attach(plan.cells)
@@ -136,7 +136,7 @@ def test_a_domain_cell_is_scored_against_the_style_set(tmp_path, metric_context)
     method, _ = worker._method("cyclegan", cells[0].job, [])
     content = worker.tensor(cells[0].content)
     stylized = method.stylize(content).images
-    styles = torch.cat([worker.tensor(key) for key in worker.settings.domain])
+    styles = torch.cat([worker.tensor(key) for key in worker.settings.domain["cyclegan"]])
     expected = StyleLoss(metric_context).score_domain(stylized, content, StyleDomain("s", styles))
     assert result.scores["style_loss"] == pytest.approx(float(expected[0]), rel=1e-5, abs=0)
     assert result.output.shape == (32, 32, 3)
@@ -181,3 +181,45 @@ def test_a_reference_generator_file_loads_on_the_driver_and_stylizes_on_a_worker
     with torch.no_grad():
         expected = to_uint8(((generator(content * 2 - 1) + 1) / 2).clamp(0, 1))[0]
     assert (result.output == expected).all()
+
+
+def test_the_reverse_direction_translates_paintings_scored_against_them_and_the_photos(
+    tmp_path, metric_context
+):
+    """cyclegan_reverse: the reverse set's paintings in (content metrics against the input
+    painting), style_loss against the reverse set's photos; the checkpoint is cyclegan's."""
+    reverse = {
+        "content": {"generate": "paintings", "count": 2, "first": 30},
+        "reference": {"generate": "scenes", "count": 3, "first": 60},
+    }
+    plan = make_plan(suite(tmp_path, reverse=reverse), ["cyclegan"])
+    assert list(plan.methods) == ["cyclegan", "cyclegan_reverse"]
+    training = plan_training(plan, WEIGHTS)
+    (job,) = training.jobs.values()
+    trained = train_job(job, TrainingSettings(weights="random", seed=0), {})
+    photos = tuple(r.key for r in plan.suite.reverse_reference)
+    settings = WorkerSettings(
+        weights="random",
+        seed=0,
+        methods={name: config.model_dump(mode="json") for name, config in plan.methods.items()},
+        metrics=("content_loss", "style_loss"),
+        domain={"cyclegan_reverse": photos},
+    )
+    refs = (*plan.suite.reverse_content, *plan.suite.reverse_reference)
+    images = {r.key: to_uint8(load_image(r.path, 32).unsqueeze(0))[0] for r in refs}
+    worker = CellRunner(settings, images, {job.key: trained.state})
+    cell = next(c for c in training.attach(plan.cells) if c.method == "cyclegan_reverse")
+    assert cell.content == "rc-painting_30" and cell.job == job.key
+    result = worker.run(cell, [])
+    assert result.status == "ok", result.traceback
+    painting = worker.tensor(cell.content)
+    method, _ = worker._method("cyclegan_reverse", job.key, [])
+    assert method.config.direction == "style_to_photo"
+    with torch.no_grad():
+        output = method.generators["style_to_photo"](painting * 2 - 1).add(1).div(2).clamp(0, 1)
+    assert (result.output == to_uint8(output)[0]).all()  # F, not G, on the painting
+    content = ContentLoss(metric_context).score_domain(output, painting, StyleDomain("x", painting))
+    assert result.scores["content_loss"] == pytest.approx(float(content[0]), rel=1e-5)
+    styles = torch.cat([worker.tensor(key) for key in photos])
+    style = StyleLoss(metric_context).score_domain(output, painting, StyleDomain("p", styles))
+    assert result.scores["style_loss"] == pytest.approx(float(style[0]), rel=1e-5)

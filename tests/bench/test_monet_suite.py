@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -14,12 +15,12 @@ from stylebench.data.catalog import DATASETS
 from stylebench.data.store import verify
 from stylebench.errors import BenchError
 from stylebench.methods.core.weights import WeightsSource
-from stylebench.plan import make_plan
+from stylebench.plan import is_domain, make_plan
 from stylebench.record_builder import build_record
-from stylebench.registry import METHODS
 from stylebench.suites import MONET
 from stylebench.suites.load import load_suite
 from stylebench.suites.pin import pin_suite
+from stylebench.training_jobs import plan_training
 from tests.bench.data.conftest import tiny_jpeg
 
 #: The version the repository ships (bumped whenever the suite changes what a run computes).
@@ -69,12 +70,51 @@ def test_monet_picks_its_images_by_the_documented_rule(monet_root):
     )
     plan = make_plan(suite)
     assert plan.methods["gatys"].steps == 500
-    domain = [m for m in plan.methods if METHODS.get(m).needs.style == "domain"]
-    assert plan.methods["cyclegan"].steps == 1_257_400 and domain == ["cyclegan"]
-    assert len(plan.cells) == 10 * 5 * (len(plan.methods) - 1) + 10  # cyclegan: once per photo
+    domain = [m for m in plan.methods if is_domain(m)]
+    assert plan.methods["cyclegan"].steps == 1_257_400
+    assert domain == ["cyclegan", "cyclegan_reverse"]
+    # Per-pair methods: 10 photos x 5 paintings; cyclegan once per photo, and back once per
+    # held-out painting.
+    assert len(plan.cells) == 10 * 5 * (len(plan.methods) - 2) + 10 + 10
     record = build_record(plan, "id", "key", "commit", WeightsSource.parse("random"), [], "now")
     assert record.suite.datasets == suite.datasets and record.suite.version == SHIPPED_VERSION
     assert [c.name for c in record.suite.content] == [r.name for r in suite.content]
+
+
+def test_monet_plans_cyclegan_both_ways_from_one_training(monet_root):
+    suite = load_suite("monet", data_dir=monet_root)
+    plan = make_plan(suite)
+    paintings = names("testA", range(0, 121, 12))[:10]
+    assert [r.name for r in suite.reverse_content] == paintings
+    assert [r.name for r in suite.reverse_reference] == names("testB", range(751))
+    cells = {m: [c for c in plan.cells if c.method == m] for m in ("cyclegan", "cyclegan_reverse")}
+    assert [c.content for c in cells["cyclegan"]] == [r.key for r in suite.content]
+    assert [c.content for c in cells["cyclegan_reverse"]] == [r.key for r in suite.reverse_content]
+    assert [c.id for c in cells["cyclegan_reverse"]][:2] == [
+        "cyclegan_reverse/rc-00000/domain",
+        "cyclegan_reverse/rc-00012/domain",
+    ]
+    assert (plan.direction("cyclegan"), plan.direction("cyclegan_reverse")) == (
+        "photo_to_style",
+        "style_to_photo",
+    )
+    assert [r.name for r in plan.reference_set("cyclegan")] == names("testA", range(121))
+    assert plan.reference_set("cyclegan_reverse") == suite.reverse_reference
+    settings = plan.methods["cyclegan_reverse"].model_dump()
+    assert settings == {**plan.methods["cyclegan"].model_dump(), "direction": "style_to_photo"}
+    # One training job (direction is not in its key): both directions use its checkpoint.
+    training = plan_training(plan, defaultdict(lambda: "weights"))
+    (job,) = [j for j in training.jobs.values() if j.method == "cyclegan"]
+    assert {training.cell_jobs[c.id] for m in cells for c in cells[m]} == {job.key}
+    record = build_record(plan, "id", "key", "commit", WeightsSource.parse("random"), [], "now")
+    back = record.methods["cyclegan_reverse"]
+    assert (back.method, back.direction, back.cells_planned) == ("cyclegan", "style_to_photo", 10)
+    assert record.methods["cyclegan"].direction == "photo_to_style"
+    assert [r.name for r in record.suite.reverse_content] == paintings
+    directions = record.evaluation["domain"]["directions"]
+    assert directions["style_to_photo"]["methods"] == ["cyclegan_reverse"]
+    assert directions["style_to_photo"]["reference_images"] == 751
+    assert directions["photo_to_style"]["reference_images"] == 121
 
 
 def test_validate_reports_the_sets_and_the_dataset(monet_root):
@@ -86,6 +126,10 @@ def test_validate_reports_the_sets_and_the_dataset(monet_root):
     assert f"suite monet v{SHIPPED_VERSION}: 10 content x 5 style at 256 px" in result.output
     assert "reference set 121 images; training 6287 content, 1072 style images" in result.output
     assert "dataset monet2photo: file list sha256" in result.output
+    assert "reverse (style -> photo): 10 style-domain images in, reference set 751 photos" in (
+        result.output
+    )
+    assert "cyclegan_reverse: the style_to_photo generator of cyclegan's training" in result.output
 
 
 def test_the_reference_can_be_test_and_train_paintings(monet_root):
@@ -137,7 +181,8 @@ def test_pin_lists_the_names_and_guards_them(monet_root, tmp_path):
     suite = tmp_path / "monet.yaml"
     shutil.copy(MONET, suite)
     pinned = pin_suite(str(suite), data_dir=monet_root)
-    assert pinned.changed == ["content", "style"] and pinned.version == SHIPPED_VERSION
+    assert pinned.changed == ["content", "style", "reverse.content"]
+    assert pinned.version == SHIPPED_VERSION
     text = suite.read_text()
     assert "# The headline suite" in text and '- "00075.jpg"' in text  # comments stay
     loaded = load_suite(str(suite), data_dir=monet_root)

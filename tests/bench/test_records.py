@@ -51,7 +51,7 @@ def test_records_are_written_atomically_read_typed_and_closed(tmp_path):
     with pytest.raises(RecordError, match=r"record\.json: x is 1, expected no such field"):
         read_record(run)
     (run / "record.json").write_text(json.dumps({"schema": "other"}))
-    with pytest.raises(RecordError, match="schema 'other'; this stylebench reads stylebench.run/2"):
+    with pytest.raises(RecordError, match="schema 'other'; this stylebench reads stylebench.run/3"):
         read_record(run)
     with pytest.raises(RecordError, match="no run record"):
         read_record(tmp_path / "nowhere")
@@ -108,3 +108,24 @@ def test_a_whole_entry_that_lost_only_its_newline_is_kept(tmp_path):
     append_journal(path, {"id": "c", "status": "ok"})
     assert set(read_journal(path)) == {"a", "b", "c"}
     assert not list(tmp_path.glob("*.torn-*"))
+
+
+def test_a_v2_record_gets_each_summary_method_and_direction(tmp_path):
+    """/3 added ``method`` and ``direction`` to method summaries: a /2 record gets them from its
+    entry names and a domain method's ``direction`` setting."""
+    record = synthetic_record(tmp_path, ["a.jpg"], ["s.jpg"], {"gatys": 1.0, "cyclegan": 2.0})
+    record["schema"] = "stylebench.run/2"
+    record["methods"]["cyclegan"] |= {"needs": {"style": "domain"}, "config": {"direction": "x"}}
+    write_json_atomic(tmp_path / "record.json", record)
+    with pytest.raises(RecordError, match=r"methods\.cyclegan\.direction is 'x'"):
+        read_record(tmp_path)
+    record["methods"]["cyclegan"]["config"] = {}  # before /3: the default, photo_to_style
+    write_json_atomic(tmp_path / "record.json", record)
+    upgraded = read_record(tmp_path)
+    assert upgraded.schema_ == SCHEMA
+    assert (upgraded.methods["gatys"].method, upgraded.methods["gatys"].direction) == (
+        "gatys",
+        None,
+    )
+    cyclegan = upgraded.methods["cyclegan"]
+    assert (cyclegan.method, cyclegan.direction) == ("cyclegan", "photo_to_style")

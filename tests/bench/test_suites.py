@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from stylebench.errors import BenchError
-from stylebench.plan import cell_seed, make_plan
+from stylebench.plan import PlanError, cell_seed, make_plan
 from stylebench.registry import METHODS, UnknownName
 from stylebench.suites import procedural
 from stylebench.suites.load import load_suite
@@ -20,6 +20,15 @@ def test_smoke_is_procedural_deterministic_and_random_weights(tmp_path):
     again = procedural.generate("scenes", 2, tmp_path)
     assert [p.read_bytes() for p in again] == [r.path.read_bytes() for r in suite.content]
     assert suite.content[0].sha256 != suite.content[1].sha256
+    # Both ways for cyclegan: its paintings -> photo entry on paintings 3-4, never trained on.
+    plan = make_plan(suite, ["cyclegan"])
+    assert list(plan.methods) == ["cyclegan", "cyclegan_reverse"]
+    back = [c.content for c in plan.cells if c.method == "cyclegan_reverse"]
+    assert back == ["rc-painting_03", "rc-painting_04"]
+    with pytest.raises(PlanError, match="cyclegan_reverse is planned from cyclegan"):
+        make_plan(suite, ["cyclegan_reverse"])
+    with pytest.raises(PlanError, match=r"methods.cyclegan.direction: the suite's reverse set"):
+        make_plan(load_suite("smoke", ["cyclegan.direction=style_to_photo"]), ["cyclegan"])
 
 
 def test_folder_suite_uses_content_and_style_and_every_method_it_can_run(shared_images):

@@ -101,6 +101,7 @@ def test_each_methods_budget_is_printed_and_a_paper_budget_on_a_cpu_is_warned_ab
     assert smoke.exit_code == 0, smoke.output
     for name in METHODS.builtin_names():
         assert f"{name}: preset smoke, steps " in smoke.output
+    assert "cyclegan_reverse: the style_to_photo generator of cyclegan's training" in smoke.output
     assert "warning" not in smoke.output
     paper = runner.invoke(
         app, ["validate", "smoke", "--methods", "johnson", "--set", "johnson.preset=paper"]

@@ -103,8 +103,10 @@ def test_a_domain_method_gets_one_column_with_one_output_per_content(tmp_path):
     ]
     assert grid.count("</th>") == 4  # content, style, p, cyclegan
     assert grid.count('<td class="domain" rowspan="3">') == 2  # once per content, over 3 styles
+    assert grid.count("photo → style domain: one output per content") == 1  # its header
     assert (
-        grid.count("→ style domain") == 2
+        grid.count("c-0.png → style domain") + grid.count("c-1.png → style domain") == 0
+        and grid.count("→ style domain") == 3  # header and the two outputs' alt texts
         and grid.count('title="p (click for the full image)"') == 6
     )
     assert "mean Gram matrices of the 7 images of the style set (reference)" in html
@@ -119,6 +121,72 @@ def test_a_domain_method_gets_one_column_with_one_output_per_content(tmp_path):
         assert pixels.getpixel((column, 28 + 48)) == (200, 200, 200)  # a.png's output
         assert pixels.getpixel((column, 28 + 96 + 48)) == (235, 235, 235)  # not repeated
         assert pixels.getpixel((column, 28 + 3 * 96 + 48)) == (200, 200, 200)  # b.png's output
+
+
+def with_reverse_direction(record: dict, run_dir) -> dict:
+    """``record`` with cyclegan both ways: ``cyclegan_reverse`` translates two paintings of the
+    suite's reverse set to photos (one cell each, outputs grey 60)."""
+    record = with_domain_method(record, run_dir)
+    reverse = [
+        {"key": f"rc-{i}", "name": f"p{i}.png", "sha256": "0" * 64, "input": f"inputs/rc-{i}.png"}
+        for i in range(2)
+    ]
+    for ref in reverse:
+        Image.fromarray(np.full((16, 16, 3), 120, np.uint8)).save(run_dir / ref["input"])
+    record["suite"]["reverse_content"] = reverse
+    record["methods"]["cyclegan"]["direction"] = "photo_to_style"
+    record["methods"]["cyclegan_reverse"] = {
+        **record["methods"]["cyclegan"],
+        "method": "cyclegan",
+        "direction": "style_to_photo",
+    }
+    for ref in reverse:
+        output = f"images/cyclegan_reverse/{ref['key']}/domain.png"
+        (run_dir / output).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((16, 16, 3), 60, np.uint8)).save(run_dir / output)
+        record["cells"].append(
+            {
+                **record["cells"][-1],
+                "id": f"cyclegan_reverse/{ref['key']}/domain",
+                "method": "cyclegan_reverse",
+                "content": ref["key"],
+                "output": output,
+            }
+        )
+    return record
+
+
+def test_both_directions_of_a_domain_method_get_a_column_each(tmp_path):
+    record = synthetic_record(tmp_path, ["a.png", "b.png"], ["s.png", "t.png", "u.png"], {"p": 0.2})
+    for key in ("c-0", "c-1"):
+        (tmp_path / "images" / "cyclegan" / key).mkdir(parents=True)
+    record = with_reverse_direction(record, tmp_path)
+    html = render_report(record, tmp_path)
+    grid = html[
+        html.index('<table class="grid">') : html.index("</table>", html.index('class="grid"'))
+    ]
+    assert grid.count("</th>") == 5  # content, style, p, cyclegan, cyclegan_reverse
+    assert "cyclegan<span" in grid and "photo → style domain" in grid
+    assert "cyclegan_reverse<span" in grid and "style domain → photo: one output" in grid
+    # The pairs' rows: cyclegan's outputs, cyclegan_reverse "other direction"; then one row per
+    # painting of the reverse set with cyclegan_reverse's output and cyclegan "other direction".
+    assert grid.count('alt="cyclegan: a.png → style domain"') == 1
+    assert grid.count('alt="cyclegan_reverse: p0.png → photo"') == 1
+    assert grid.count('alt="cyclegan_reverse: p1.png → photo"') == 1
+    assert grid.count("other direction") == 2 + 2
+    assert grid.count("per-pair methods do not run on these inputs") == 2
+    assert 'id="reverse-note">cyclegan_reverse: the other way' in html
+    write_report(record, tmp_path)
+    with Image.open(tmp_path / "grid.png") as sheet:
+        assert sheet.size == (96 * 5, 28 + 96 * (6 + 2))
+        pixels = sheet.convert("RGB")
+        forward, backward = 96 * 3 + 48, 96 * 4 + 48
+        assert pixels.getpixel((forward, 28 + 48)) == (200, 200, 200)  # a.png -> Monet
+        assert pixels.getpixel((backward, 28 + 48)) == (235, 235, 235)  # not this direction
+        painting = 28 + 6 * 96 + 48
+        assert pixels.getpixel((48, painting)) == (120, 120, 120)  # the input painting
+        assert pixels.getpixel((backward, painting)) == (60, 60, 60)  # p0.png -> photo
+        assert pixels.getpixel((forward, painting)) == (235, 235, 235)
 
 
 def test_domain_column_renders_in_chromium(tmp_path):
