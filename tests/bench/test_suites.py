@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from stylebench.errors import BenchError
-from stylebench.plan import PlanError, cell_seed, make_plan
+from stylebench.plan import PlanError, cell_seed, make_plan, method_class
 from stylebench.registry import METHODS, UnknownName
 from stylebench.suites import procedural
 from stylebench.suites.load import load_suite
@@ -219,7 +219,7 @@ def test_cells_start_longest_first():
     # semantic 50 steps x 1 phase, improved_gatys 10 x 2, gatys 5; feed-forward methods last.
     assert first[:3] == ["semantic", "improved_gatys", "gatys"]
     assert sorted(ordered, key=lambda c: c.id) == sorted(plan.cells, key=lambda c: c.id)
-    trained = [m for m in first if not METHODS.get(m).iterative]
+    trained = [m for m in first if not method_class(m).iterative]
     assert first[3:] == trained == [m for m in plan.methods if m in trained]
 
 
