@@ -202,6 +202,7 @@ METRICS: Registry[Any] = Registry(
         "style_loss": "stylebench.metrics.feature_losses:StyleLoss",
         "lpips": "stylebench.metrics.perceptual_distance:LPIPS",
         "lpips_vgg": "stylebench.metrics.perceptual_distance:LPIPSVGG",
+        "lpips_gray": "stylebench.metrics.perceptual_distance:LPIPSGray",
         "cfsd": "stylebench.metrics.cfsd:CFSD",
         "histogram_loss": "stylebench.metrics.color_histogram:HistogramLoss",
         "fid": "stylebench.metrics.sets:FID",

@@ -150,3 +150,35 @@ class LPIPSVGG(LPIPS):
         needs=("content",),
     )
     net: ClassVar[Backbone] = "vgg"
+
+
+def pil_luma(images: torch.Tensor) -> torch.Tensor:
+    """[B, 3, H, W] images in [0, 1] to [B, 1, H, W] grey exactly as Pillow's ``convert("L")``
+    makes it from their 8-bit pixels (ITU-R 601-2 luma in Pillow's 16-bit fixed point)."""
+    pixels = torch.round(images.clamp(0, 1) * 255).to(torch.int64)
+    weights = torch.tensor([19595, 38470, 7471], device=images.device).view(1, 3, 1, 1)
+    grey = ((pixels * weights).sum(dim=1, keepdim=True) + 0x8000) >> 16
+    return grey.to(images.dtype) / 255
+
+
+class LPIPSGray(LPIPS):
+    """LPIPS of the greyscale images: content preserved apart from colour (StyleID's
+    ``LPIPS_gray``: torchvision's ``Grayscale()`` of the PNG files, whose one channel the
+    package's input scaling spreads over three)."""
+
+    info = MetricInfo(
+        name="lpips_gray",
+        higher_is_better=False,
+        per="image",
+        unit="",
+        description="LPIPS v0.1 (AlexNet) of the greyscale output (8-bit, as stored) vs the "
+        "greyscale content image, grey as Pillow's L mode (StyleID's LPIPS_gray)",
+        needs=("content",),
+    )
+
+    @torch.no_grad()
+    def __call__(
+        self, outputs: torch.Tensor, content: torch.Tensor, style: torch.Tensor | None
+    ) -> torch.Tensor:
+        grey_out, grey_content = pil_luma(outputs), pil_luma(content)
+        return self.model(grey_out * 2 - 1, grey_content * 2 - 1).flatten()

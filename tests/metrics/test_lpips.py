@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import lpips
+import numpy as np
 import pytest
 import torch
-from torchvision import models
+from PIL import Image
+from torchvision import models, transforms
 
 from stylebench.methods.core import weights as weights_module
 from stylebench.methods.core.encoders import load_vgg
 from stylebench.methods.core.weights import WeightsSource, WeightsUnavailable, hub_cache_dir
 from stylebench.metrics.base import MetricContext
-from stylebench.metrics.perceptual_distance import LPIPS, LPIPSVGG
+from stylebench.metrics.perceptual_distance import LPIPS, LPIPSVGG, LPIPSGray, pil_luma
 
 
 def images(seed: int, n: int = 3, size: int = 48) -> torch.Tensor:
@@ -129,3 +131,33 @@ def test_scores_do_not_depend_on_the_batch(built):
         [built["lpips"](output[i : i + 1], content[i : i + 1], content) for i in range(3)]
     )
     torch.testing.assert_close(batched, single, rtol=1e-5, atol=1e-7)
+
+
+def test_pil_luma_is_pillows_greyscale_exactly():
+    pixels = torch.randint(0, 256, (2, 3, 17, 23), generator=torch.Generator().manual_seed(4))
+    ours = pil_luma(pixels.float() / 255)
+    for i in range(2):
+        array = pixels[i].permute(1, 2, 0).numpy().astype(np.uint8)
+        grey = np.asarray(Image.fromarray(array).convert("L"), dtype=np.float32) / 255
+        assert np.array_equal(ours[i, 0].numpy(), grey)
+
+
+def test_lpips_gray_equals_styleid_s_on_the_package(metric_context, monkeypatch):
+    """StyleID's LPIPS_gray: torchvision's Grayscale() of the PNG files (one channel, which the
+    package's input scaling spreads over three), then the package's LPIPS (AlexNet)."""
+    ours = LPIPSGray(metric_context)
+    features = {k.split(".", 1)[1]: v for k, v in ours.model.net.state_dict().items()}
+    reference = package_lpips("alex", features, monkeypatch)
+    content, output = images(5), images(6)
+    as_png = [
+        [Image.fromarray((x.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)) for x in t]
+        for t in (output, content)
+    ]
+    to_grey = transforms.Compose([transforms.Grayscale(), transforms.ToTensor()])
+    grey_out, grey_content = (torch.stack([to_grey(im) for im in t]) for t in as_png)
+    assert grey_out.shape[1] == 1
+    expected = reference(grey_out * 2 - 1, grey_content * 2 - 1).flatten()
+    torch.testing.assert_close(ours(output, content, None), expected, rtol=1e-5, atol=0)
+    assert not torch.allclose(
+        ours(output, content, None), LPIPS(metric_context)(output, content, None)
+    )
