@@ -62,7 +62,7 @@ def command(argv: list[str], user_home: Path) -> list[str]:
     if not shutil.which("unshare"):
         pytest.skip(f"{closed[0]} is closed to other users and unshare is missing")
     folder, child = closed
-    parked = Path(tempfile.mkdtemp(prefix="stylebench-parked-"))
+    parked = Path(tempfile.mkdtemp(prefix="parked-", dir=user_home.parent))  # gone with the test
     script = " && ".join(
         [
             f"mount --bind {shlex.quote(str(child))} {shlex.quote(str(parked))}",
