@@ -189,6 +189,7 @@ METHODS: Registry[Any] = Registry(
         "cin": "stylebench.methods.cin:CIN",
         "ghiasi": "stylebench.methods.ghiasi:Ghiasi",
         "adain": "stylebench.methods.adain:AdaIN",
+        "sanet": "stylebench.methods.sanet:SANet",
         "cyclegan": "stylebench.methods.cyclegan:CycleGAN",
     },
     group="stylebench.methods",

@@ -1,5 +1,6 @@
 """Channel means and standard deviations of feature maps: what AdaIN transfers and what its
-style loss compares (Huang & Belongie, ICCV 2017).
+style loss compares (Huang & Belongie, ICCV 2017), and the normalisation SANet's attention and
+content loss apply (Park & Lee, CVPR 2019).
 
 ``unbiased`` picks the variance: the paper's (divided by H*W, as the authors' Torch code
 computes it) or github:naoto0804/pytorch-AdaIN's ``calc_mean_std`` (``Tensor.var``, divided by
@@ -24,13 +25,20 @@ def mean_std(features: torch.Tensor, unbiased: bool = False) -> tuple[torch.Tens
     return flat.mean(dim=2)[..., None, None], variance.sqrt()[..., None, None]
 
 
+def mean_variance_norm(features: torch.Tensor, unbiased: bool = False) -> torch.Tensor:
+    """Each channel of [B, C, H, W] moved to mean 0 and standard deviation 1 (SANet's F-bar, the
+    reference code's ``mean_variance_norm``): what its attention compares and its content loss
+    measures, so that neither depends on the features' scale."""
+    mean, std = mean_std(features, unbiased)
+    return (features - mean) / std
+
+
 def adaptive_instance_norm(
     content: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, unbiased: bool = False
 ) -> torch.Tensor:
     """AdaIN(x, y) = sigma(y) (x - mu(x)) / sigma(x) + mu(y): ``content`` features [B, C, H, W]
     with each channel moved to the style's ``mean`` and ``std`` [B, C, 1, 1]."""
-    content_mean, content_std = mean_std(content, unbiased)
-    return (content - content_mean) / content_std * std + mean
+    return mean_variance_norm(content, unbiased) * std + mean
 
 
 def moment_distance(

@@ -1,4 +1,5 @@
-"""The "normalised VGG-19" of AdaIN (Huang & Belongie, ICCV 2017), up to ``relu4_1``.
+"""The "normalised VGG-19" of AdaIN (Huang & Belongie, ICCV 2017) and SANet (Park & Lee, CVPR
+2019), up to ``relu5_1``.
 
 A different network from torchvision's VGG-19: it starts with a 1x1 convolution 3 -> 3 that
 takes RGB in [0, 1] to the mean-subtracted 0-255 BGR the Caffe weights expect (so images go in
@@ -6,8 +7,11 @@ as they are, with no normalisation here), pads every 3x3 convolution by reflecti
 zeros, and max-pools with ``ceil_mode``. Its weights were rescaled (Gatys et al.) so that every
 layer's mean activation is about one. The layout is github:naoto0804/pytorch-AdaIN's ``net.vgg``:
 one ``nn.Sequential`` of 53 modules to ``relu5_4``, so its published ``vgg_normalised.pth`` has
-integer keys (``0.weight``, ``2.weight``, ``5.weight``, ...) and loads strictly; only the first
-31 modules (to ``relu4_1``, what AdaIN uses) are kept, as the reference code does.
+integer keys (``0.weight``, ``2.weight``, ``5.weight``, ...) and loads strictly. The first 44
+modules (to ``relu5_1``, the deepest layer SANet reads; github:GlebSBrykin/SANET keeps the same
+44) are kept: one encoder serves both methods, and AdaIN, which stops at ``relu4_1`` (the first
+31 modules, as naoto0804's code keeps), never runs the rest, since a forward pass goes only as
+deep as the deepest layer asked for.
 
 Weights come from `methods.core.weights` like every backbone's: ``pretrained`` (the reference
 code's release file, downloaded once into torch's hub cache), a local file or folder, or seeded
@@ -44,9 +48,11 @@ BLOCKS: tuple[tuple[int, ...], ...] = (
     (512, 512, 512, 512),
 )
 
-#: The last layer AdaIN uses, and the layers its style loss reads.
+#: The last layer AdaIN uses (what the decoder inverts), and the layers its style loss reads.
 DEEPEST = "relu4_1"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+#: The last layer of the kept trunk: SANet's second attention level and deepest style layer.
+LAST = "relu5_1"
 
 
 def layer_names() -> list[str]:
@@ -60,8 +66,13 @@ def layer_names() -> list[str]:
     return names
 
 
-#: Modules kept: everything up to and including `DEEPEST` (31, as the reference code keeps).
-TRUNK = layer_names().index(DEEPEST) + 1
+def depth(layer: str) -> int:
+    """How many modules of the layout run to produce ``layer`` (``relu4_1``: 31)."""
+    return layer_names().index(layer) + 1
+
+
+#: Modules kept: everything up to and including `LAST` (44).
+TRUNK = depth(LAST)
 
 
 def layout() -> nn.Sequential:
@@ -112,12 +123,12 @@ def _fits(state: Mapping[str, torch.Tensor], source: WeightsSource) -> bool:
 
 
 def _trunk_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The keys of the first `TRUNK` modules (a whole file also holds relu4_2 .. relu5_4)."""
+    """The keys of the first `TRUNK` modules (a whole file also holds relu5_2 .. relu5_4)."""
     return {k: v for k, v in state.items() if int(k.split(".", 1)[0]) < TRUNK}
 
 
 class NormalisedVGG(nn.Module):
-    """Frozen trunk to ``relu4_1``: RGB [B, 3, H, W] in [0, 1] -> named activations."""
+    """Frozen trunk to ``relu5_1``: RGB [B, 3, H, W] in [0, 1] -> named activations."""
 
     def __init__(self, layers: nn.Sequential, identity: WeightsIdentity) -> None:
         super().__init__()
@@ -132,7 +143,7 @@ class NormalisedVGG(nn.Module):
         wanted = {}
         for name in layers:
             if name not in self.names:
-                raise KeyError(f"{NETWORK} has no layer {name!r}; layers: conv0 .. {DEEPEST}")
+                raise KeyError(f"{NETWORK} has no layer {name!r}; layers: conv0 .. {LAST}")
             wanted[self.names.index(name)] = name
         out: dict[str, torch.Tensor] = {}
         x = images
@@ -160,24 +171,25 @@ def load_normalised_vgg(source: WeightsSource) -> NormalisedVGG:
 
 
 class NormalisedVGG19:
-    """The registered ``vgg_normalised`` encoder: AdaIN's encoder and loss network."""
+    """The registered ``vgg_normalised`` encoder: AdaIN's and SANet's encoder and loss network."""
 
     summary: ClassVar[str] = (
         "AdaIN's normalised VGG-19 (naoto0804/pytorch-AdaIN's vgg_normalised.pth), "
-        "layers conv0 .. relu4_1"
+        "layers conv0 .. relu5_1"
     )
     layers: ClassVar[tuple[str, ...]] = tuple(layer_names()[:TRUNK])
     load = staticmethod(load_normalised_vgg)
 
 
 def mirrored_decoder() -> nn.Sequential:
-    """The decoder that inverts the trunk, as the reference code lays it out (29 modules, so a
-    published ``decoder.pth`` loads as it is): the trunk's 3x3 convolutions in reverse order
+    """The decoder that inverts the trunk to `DEEPEST`, as the reference codes lay it out (29
+    modules, so a published AdaIN or SANet ``decoder.pth`` loads as it is; both codes write the
+    same ``nn.Sequential``): the trunk's 3x3 convolutions to ``relu4_1`` in reverse order
     with their channels swapped, each after a reflection pad and before a ReLU, nearest x2
     up-sampling where the trunk pools, no ReLU after the last convolution. The 1x1 ``conv0`` is
     not mirrored: the decoder ends at the RGB image directly."""
     modules: list[nn.Module] = []
-    for module in reversed(_skeleton()[1:TRUNK]):
+    for module in reversed(_skeleton()[1 : depth(DEEPEST)]):
         if isinstance(module, nn.Conv2d):
             conv = nn.Conv2d(module.out_channels, module.in_channels, 3)
             modules += [nn.ReflectionPad2d(1), conv, nn.ReLU()]

@@ -12,7 +12,7 @@ from stylebench.methods.base import PrepareData, TensorImages, resolve_config
 from stylebench.methods.core.checkpoints import CheckpointMismatch
 from stylebench.methods.core.colour import match_colour
 from stylebench.methods.core.moments import EPS, adaptive_instance_norm, mean_std, moment_distance
-from stylebench.methods.core.normalised_vgg import TRUNK, load_normalised_vgg
+from stylebench.methods.core.normalised_vgg import DEEPEST, depth, load_normalised_vgg
 from stylebench.methods.core.weights import WeightsSource
 from tests.methods import reference_adain
 from tests.methods.stubs import context_with
@@ -50,7 +50,7 @@ def published(tmp_path_factory):
     torch.save(vgg.state_dict(), folder / "vgg_normalised.pth")
     torch.save(decoder.state_dict(), folder / "decoder.pth")
     encoder = load_normalised_vgg(WeightsSource.parse(str(folder / "vgg_normalised.pth")))
-    return folder, vgg[:TRUNK], decoder, context_with({"vgg_normalised": encoder})
+    return folder, vgg[: depth(DEEPEST)], decoder, context_with({"vgg_normalised": encoder})
 
 
 def loaded(published, **settings) -> AdaIN:

@@ -1,4 +1,5 @@
-"""AdaIN's normalised VGG-19: reference layout, strict loading, random and downloaded weights."""
+"""AdaIN's and SANet's normalised VGG-19: reference layout, strict loading, random and downloaded
+weights."""
 
 import functools
 import http.server
@@ -12,6 +13,7 @@ from stylebench.methods.core.encoders import load_encoder
 from stylebench.methods.core.normalised_vgg import (
     STYLE_LAYERS,
     TRUNK,
+    depth,
     layer_names,
     layout,
     load_normalised_vgg,
@@ -20,8 +22,8 @@ from stylebench.methods.core.weights import WeightsSource, WeightsUnavailable, s
 from tests.methods import reference_adain
 
 #: conv0 1x1 (3*3 + 3) and the 3x3 convs of VGG-19 to relu4_1: 3->64, 64->64, 64->128, 128->128,
-#: 128->256, 3 x 256->256, 256->512 (weights 9*in*out plus out biases each).
-TRUNK_PARAMETERS = (
+#: 128->256, 3 x 256->256, 256->512 (weights 9*in*out plus out biases each): what AdaIN runs.
+TO_RELU4_1 = (
     (3 * 3 + 3)
     + (9 * 3 * 64 + 64)
     + (9 * 64 * 64 + 64)
@@ -31,27 +33,32 @@ TRUNK_PARAMETERS = (
     + 3 * (9 * 256 * 256 + 256)
     + (9 * 256 * 512 + 512)
 )
-#: The whole file adds relu4_2 .. relu4_4 and block 5: 7 convs 512 -> 512.
-FILE_PARAMETERS = TRUNK_PARAMETERS + 7 * (9 * 512 * 512 + 512)
+#: The trunk kept goes on to relu5_1 (SANet's deepest layer): conv4_2 .. conv4_4 and conv5_1,
+#: 4 convs 512 -> 512; the whole file adds conv5_2 .. conv5_4, 3 more.
+TRUNK_PARAMETERS = TO_RELU4_1 + 4 * (9 * 512 * 512 + 512)
+FILE_PARAMETERS = TRUNK_PARAMETERS + 3 * (9 * 512 * 512 + 512)
 
 
-def test_the_layout_is_the_reference_codes_and_the_trunk_stops_at_relu4_1():
+def test_the_layout_is_the_reference_codes_and_the_trunk_stops_at_relu5_1():
     ours, theirs = layout().state_dict(), reference_adain.vgg().state_dict()
     assert {k: v.shape for k, v in ours.items()} == {k: v.shape for k, v in theirs.items()}
-    assert len(layout()) == 53 and TRUNK == 31 and layer_names()[TRUNK - 1] == "relu4_1"
+    assert len(layout()) == 53 and TRUNK == 44 and layer_names()[TRUNK - 1] == "relu5_1"
+    assert depth("relu4_1") == 31
     assert sum(v.numel() for v in ours.values()) == FILE_PARAMETERS == 20_024_396
     encoder = load_normalised_vgg(WeightsSource.parse("random", seed=1))
-    assert sum(p.numel() for p in encoder.parameters()) == TRUNK_PARAMETERS == 3_505_740
-    features = encoder(torch.rand(2, 3, 40, 40), STYLE_LAYERS)
+    assert sum(p.numel() for p in encoder.parameters()) == TRUNK_PARAMETERS == 12_944_972
+    assert TO_RELU4_1 == 3_505_740
+    features = encoder(torch.rand(2, 3, 40, 40), [*STYLE_LAYERS, "relu5_1"])
     shapes = {name: tuple(f.shape) for name, f in features.items()}
     assert shapes == {
         "relu1_1": (2, 64, 40, 40),
         "relu2_1": (2, 128, 20, 20),
         "relu3_1": (2, 256, 10, 10),
         "relu4_1": (2, 512, 5, 5),
+        "relu5_1": (2, 512, 3, 3),  # max pooling rounds up (ceil_mode)
     }
-    with pytest.raises(KeyError, match="no layer 'relu5_1'"):
-        encoder(torch.rand(1, 3, 16, 16), ["relu5_1"])
+    with pytest.raises(KeyError, match="no layer 'relu5_2'; layers: conv0 .. relu5_1"):
+        encoder(torch.rand(1, 3, 16, 16), ["relu5_2"])
 
 
 def test_random_weights_are_seeded_labelled_and_keep_their_scale():
@@ -77,9 +84,10 @@ def test_the_published_file_loads_strictly_and_computes_what_the_reference_does(
         assert encoder.identity.sha256 == state_dict_sha256(trunk)
     images = torch.rand(2, 3, 48, 56, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        expected = network[:TRUNK](images)
-        ours = encoder(images, ["relu4_1"])["relu4_1"]
-    assert torch.equal(ours, expected)
+        ours = encoder(images, ["relu4_1", "relu5_1"])
+        relu4_1 = network[: depth("relu4_1")](images)
+        relu5_1 = network[:TRUNK](images)
+    assert torch.equal(ours["relu4_1"], relu4_1) and torch.equal(ours["relu5_1"], relu5_1)
 
 
 def test_a_file_of_another_layout_is_one_error_listing_every_wrong_key(tmp_path):
