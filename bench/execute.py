@@ -294,7 +294,7 @@ class _RayWorkers:
                 done.append((ref, WorkerDied(str(exc).splitlines()[0][:300])))
         return done
 
-    def replace(self, worker: Any) -> Any:
+    def restart(self, worker: Any) -> Any:
         ray.kill(worker)
         self.workers.remove(worker)
         self.workers.append(self._start())

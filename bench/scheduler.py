@@ -69,7 +69,7 @@ class WorkerDied:
 class Executor(Protocol):
     """Where items run. ``workers`` are the live workers (opaque, hashable); `submit` starts an
     item on an idle one and returns a handle; `wait` blocks until at least one item is done and
-    returns each done handle with its result (or `WorkerDied`); `replace` retires a dead worker
+    returns each done handle with its result (or `WorkerDied`); `restart` retires a dead worker
     and returns a fresh one."""
 
     workers: list[Hashable]
@@ -78,7 +78,7 @@ class Executor(Protocol):
 
     def wait(self, handles: Sequence[Hashable]) -> list[tuple[Hashable, Result | WorkerDied]]: ...
 
-    def replace(self, worker: Hashable) -> Hashable: ...
+    def restart(self, worker: Hashable) -> Hashable: ...
 
 
 @dataclass
@@ -217,7 +217,7 @@ class Scheduler:
                 self.idle.append(worker)
                 finished.append((item, outcome))
                 continue
-            self.idle.append(self.executor.replace(worker))
+            self.idle.append(self.executor.restart(worker))
             if self.attempts[item.key] < self.max_attempts:
                 self._retry(item)
             else:

@@ -48,6 +48,7 @@ import yaml
 
 import stylebench.driver
 import stylebench.execute
+import stylebench.preflight
 import stylebench.reports.html
 import stylebench.tracking
 from benchmarks.common import machine, median, pick_device, spread, verdict
@@ -141,7 +142,7 @@ def main() -> None:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
     phases = Phases()
-    phases.wrap(stylebench.driver, "_check_weights", "weights check (driver)")
+    phases.wrap(stylebench.preflight, "check_weights", "weights check (driver)")
     phases.wrap(stylebench.driver, "_load_inputs", "inputs (driver)")
     phases.wrap(stylebench.driver, "run_cells", "cells and method jobs (Ray)")
     for name in ("start", "monitor_system", "log_cell", "finish"):

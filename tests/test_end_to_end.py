@@ -159,8 +159,9 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
     # with its last cell. (MLflow fixes a run's start when it is created: a cell still running
     # on another worker may have started earlier, under load by a second or so.)
     ends = [datetime.fromisoformat(c["finished"]).timestamp() for c in record["cells"]]
-    first = min(record["cells"], key=lambda c: c["finished"])
-    start = datetime.fromisoformat(first["finished"]).timestamp() - sum(first["timings"].values())
+    earliest = min(record["cells"], key=lambda c: c["finished"])
+    finished = datetime.fromisoformat(earliest["finished"]).timestamp()
+    start = finished - sum(earliest["timings"].values())
     assert child.info.start_time == round(start * 1000)
     assert child.info.end_time == round(max(ends) * 1000) < parent[0].info.end_time
     assert child.data.tags["stylebench.commit"] == record["environment"]["git_commit"]

@@ -133,7 +133,7 @@ def test_each_night_measures_afresh_and_compares_with_the_night_before(tmp_path)
     assert entries[1]["baseline"] in {r.name for r in runs} - {entries[1]["run_id"]}
     assert first_id in {e["run_id"] for e in entries}
     rerun = bench("nightly", "--suite", str(suite), "--history", str(history),
-                  "--night", "2030-01-02", cwd=tmp_path)  # fmt: skip
+                  "--night", "2030-01-02", "--threshold", "latency=10", cwd=tmp_path)  # fmt: skip
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert len((history / HISTORY).read_text().splitlines()) == 2
     comparison = json.loads(

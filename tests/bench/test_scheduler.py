@@ -44,7 +44,7 @@ class FakeExecutor:
         timings = {"throughput": 1.0} if early else {}
         return [(handle, MethodResult(item.method, throughput=throughput, timings=timings))]
 
-    def replace(self, worker):
+    def restart(self, worker):
         self.replaced.append(worker)
         self.workers.remove(worker)
         self.workers.append(f"w{self.spawned}")
