@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -63,7 +62,7 @@ from stylebench.methods.base import (
     Stylized,
     Weight,
 )
-from stylebench.methods.core.checkpoints import load_strict
+from stylebench.methods.core.checkpoints import load_checkpoint_setting, load_strict
 from stylebench.methods.core.colour import match_colour
 from stylebench.methods.core.losses import mean_squared_error
 from stylebench.methods.core.moments import adaptive_instance_norm, mean_std, moment_distance
@@ -74,8 +73,13 @@ from stylebench.methods.core.normalised_vgg import (
     NormalisedVGG,
     mirrored_decoder,
 )
-from stylebench.methods.core.training_loop import TrainingConfig, descend, seeded, train_loop
-from stylebench.methods.core.weights import read_state_dict
+from stylebench.methods.core.training_loop import (
+    TrainingConfig,
+    descend,
+    inverse_time_lr,
+    seeded,
+    train_loop,
+)
 
 #: Style images encoded at once when `prepare` measures the training styles.
 STYLE_CHUNK = 16
@@ -185,9 +189,7 @@ class AdaIN:
     def prepare(self, data: PrepareData) -> dict[str, list[float]]:
         """Load ``config.checkpoint`` (a decoder) if set, else train the decoder on
         ``data.training`` x ``data.styles``."""
-        if self.config.checkpoint:
-            path = Path(self.config.checkpoint)
-            self.load_state_dict(read_state_dict(path), source=str(path))
+        if load_checkpoint_setting(self):
             return {}
         if data.training is None:
             raise ValueError("adain needs training content images (the suite's training split)")
@@ -198,8 +200,7 @@ class AdaIN:
         model.train()
 
         def step(index: int, content: torch.Tensor) -> dict[str, float]:
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr / (1 + config.lr_decay * index)
+            inverse_time_lr(optimizer, config.lr, config.lr_decay, index)
             labels = torch.randint(data.styles.shape[0], (content.shape[0],), generator=generator)
             picked = {name: (m[labels], s[labels]) for name, (m, s) in styles.items()}
             with torch.no_grad():

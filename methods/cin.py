@@ -21,7 +21,6 @@ none of them is an error, never a silent substitute.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -38,12 +37,11 @@ from stylebench.methods.base import (
     Stylized,
     Weight,
 )
-from stylebench.methods.core.checkpoints import load_strict
+from stylebench.methods.core.checkpoints import load_checkpoint_setting, load_strict
 from stylebench.methods.core.encoders import TRAINING, Pooling
 from stylebench.methods.core.pastiche import PasticheNet
 from stylebench.methods.core.perceptual_loss import PerceptualLoss, PerceptualSpec, Targets
 from stylebench.methods.core.training_loop import TrainingConfig, descend, seeded, train_loop
-from stylebench.methods.core.weights import read_state_dict
 
 STYLE_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
 THUMBNAIL = 16
@@ -141,9 +139,7 @@ class CIN:
 
     def prepare(self, data: PrepareData) -> dict[str, list[float]]:
         """Load ``config.checkpoint`` if set, else learn every style of ``data.styles`` at once."""
-        if self.config.checkpoint:
-            path = Path(self.config.checkpoint)
-            self.load_state_dict(read_state_dict(path), source=str(path))
+        if load_checkpoint_setting(self):
             return {}
         if data.training is None:
             raise ValueError("cin needs training content images (the suite's training split)")

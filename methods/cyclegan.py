@@ -26,7 +26,6 @@ dropped), strictly.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -47,7 +46,7 @@ from stylebench.methods.base import (
     TrainingSet,
 )
 from stylebench.methods.core.adversarial import ImagePool, linear_decay, lsgan_loss
-from stylebench.methods.core.checkpoints import load_strict
+from stylebench.methods.core.checkpoints import load_checkpoint_setting, load_strict
 from stylebench.methods.core.cyclegan_nets import (
     PatchDiscriminator,
     ResnetGenerator,
@@ -63,7 +62,6 @@ from stylebench.methods.core.training_loop import (
     seeded,
     train_loop,
 )
-from stylebench.methods.core.weights import read_state_dict
 
 Direction = Literal["photo_to_style", "style_to_photo"]
 DIRECTIONS: tuple[Direction, Direction] = ("photo_to_style", "style_to_photo")
@@ -236,9 +234,7 @@ class CycleGAN:
     def prepare(self, data: PrepareData) -> dict[str, list[float]]:
         """Load ``config.checkpoint`` if set, else train on ``data.training`` (photos) and
         ``data.style_domain`` (the style domain)."""
-        if self.config.checkpoint:
-            path = Path(self.config.checkpoint)
-            self.load_state_dict(read_state_dict(path), source=str(path))
+        if load_checkpoint_setting(self):
             return {}
         if data.training is None:
             raise ValueError("cyclegan needs training photos (the suite's training.content)")

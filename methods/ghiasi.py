@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -42,13 +41,12 @@ from stylebench.methods.base import (
     Stylized,
     Weight,
 )
-from stylebench.methods.core.checkpoints import load_strict
+from stylebench.methods.core.checkpoints import load_checkpoint_setting, load_strict
 from stylebench.methods.core.encoders import TRAINING, Pooling
 from stylebench.methods.core.inception_trunk import DEPTH, MIN_SIZE, InceptionTrunk
 from stylebench.methods.core.pastiche import PasticheNet
 from stylebench.methods.core.perceptual_loss import PerceptualLoss, PerceptualSpec, Targets
 from stylebench.methods.core.training_loop import TrainingConfig, descend, seeded, train_loop
-from stylebench.methods.core.weights import read_state_dict
 
 STYLE_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
 
@@ -153,9 +151,7 @@ class Ghiasi:
 
     def prepare(self, data: PrepareData) -> dict[str, list[float]]:
         """Load ``config.checkpoint`` if set, else train on ``data.training`` x ``data.styles``."""
-        if self.config.checkpoint:
-            path = Path(self.config.checkpoint)
-            self.load_state_dict(read_state_dict(path), source=str(path))
+        if load_checkpoint_setting(self):
             return {}
         if data.training is None:
             raise ValueError("ghiasi needs training content images (the suite's training split)")

@@ -18,7 +18,6 @@ feeds the unclamped ``output / 255`` to the loss network, exactly as the example
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -32,12 +31,11 @@ from stylebench.methods.base import (
     Stylized,
     Weight,
 )
-from stylebench.methods.core.checkpoints import load_strict
+from stylebench.methods.core.checkpoints import load_checkpoint_setting, load_strict
 from stylebench.methods.core.encoders import TRAINING
 from stylebench.methods.core.perceptual_loss import PerceptualLoss, PerceptualSpec, Targets
 from stylebench.methods.core.training_loop import TrainingConfig, descend, seeded, train_loop
 from stylebench.methods.core.transformer import TransformerNet, without_legacy_norm_keys
-from stylebench.methods.core.weights import read_state_dict
 
 STYLE_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
 
@@ -84,9 +82,7 @@ class Johnson:
 
     def prepare(self, data: PrepareData) -> dict[str, list[float]]:
         """Load ``config.checkpoint`` if set, else train on ``data.training`` for the one style."""
-        if self.config.checkpoint:
-            path = Path(self.config.checkpoint)
-            self.load_state_dict(read_state_dict(path), source=str(path))
+        if load_checkpoint_setting(self):
             return {}
         if data.styles.shape[0] != 1:
             raise ValueError(

@@ -67,7 +67,12 @@ from stylebench.methods.base import (
     Stylized,
     Weight,
 )
-from stylebench.methods.core.checkpoints import CheckpointMismatch, check_state_dict, load_strict
+from stylebench.methods.core.checkpoints import (
+    CheckpointMismatch,
+    check_state_dict,
+    load_checkpoint_setting,
+    load_strict,
+)
 from stylebench.methods.core.losses import mean_squared_error
 from stylebench.methods.core.moments import mean_std, mean_variance_norm, moment_distance
 from stylebench.methods.core.normalised_vgg import (
@@ -76,7 +81,13 @@ from stylebench.methods.core.normalised_vgg import (
     mirrored_decoder,
 )
 from stylebench.methods.core.style_attention import Transform
-from stylebench.methods.core.training_loop import TrainingConfig, descend, seeded, train_loop
+from stylebench.methods.core.training_loop import (
+    TrainingConfig,
+    descend,
+    inverse_time_lr,
+    seeded,
+    train_loop,
+)
 from stylebench.methods.core.weights import read_state_dict
 
 #: The layers the attention reads, and those the style and identity losses compare.
@@ -184,9 +195,7 @@ class SANet:
     def prepare(self, data: PrepareData) -> dict[str, list[float]]:
         """Load ``config.checkpoint`` (attention modules and decoder) if set, else train them on
         ``data.training`` x ``data.styles``."""
-        if self.config.checkpoint:
-            path = Path(self.config.checkpoint)
-            self.load_state_dict(read_state_dict(path), source=str(path))
+        if load_checkpoint_setting(self):
             return {}
         if data.training is None:
             raise ValueError("sanet needs training content images (the suite's training split)")
@@ -199,8 +208,7 @@ class SANet:
         model.train()
 
         def step(index: int, content: torch.Tensor) -> dict[str, float]:
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr / (1 + config.lr_decay * index)
+            inverse_time_lr(optimizer, config.lr, config.lr_decay, index)
             labels = torch.randint(styles.shape[0], (content.shape[0],), generator=generator)
             terms = self.losses(content, styles[labels.to(styles.device)])
             return descend(optimizer, {name: value.mean() for name, value in terms.items()})

@@ -10,9 +10,13 @@ network, the wrong version or a different width.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
 
 import torch
 from torch import nn
+
+from stylebench.methods.core.weights import read_state_dict
 
 #: How many names of each kind an error message lists before it says "and N more".
 LISTED = 12
@@ -56,3 +60,21 @@ def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], source: st
     """Load ``state`` into ``module`` after `check_state_dict`; keys and shapes must match."""
     check_state_dict(module.state_dict(), state, source)
     module.load_state_dict(dict(state), strict=True)
+
+
+class LoadsCheckpoints(Protocol):
+    """A trained method as far as its ``checkpoint`` setting goes."""
+
+    config: Any
+
+    def load_state_dict(self, state: Mapping[str, torch.Tensor], source: str = ...) -> None: ...
+
+
+def load_checkpoint_setting(method: LoadsCheckpoints) -> bool:
+    """Load the file a trained method's ``checkpoint`` setting names, strictly and weights-only;
+    False when it names none (then `prepare` trains). One way for every trained method."""
+    path = getattr(method.config, "checkpoint", None)
+    if not path:
+        return False
+    method.load_state_dict(read_state_dict(Path(path)), source=str(path))
+    return True

@@ -121,6 +121,13 @@ def curve_every(steps: int) -> int:
     return max(1, math.ceil(steps / MAX_POINTS))
 
 
+def inverse_time_lr(optimizer: torch.optim.Optimizer, lr: float, decay: float, step: int) -> None:
+    """Set the learning rate of step ``step`` to lr / (1 + decay x step): the schedule of the
+    AdaIN reference code (naoto0804's ``adjust_learning_rate``), which SANet's keeps."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr / (1 + decay * step)
+
+
 def descend(optimizer: torch.optim.Optimizer, terms: dict[str, torch.Tensor]) -> dict[str, float]:
     """One gradient step on ``terms["total"]`` (batch-mean scalars); refuses a non-finite loss."""
     total = terms["total"]
