@@ -191,7 +191,7 @@ def _run_benchmark(options: RunOptions, progress: RunProgress) -> RunOutcome:
         _write_invocation(run)
         progress.note("opening the MLflow runs")
         tracker = Tracker(run.tracking_uri, run.folder)
-        tracker.start(record_header(run.record(empty=True)))
+        tracker.start(record_header(run.record()))
         with tracker.ending_runs_on_error():
             tracker.monitor_system()
             todo = run.cells_to_do()
@@ -253,12 +253,8 @@ class _Run:
         done = read_journal(self.folder / CELL_JOURNAL)
         return [c for c in self.plan.cells if done.get(c.id, {}).get("status") != "ok"]
 
-    def record(self, empty: bool = False) -> RunRecord:
-        """The record from the journals (``empty``: the run's header only, before any cell)."""
-        if empty:
-            return build_record(
-                self.plan, self.run_id, self.key, self.commit, self.weights, [], self.started
-            )
+    def record(self) -> RunRecord:
+        """The record from the journals as they are now (the run's header before any cell)."""
         return build_record(
             self.plan,
             self.run_id,
