@@ -517,7 +517,8 @@ def list_registered(
                 info["per"],
                 info.get("unit", ""),
                 ", ".join(info.get("needs") or ()) or "-",
-                info["description"],
+                info["description"]
+                + ("" if info.get("default", True) else " (only where a suite lists it)"),
             )
     elif what is Listing.encoders:
         for column in ("name", "origin", "what it is"):

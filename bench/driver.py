@@ -50,7 +50,7 @@ from stylebench.records import (
 )
 from stylebench.registry import METHODS
 from stylebench.scheduler import MethodWork
-from stylebench.stored_features import features_file
+from stylebench.stored_features import features_file, pairs_file
 from stylebench.suites.guides import guide_key
 from stylebench.training_jobs import (
     PreparedCheckpoints,
@@ -380,6 +380,8 @@ class _CellWriter:
         if result.status == "ok" and result.features is not None:
             files["features"] = features_file(result.cell_id)
             write_array_atomic(folder / files["features"], result.features)
+        if result.status == "ok" and result.pairs is not None:
+            write_array_atomic(folder / pairs_file(result.cell_id), result.pairs)
         split = self.run.training.splits.get(result.cell_id)
         entry = cell_entry(self.run.plan, result.cell_id, result, files, split)
         append_journal(folder / CELL_JOURNAL, entry.model_dump(mode="json"))

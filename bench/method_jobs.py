@@ -12,13 +12,14 @@ from typing import Any
 import numpy as np
 
 from stylebench.images import PREPROCESS
+from stylebench.metrics import art_inception
 from stylebench.metrics.fid_features import empty_features
 from stylebench.metrics.runtime import THROUGHPUT_BATCH, Throughput
 from stylebench.plan import DOMAIN_STYLE, Cell, Plan, is_domain, is_reverse
 from stylebench.records import CELL_JOURNAL, METHOD_JOURNAL, append_journal, read_journal
 from stylebench.registry import METRICS
 from stylebench.scheduler import MethodWork
-from stylebench.stored_features import StoredFeaturesError, stored_features
+from stylebench.stored_features import StoredFeaturesError, stored_features, stored_pairs
 from stylebench.suites.load import ImageRef
 from stylebench.training_jobs import TrainingPlan
 from stylebench.worker import MethodJob, MethodResult, ReferenceSpec, ThroughputSpec
@@ -26,6 +27,13 @@ from stylebench.worker import MethodJob, MethodResult, ReferenceSpec, Throughput
 
 def set_metrics(plan: Plan) -> list[str]:
     return [name for name in plan.metrics if METRICS.get(name).info.per == "set"]
+
+
+def pairs_needed(plan: Plan) -> bool:
+    """Whether a planned set metric compares outputs with their own style images (`SetData`
+    ``pairs``), whose features cells then store."""
+    extractors = {getattr(METRICS.get(name), "extractor", None) for name in set_metrics(plan)}
+    return art_inception.NETWORK in extractors
 
 
 def domain_sets(plan: Plan) -> dict[str, tuple[str, ...]]:
@@ -139,6 +147,8 @@ def method_work(
             return None
         try:
             features = stored_features(run_dir, ok) if set_metrics(plan) else empty_features()
+            paired = pairs_needed(plan) and not is_domain(method)
+            pairs = stored_pairs(run_dir, ok) if paired else None
         except StoredFeaturesError as exc:
             record(MethodResult(method, error=str(exc)))
             return None
@@ -147,6 +157,7 @@ def method_work(
             features=features,
             image_scores={name: [c["scores"].get(name) for c in ok] for name in plan.metrics},
             reference=references[method],
+            pairs=pairs,
         )
 
     def early(method: str) -> MethodJob | None:

@@ -240,7 +240,11 @@ def make_plan(suite: Suite, only_methods: list[str] | None = None) -> Plan:
             config.check_image_size(spec.image_size)
         except ValueError as exc:
             raise PlanError(f"methods.{name} at image_size {spec.image_size}: {exc}") from None
-    requested = spec.metrics if spec.metrics is not None else list(METRICS.usable())
+    requested = (
+        spec.metrics
+        if spec.metrics is not None
+        else [name for name, cls in METRICS.usable().items() if cls.info.default]
+    )
     metrics = tuple(_with_requirements(requested))
     cells = []
     plan = Plan(suite=suite, methods=methods, metrics=metrics, cells=())

@@ -72,6 +72,9 @@ class CellResult:
     #: extracted here, cell by cell, so that a method's set metrics at the end only compare
     #: statistics instead of running Inception over every output while other workers wait.
     features: np.ndarray | None = None
+    #: [2, 2048] art-Inception features of the output and of its style image, when a planned
+    #: metric pairs them (the StyleID protocol's ``fid_styleid``); None for domain methods.
+    pairs: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,9 @@ class MethodJob:
     image_scores: dict[str, list[float]]
     reference: ReferenceSpec
     throughput: ThroughputSpec | None = None
+    #: [N, 2, 2048] art-Inception features of the outputs and their style images (see
+    #: `CellResult.pairs`), in the order of ``features``; None where not planned.
+    pairs: np.ndarray | None = None
     #: False for a throughput-only job, which runs before the method's cells are done.
     set_metrics: bool = True
 
@@ -222,9 +228,11 @@ class CellRunner:
         ]
 
     def set_scorer(self) -> SetScorer:
-        """Inception for set metrics, loaded on first use."""
+        """Inception for set metrics (and the art-Inception if they need it), loaded on first
+        use."""
         if self._set_scorer is None:
-            self._set_scorer = SetScorer(self.metric_context)
+            extractors = {metric.extractor for metric in self._set_metrics()}
+            self._set_scorer = SetScorer(self.metric_context, extractors)
         return self._set_scorer
 
     def _image_metrics(self) -> dict[str, Any]:
@@ -297,12 +305,18 @@ class CellRunner:
             scores[name] = float(values[0])
         pixels = to_uint8(output)
         features = None if scorer is None else scorer.features(pixels)[0]
+        pairs = (
+            scorer.pair_features(pixels[0], cell.style, self.images[cell.style])
+            if scorer is not None and scorer.art is not None and style is not None
+            else None
+        )
         timings["score"] = time.perf_counter() - clock
         return CellResult(
             cell_id=cell.id,
             status="ok",
             output=pixels[0],
             features=features,
+            pairs=pairs,
             scores={k: v for k, v in scores.items() if k in self.settings.metrics},
             curves={name: values[0] for name, values in result.curves.items()},
             notes={name: values[0] for name, values in result.notes.items()},
@@ -318,7 +332,7 @@ class CellRunner:
         identities = [enc.identity for enc in self._encoders.values()]
         identities += [i for metric in self._metrics.values() for i in metric.identities]
         if self._set_scorer is not None:
-            identities.append(self._set_scorer.features.identity)
+            identities += self._set_scorer.identities()
         return [identity.as_dict() for identity in identities]
 
     def score_method(self, job: MethodJob) -> MethodResult:
@@ -354,7 +368,7 @@ class CellRunner:
                 image_size=spec.image_size,
             )
             scores, result.set_settings = scorer.score(
-                job.features, reference, job.image_scores, metrics, self.settings.seed
+                job.features, reference, job.image_scores, metrics, self.settings.seed, job.pairs
             )
             result.set_scores = {name: score.as_dict() for name, score in scores.items()}
             result.timings["set_metrics"] = time.perf_counter() - clock

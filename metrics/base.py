@@ -21,6 +21,8 @@ class MetricInfo:
     outputs, e.g. FID) or ``method`` (one value per method run, e.g. training time).
     ``needs``: which inputs it compares the output with (``content``, ``style``, ``reference``).
     ``requires``: other metrics it is computed from (a plan that asks for it gets them too).
+    ``default``: whether a suite that lists no ``metrics`` computes it (False for variants that
+    reproduce one protocol, e.g. ``fid_styleid``: a suite names them).
     """
 
     name: str
@@ -30,6 +32,7 @@ class MetricInfo:
     description: str
     needs: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
+    default: bool = True
 
     def as_dict(self) -> dict:
         return asdict(self)

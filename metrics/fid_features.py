@@ -49,21 +49,27 @@ def _skeleton() -> dict[str, torch.Tensor]:
     return state
 
 
-def random_state() -> dict[str, torch.Tensor]:
-    """A random Inception that keeps activations in a useful range (draws from the global RNG,
-    which `resolve_state_dict` seeds): He-normal convolutions, identity batch norm, LeCun-normal
-    logits. PyTorch's default init would shrink activations layer after layer."""
+def he_normal_state(skeleton: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Random weights for an Inception of ``skeleton``'s names and shapes that keep activations
+    in a useful range (draws from the global RNG, which `resolve_state_dict` seeds): He-normal
+    convolutions, identity batch norm, LeCun-normal linear layers. PyTorch's default init would
+    shrink activations layer after layer."""
     state = {}
-    for name, tensor in _skeleton().items():
+    for name, tensor in skeleton.items():
         if tensor.dim() == 4:
             state[name] = torch.randn(tensor.shape) * math.sqrt(2.0 / tensor[0].numel())
-        elif name == "fc.weight":
+        elif tensor.dim() == 2:
             state[name] = torch.randn(tensor.shape) / math.sqrt(tensor.shape[1])
         elif name.endswith(("bn.weight", "running_var")):
             state[name] = torch.ones(tensor.shape)
         else:
             state[name] = torch.zeros(tensor.shape)
     return state
+
+
+def random_state() -> dict[str, torch.Tensor]:
+    """torch-fidelity's Inception with `he_normal_state` weights."""
+    return he_normal_state(_skeleton())
 
 
 def _fits(state: Mapping[str, torch.Tensor]) -> bool:

@@ -10,14 +10,16 @@ small for the number to mean much (FID is biased, and its covariance singular, b
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from stylebench.methods.core.weights import WeightsSource
+from stylebench.methods.core.weights import WeightsIdentity, WeightsSource
+from stylebench.metrics import art_inception, fid_features
+from stylebench.metrics.art_inception import ArtInceptionFeatures
 from stylebench.metrics.base import MetricContext, MetricInfo
 from stylebench.metrics.distances import (
     FID_INF_POINTS,
@@ -43,6 +45,8 @@ from stylebench.metrics.set_intervals import (
 #: Below this many images (in either set) FID is biased and its covariance rank-deficient
 #: (TTUR / pytorch-fid guidance); reports flag such values.
 FID_MIN_RELIABLE_N = 2048
+T = TypeVar("T")
+
 #: KID's bootstrap keeps its kernels over every pair of images in memory: up to this many per set.
 KID_INTERVAL_MAX_N = 5000
 
@@ -70,7 +74,11 @@ class SetScore:
 
 class SetData:
     """Features of one method's outputs and of the reference set; shared results are computed
-    once (FID feeds both ``fid`` and ``artfid``)."""
+    once (FID feeds both ``fid`` and ``artfid``).
+
+    ``pairs``: [N, 2, D] features of each output and of its own style image from another
+    extractor, for metrics that pair them (the StyleID protocol's); None where not extracted.
+    """
 
     def __init__(
         self,
@@ -78,11 +86,20 @@ class SetData:
         reference: np.ndarray,
         image_scores: Mapping[str, Sequence[float]],
         seed: int,
+        pairs: np.ndarray | None = None,
     ) -> None:
         self.outputs = outputs
         self.reference = reference
         self.image_scores = image_scores
         self.seed = seed
+        self.pairs = pairs
+        self._shared: dict[str, Any] = {}
+
+    def shared(self, key: str, compute: Callable[[], T]) -> T:
+        """A result several metrics use (e.g. one FID behind a FID and an ArtFID), computed once."""
+        if key not in self._shared:
+            self._shared[key] = compute()
+        return self._shared[key]
 
     @property
     def n(self) -> int:
@@ -130,6 +147,9 @@ class SetMetric:
     info: ClassVar[MetricInfo]
     #: Fewest outputs the metric is defined for (a covariance needs 2; a line fit 3 sizes).
     min_outputs: ClassVar[int] = 2
+    #: The network whose features it compares: the TF-Inception's (``outputs`` and
+    #: ``reference`` of `SetData`) or the art-Inception's (``pairs``).
+    extractor: ClassVar[str] = fid_features.NETWORK
 
     @classmethod
     def preflight(cls, weights: WeightsSource) -> None:
@@ -276,12 +296,15 @@ class FIDInfinity(SetMetric):
         )
 
 
-def _mean_lpips(data: SetData) -> tuple[float, int] | None:
-    values = [v for v in data.image_scores.get("lpips", ()) if v is not None and np.isfinite(v)]
+def mean_image_score(data: SetData, name: str) -> tuple[float, int] | None:
+    """The mean of a per-image metric over the outputs that have a finite value, and their
+    number (None: none has one)."""
+    values = [v for v in data.image_scores.get(name, ()) if v is not None and np.isfinite(v)]
     return (float(np.mean(values)), len(values)) if values else None
 
 
-def _artfid(lpips: float, fid_value: float) -> float:
+def artfid_value(lpips: float, fid_value: float) -> float:
+    """ArtFID from its two terms: (1 + mean LPIPS) x (1 + FID)."""
     return (1 + lpips) * (1 + fid_value)
 
 
@@ -307,7 +330,7 @@ class ArtFID(SetMetric):
         )  # fmt: skip
 
     def compute(self, data: SetData) -> SetScore:
-        lpips = _mean_lpips(data)
+        lpips = mean_image_score(data, "lpips")
         if lpips is None:
             return SetScore(
                 None, data.n, data.n_reference, error="no per-image lpips scores to average"
@@ -317,7 +340,7 @@ class ArtFID(SetMetric):
             **part.details, "lpips_mean": lpips[0], "lpips_n": lpips[1], "lpips": "alex v0.1"
         }  # fmt: skip
         if part.value is not None:
-            part.value = _artfid(lpips[0], part.value)
+            part.value = artfid_value(lpips[0], part.value)
             part.interval = self.interval(data, part.value)
         return part
 
@@ -326,7 +349,9 @@ class ArtFID(SetMetric):
         lpips = np.array(data.image_scores.get("lpips", ()), dtype=float)
         if len(lpips) != data.n or not np.isfinite(lpips).all():
             return None
-        return interval(value, artfid_draws(data.fid_draws, lpips, data.draws, _artfid), data.seed)
+        return interval(
+            value, artfid_draws(data.fid_draws, lpips, data.draws, artfid_value), data.seed
+        )
 
 
 class ArtFIDInfinity(ArtFID):
@@ -371,11 +396,30 @@ def _score(metric: SetMetric, data: SetData) -> SetScore:
 
 
 class SetScorer:
-    """Scores output sets against a reference set on a worker (Inception loaded once)."""
+    """Scores output sets against a reference set on a worker (Inception loaded once, and the
+    art-Inception when a planned metric pairs outputs with their style images)."""
 
-    def __init__(self, context: MetricContext) -> None:
+    def __init__(self, context: MetricContext, extractors: Set[str]) -> None:
         self.features = InceptionFeatures(context.weights, context.cache, context.device)
         self.cache = context.cache / "reference-features"
+        self.art = (
+            ArtInceptionFeatures(context.weights, context.device)
+            if art_inception.NETWORK in extractors
+            else None
+        )
+        self._styles: dict[str, np.ndarray] = {}
+
+    def pair_features(self, output: np.ndarray, style_key: str, style: np.ndarray) -> np.ndarray:
+        """[2, D] art-Inception features of an 8-bit output and of its style image (each style
+        image's once per worker)."""
+        if self.art is None:
+            raise RuntimeError("no planned metric pairs outputs with their style images")
+        if style_key not in self._styles:
+            self._styles[style_key] = self.art([style])[0]
+        return np.stack([self.art([output])[0], self._styles[style_key]])
+
+    def identities(self) -> list[WeightsIdentity]:
+        return [self.features.identity] + ([self.art.identity] if self.art else [])
 
     def score(
         self,
@@ -384,19 +428,22 @@ class SetScorer:
         image_scores: Mapping[str, Sequence[float]],
         metrics: Sequence[SetMetric],
         seed: int,
+        pairs: np.ndarray | None = None,
     ) -> tuple[dict[str, SetScore], dict]:
         """Each metric's score, and the settings shared by all of them (recorded once).
-        ``outputs``: the outputs' features from `self.features` (a run extracts them cell by
-        cell, as outputs appear)."""
+        ``outputs``: the outputs' features from `self.features`, ``pairs`` those of
+        `pair_features` (a run extracts both cell by cell, as outputs appear)."""
         extractor = self.features.describe()
         reference_feats, key, hit = reference_features(
             reference, extractor, self.features, self.cache
         )
-        data = SetData(outputs, reference_feats, image_scores, seed)
+        data = SetData(outputs, reference_feats, image_scores, seed, pairs)
         scores = {metric.info.name: _score(metric, data) for metric in metrics}
         settings = {
             **extractor,
             "reference": {"n": data.n_reference, "cache_key": key, "cache_hit": hit},
             "seed": seed,
         }
+        if self.art is not None:
+            settings["paired"] = self.art.describe()
         return scores, settings

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from stylebench.data.styleid_files import FILES
@@ -36,10 +37,25 @@ def test_styleid_runs_from_a_local_copy_and_records_the_protocol_inputs(tmp_path
     assert "adain: preset smoke, steps 10" in result.stderr  # the smoke budget, not monet's
     (record_file,) = out.glob("styleid-*/record.json")
     record = json.loads(record_file.read_text())
-    assert (record["suite"]["name"], record["suite"]["version"]) == ("styleid", 1)
+    assert (record["suite"]["name"], record["suite"]["version"]) == ("styleid", 2)
     assert record["suite"]["datasets"]["styleid"]["files_sha256"]
     names = [(image["name"], image["sha256"]) for image in record["suite"]["content"]]
     assert names == [(path, FILES[path]) for path in ("cnt/00.png", "cnt/01.png")]
     assert record["status"] == "complete" and len(record["cells"]) == 8
     fid = record["methods"]["adain"]["set_scores"]["fid"]
     assert (fid["n"], fid["n_reference"]) == (4, 2) and fid["interval"]["resamples"] == 100
+    # The protocol's variants, named apart: each output paired with its own style image.
+    scores = record["methods"]["gatys"]["set_scores"]
+    fid_styleid, artfid_styleid = scores["fid_styleid"], scores["artfid_styleid"]
+    assert (fid_styleid["n"], fid_styleid["n_reference"]) == (4, 4)
+    assert fid_styleid["details"]["variant"] == "styleid" and fid_styleid["value"] > 0
+    assert artfid_styleid["details"]["fid_styleid"] == fid_styleid["value"]
+    lpips = [
+        cell["scores"]["lpips_styleid"] for cell in record["cells"] if cell["method"] == "gatys"
+    ]
+    assert artfid_styleid["details"]["lpips_mean"] == pytest.approx(sum(lpips) / 4)
+    networks = record["weights"]["networks"]
+    assert any(w["network"] == "art_inception" and w["random"] for w in networks)
+    run_dir = record_file.parent
+    pairs = [np.load(run_dir / "features" / f"{c['id']}.pairs.npy") for c in record["cells"]]
+    assert all(p.shape == (2, 2048) for p in pairs)

@@ -1,9 +1,6 @@
 """Feature encoders: layer names, early stopping, weights sources and their identities."""
 
-import functools
 import hashlib
-import http.server
-import threading
 from pathlib import Path
 
 import pytest
@@ -20,6 +17,7 @@ from stylebench.methods.core.weights import (
 )
 from stylebench.registry import ENCODERS
 from stylebench.testing import check_encoder
+from tests.servers import served_folder
 
 
 def test_layer_names_follow_torchvision_indices():
@@ -128,11 +126,6 @@ def test_bad_weights_files_are_refused(tmp_path):
         load_vgg("vgg16", WeightsSource.parse(str(tmp_path)))
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def weights_server(tmp_path):
     """Serves a VGG-16 features checkpoint over HTTP on 127.0.0.1, named as torchvision names it."""
@@ -143,12 +136,8 @@ def weights_server(tmp_path):
     digest = hashlib.sha256(blob.read_bytes()).hexdigest()
     name = f"vgg16-{digest[:8]}.pth"
     blob.rename(served / name)
-    handler = functools.partial(_Quiet, directory=str(served))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/{name}", served / name
-    server.shutdown()
+    with served_folder(served) as base:
+        yield f"{base}/{name}", served / name
 
 
 def test_pretrained_downloads_verifies_caches_and_then_works_offline(

@@ -1,10 +1,6 @@
 """AdaIN's and SANet's normalised VGG-19: reference layout, strict loading, random and downloaded
 weights."""
 
-import functools
-import http.server
-import threading
-
 import pytest
 import torch
 
@@ -20,6 +16,7 @@ from stylebench.methods.core.normalised_vgg import (
 )
 from stylebench.methods.core.weights import WeightsSource, WeightsUnavailable, state_dict_sha256
 from tests.methods import reference_adain
+from tests.servers import served_folder
 
 #: conv0 1x1 (3*3 + 3) and the 3x3 convs of VGG-19 to relu4_1: 3->64, 64->64, 64->128, 128->128,
 #: 128->256, 3 x 256->256, 256->512 (weights 9*in*out plus out biases each): what AdaIN runs.
@@ -106,22 +103,13 @@ def test_a_file_of_another_layout_is_one_error_listing_every_wrong_key(tmp_path)
     assert str(path) in message and "\n" not in message
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def served(tmp_path):
     """A folder served over HTTP on 127.0.0.1, and its base URL."""
     folder = tmp_path / "served"
     folder.mkdir()
-    handler = functools.partial(_Quiet, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with served_folder(folder) as base:
+        yield folder, base
 
 
 def test_pretrained_downloads_the_release_file_caches_it_and_then_works_offline(

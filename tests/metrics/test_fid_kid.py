@@ -142,7 +142,7 @@ def test_set_scorer_records_settings_and_reuses_reference_features(sets, tmp_pat
         encoder=lambda arch: pytest.fail("set metrics need no VGG"),
         cache=tmp_path,
     )
-    scorer = SetScorer(context)
+    scorer = SetScorer(context, set())
     reference = ReferenceSet(
         images=sets["b"][1][:3],
         files=[(f"{i}.png", f"{i:064x}") for i in range(3)],

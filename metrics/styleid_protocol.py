@@ -1,0 +1,222 @@
+"""The StyleID evaluation protocol's metrics (Chung et al., CVPR 2024), computed as its code does.
+
+Most 2024-2026 style-transfer papers copy their numbers' protocol from StyleID's
+``evaluation/eval_artfid.py`` (github:jiwoogit/StyleID): outputs written as 8-bit PNG and read
+back with PIL, ``Resize(512)`` (shorter side to 512, bilinear with antialiasing), ``ToTensor()``;
+content and style inputs duplicated to one file per output by ``util/copy_inputs.py``, so the
+style "reference set" holds every style image once per content image. These variants carry that
+in their names; stylebench's own ``fid``, ``lpips``, ``artfid`` are left as they are.
+
+- ``lpips_styleid``: LPIPS (AlexNet, v0.1) of the 8-bit output and its content image, both in
+  that view (``image_metrics.LPIPS``: inputs mapped to [-1, 1]).
+- ``lpips_gray_styleid``: the same after ``Grayscale()`` (Pillow's L mode) of the resized
+  images; one grey channel, which the LPIPS package's input scaling spreads over three.
+- ``fid_styleid``: Frechet distance between the art-Inception features (`metrics.art_inception`)
+  of the outputs and of each output's own style image (the duplicated set), with ``np.cov``
+  statistics. StyleID calls art-fid's FID-infinity with its ``num_workers`` (8) landing in
+  ``num_points``: FID_N at 8 sizes evenly from 5,000 to N, each on a shuffled subset of that
+  size of output/style pairs, fitted in 1/N and read at 0. Below 5,000 outputs every size is at
+  least N, every subset is the whole set, and the fit returns plain FID of the whole set: so does
+  this metric (800 outputs in the protocol). Above 5,000 the subsets are real; the reference
+  shuffles them unseeded, here they are drawn from the run's seed and recorded.
+- ``artfid_styleid``: (1 + mean ``lpips_styleid``) x (1 + ``fid_styleid``), StyleID's ArtFID.
+
+The equality of each with the reference code's computation on identical files and weights is
+checked in ``tests/metrics/test_styleid_protocol.py``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from stylebench.methods.core.weights import WeightsSource
+from stylebench.metrics import art_inception
+from stylebench.metrics.art_inception import protocol_view
+from stylebench.metrics.base import MetricInfo
+from stylebench.metrics.distances import FID_INF_START, fid
+from stylebench.metrics.perceptual_distance import LPIPS
+from stylebench.metrics.set_intervals import (
+    Resample,
+    artfid_draws,
+    fid_draws,
+    interval,
+    resamples,
+)
+from stylebench.metrics.sets import SetData, SetMetric, SetScore, artfid_value, mean_image_score
+
+#: FID_N sizes of StyleID's FID-infinity call (its ``num_workers`` default, passed positionally).
+FID_INF_POINTS = 8
+PREPROCESSING = (
+    "8-bit image (the PNG as stored), torchvision Resize(512) of the PIL image (shorter side, "
+    "bilinear, antialiased), ToTensor(); inputs duplicated to one per output (copy_inputs.py)"
+)
+
+
+def to_pixels(images: torch.Tensor) -> list[np.ndarray]:
+    """[B, 3, H, W] in [0, 1] to B [H, W, 3] uint8 arrays, rounded as the PNG is written."""
+    pixels = images.detach().clamp(0, 1).mul(255).round().to(torch.uint8)
+    return list(pixels.permute(0, 2, 3, 1).cpu().numpy())
+
+
+def styleid_fid(
+    outputs: np.ndarray, styles: np.ndarray, seed: int, start: int = FID_INF_START
+) -> tuple[float, dict]:
+    """FID as StyleID's FID-infinity call computes it for paired ``outputs`` and ``styles``."""
+    n = len(outputs)
+    sizes = np.linspace(start, n, FID_INF_POINTS).astype(np.int32)
+    if (sizes >= n).all():
+        return fid(outputs, styles), {
+            "sizes": sizes.tolist(),
+            "fit": f"every size is at least N = {n}, so every FID_N is the whole set's and the "
+            "extrapolation is plain FID",
+        }
+    rng = np.random.default_rng(seed)
+    fids = []
+    for size in sizes:
+        pairs = rng.permutation(n)[:size]
+        fids.append(fid(outputs[pairs], styles[pairs]))
+    slope, value = np.polyfit(1 / sizes, fids, 1)
+    return float(value), {
+        "sizes": sizes.tolist(),
+        "fids": fids,
+        "slope": float(slope),
+        "seed": seed,
+        "fit": "least squares of FID_N against 1/N over seeded subsets of output/style pairs",
+    }
+
+
+class LPIPSStyleID(LPIPS):
+    """LPIPS in StyleID's view of the files: the 8-bit output at ``Resize(512)``."""
+
+    info = MetricInfo(
+        name="lpips_styleid",
+        higher_is_better=False,
+        per="image",
+        unit="",
+        description="LPIPS v0.1 (AlexNet) of output vs content as StyleID's eval_artfid.py "
+        "reads them: 8-bit, Resize(512), ToTensor",
+        needs=("content",),
+        default=False,
+    )
+    grey: ClassVar[bool] = False
+
+    @torch.no_grad()
+    def __call__(
+        self, outputs: torch.Tensor, content: torch.Tensor, style: torch.Tensor | None
+    ) -> torch.Tensor:
+        values = []
+        for out, cnt in zip(to_pixels(outputs), to_pixels(content), strict=True):
+            pair = [protocol_view(image, self.grey).unsqueeze(0) for image in (out, cnt)]
+            x, y = (view.to(self.context.device) * 2 - 1 for view in pair)
+            values.append(self.model(x, y).flatten())
+        return torch.cat(values)
+
+
+class LPIPSGrayStyleID(LPIPSStyleID):
+    """StyleID's ``LPIPS_gray``: its LPIPS after ``Grayscale()`` of the resized images."""
+
+    info = MetricInfo(
+        name="lpips_gray_styleid",
+        higher_is_better=False,
+        per="image",
+        unit="",
+        description="LPIPS v0.1 (AlexNet) of greyscale output vs content as StyleID's "
+        "eval_artfid.py reads them: 8-bit, Resize(512), Grayscale (Pillow L), ToTensor",
+        needs=("content",),
+        default=False,
+    )
+    grey = True
+
+
+class FIDStyleID(SetMetric):
+    """StyleID's FID: art-Inception, each output against its own style image."""
+
+    info = MetricInfo(
+        name="fid_styleid",
+        higher_is_better=False,
+        per="set",
+        unit="",
+        description="FID as StyleID's eval_artfid.py computes it: art-fine-tuned Inception, "
+        "Resize(512), outputs vs each output's style image (duplicated as copy_inputs.py does)",
+        needs=("style",),
+        default=False,
+    )
+    extractor = art_inception.NETWORK
+
+    @classmethod
+    def preflight(cls, weights: WeightsSource) -> None:
+        art_inception.resolve_weights(weights)
+
+    def score(self, data: SetData) -> SetScore:
+        if data.pairs is None or len(data.pairs) < 2:
+            return SetScore(
+                None,
+                data.n,
+                0,
+                error=f"{self.info.name} compares each output with its own style image and "
+                "needs at least 2 such pairs (a domain method's outputs have no style image)",
+            )
+        return self.compute(data)
+
+    def fid_part(self, data: SetData) -> SetScore:
+        value, details = data.shared("fid_styleid", lambda: self._fid(data))
+        draws = data.shared("fid_styleid_draws", lambda: self._fid_draws(data))
+        return SetScore(
+            value,
+            len(data.pairs),
+            len(data.pairs),
+            details={"variant": "styleid", "preprocessing": PREPROCESSING, **details},
+            interval=interval(value, draws, data.seed),
+        )
+
+    def compute(self, data: SetData) -> SetScore:
+        return self.fid_part(data)
+
+    @staticmethod
+    def _fid(data: SetData) -> tuple[float, dict]:
+        return styleid_fid(data.pairs[:, 0], data.pairs[:, 1], data.seed)
+
+    @staticmethod
+    def _pair_draws(data: SetData) -> list[Resample]:
+        """Seeded resamples of output/style pairs: a pair is drawn whole, as the protocol pairs."""
+        n = len(data.pairs)
+        return [Resample(r.outputs, r.outputs) for r in resamples(n, n, data.seed)]
+
+    def _fid_draws(self, data: SetData) -> list[float]:
+        return fid_draws(data.pairs[:, 0], data.pairs[:, 1], self._pair_draws(data))
+
+
+class ArtFIDStyleID(FIDStyleID):
+    """StyleID's ArtFID: (1 + mean ``lpips_styleid``) x (1 + ``fid_styleid``)."""
+
+    info = MetricInfo(
+        name="artfid_styleid",
+        higher_is_better=False,
+        per="set",
+        unit="",
+        description="ArtFID as StyleID's eval_artfid.py computes it: (1 + mean lpips_styleid) "
+        "x (1 + fid_styleid)",
+        needs=("content", "style"),
+        requires=("lpips_styleid",),
+        default=False,
+    )
+
+    def compute(self, data: SetData) -> SetScore:
+        lpips = mean_image_score(data, "lpips_styleid")
+        if lpips is None:
+            return SetScore(None, data.n, 0, error="no per-image lpips_styleid scores to average")
+        part = self.fid_part(data)
+        fid_value = part.value
+        part.value = artfid_value(lpips[0], fid_value)
+        part.details |= {"fid_styleid": fid_value, "lpips_mean": lpips[0], "lpips_n": lpips[1]}
+        scores = np.array(data.image_scores.get("lpips_styleid", ()), dtype=float)
+        if len(scores) != len(data.pairs) or not np.isfinite(scores).all():
+            part.interval = None
+            return part
+        fids = data.shared("fid_styleid_draws", lambda: self._fid_draws(data))
+        draws = artfid_draws(fids, scores, self._pair_draws(data), artfid_value)
+        part.interval = interval(part.value, draws, data.seed)
+        return part
