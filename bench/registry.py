@@ -190,6 +190,7 @@ METHODS: Registry[Any] = Registry(
         "ghiasi": "stylebench.methods.ghiasi:Ghiasi",
         "adain": "stylebench.methods.adain:AdaIN",
         "sanet": "stylebench.methods.sanet:SANet",
+        "adaattn": "stylebench.methods.adaattn:AdaAttN",
         "cyclegan": "stylebench.methods.cyclegan:CycleGAN",
     },
     group="stylebench.methods",
