@@ -95,7 +95,12 @@ from stylebench.methods.core.checkpoints import (
 from stylebench.methods.core.cyclegan_nets import init_normal
 from stylebench.methods.core.losses import mean_squared_error
 from stylebench.methods.core.moments import mean_std, mean_variance_norm, moment_distance
-from stylebench.methods.core.normalised_vgg import NETWORK, NormalisedVGG
+from stylebench.methods.core.normalised_vgg import (
+    NETWORK,
+    SMALLEST,
+    NormalisedVGG,
+    check_relu5_1_size,
+)
 from stylebench.methods.core.training_loop import (
     TrainingConfig,
     descend,
@@ -113,9 +118,6 @@ COMPARED = LAYERS[1:]
 INFERENCE_SEED = 6666
 #: The reference draws each training step's sampling seed below this.
 SEEDS = 10_000_000
-#: relu5_1 is 1/16 of the image (pooling rounds up): at most 16 px a side, it is one position,
-#: whose standard deviation is not defined (or, over H*W, zero).
-SMALLEST = 17
 #: The trained networks, in the order (and with the names) of the reference's files.
 PARTS = ("adaattn_3", "transformer", "decoder")
 
@@ -152,16 +154,11 @@ class AdaAttNConfig(TrainingConfig):
     lr_hold: int = Field(2, ge=1, description="periods at the full learning rate")
 
     def check_image_size(self, size: int) -> None:
-        if size < SMALLEST:
-            raise ValueError(f"adaattn needs images of at least {SMALLEST} px (relu5_1 is 1/16)")
+        check_relu5_1_size("adaattn", size)
 
 
 def _check_size(images: torch.Tensor) -> None:
-    if max(images.shape[-2:]) < SMALLEST:
-        raise ValueError(
-            f"adaattn needs images with a side of at least {SMALLEST} px, got "
-            f"{tuple(images.shape[-2:])}: relu5_1 (1/16 of the image) would be one position"
-        )
+    check_relu5_1_size("adaattn", max(images.shape[-2:]))
 
 
 def _networks(shallow: bool, unbiased: bool, sample: bool) -> dict[str, nn.Module]:

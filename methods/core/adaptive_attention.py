@@ -39,7 +39,8 @@ DEEP_SAMPLE = 256 * 256
 def key_width(layer: str, shallow: bool) -> int:
     """Channels of a layer's attention key: its own, plus every shallower layer's if ``shallow``."""
     names = list(WIDTHS)
-    return sum(WIDTHS[name] for name in names[: names.index(layer)]) * shallow + WIDTHS[layer]
+    shallower = sum(WIDTHS[name] for name in names[: names.index(layer)]) if shallow else 0
+    return shallower + WIDTHS[layer]
 
 
 def attention_key(
@@ -102,7 +103,11 @@ def _attentive_norm(
     def as_map(x: torch.Tensor) -> torch.Tensor:
         return x.transpose(1, 2).reshape(batch, channels, height, width)
 
-    return as_map(std) * mean_variance_norm(content, unbiased) + as_map(mean)
+    out = as_map(std) * mean_variance_norm(content, unbiased) + as_map(mean)
+    # In the content's memory order (the maps above are NHWC views): the convolutions after it
+    # run in the order the network was set to, as they would after any other layer.
+    nhwc = content.is_contiguous(memory_format=torch.channels_last) and not content.is_contiguous()
+    return out.contiguous(memory_format=torch.channels_last if nhwc else torch.contiguous_format)
 
 
 class AdaAttN(nn.Module):

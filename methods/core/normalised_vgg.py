@@ -53,6 +53,19 @@ DEEPEST = "relu4_1"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 #: The last layer of the kept trunk: SANet's second attention level and deepest style layer.
 LAST = "relu5_1"
+#: The smallest image side that reads relu5_1 (1/16 of the image; pooling rounds up): at 16 px
+#: or less it is one position, whose standard deviation is not defined (or, over H*W, zero).
+SMALLEST = 17
+
+
+def check_relu5_1_size(method: str, size: int) -> None:
+    """Refuse a side too small for a method that takes statistics at ``relu5_1`` (sanet,
+    adaattn): checked when a run is planned and again on every batch it stylizes."""
+    if size < SMALLEST:
+        raise ValueError(
+            f"{method} needs images with a side of at least {SMALLEST} px, got {size}: "
+            "relu5_1 (1/16 of the image) would be one position"
+        )
 
 
 def layer_names() -> list[str]:

@@ -138,9 +138,9 @@ def periodic_decay_lr(
     steps: int,
 ) -> None:
     """Set the learning rate of step ``step`` of ``steps``, cut into ``periods`` equal periods:
-    ``lr`` for the first ``hold``, then ``decay`` times the last period's. This is the
-    CycleGAN-family reference codes' epoch-wise ``LambdaLR`` (AdaAttN's: 0.3 per epoch after 2 of
-    5), measured in steps because a suite's training set is not the one those epochs counted."""
+    ``lr`` for the first ``hold``, then ``decay`` times the last period's: AdaAttN's reference
+    code's epoch-wise ``LambdaLR`` (x0.3 an epoch after 2 of 5), in steps because a suite's
+    training set is not the one those epochs counted."""
     period = min(periods - 1, step * periods // steps)
     for group in optimizer.param_groups:
         group["lr"] = lr * decay ** max(0, period - hold + 1)
