@@ -191,6 +191,7 @@ METHODS: Registry[Any] = Registry(
         "adain": "stylebench.methods.adain:AdaIN",
         "sanet": "stylebench.methods.sanet:SANet",
         "adaattn": "stylebench.methods.adaattn:AdaAttN",
+        "wct": "stylebench.methods.wct:WCT",
         "cyclegan": "stylebench.methods.cyclegan:CycleGAN",
     },
     group="stylebench.methods",

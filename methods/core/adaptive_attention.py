@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as functional
 from torch import nn
 
+from stylebench.methods.core.inference import memory_order_of
 from stylebench.methods.core.moments import mean_variance_norm
 from stylebench.methods.core.normalised_vgg import mirrored_decoder
 
@@ -104,10 +105,7 @@ def _attentive_norm(
         return x.transpose(1, 2).reshape(batch, channels, height, width)
 
     out = as_map(std) * mean_variance_norm(content, unbiased) + as_map(mean)
-    # In the content's memory order (the maps above are NHWC views): the convolutions after it
-    # run in the order the network was set to, as they would after any other layer.
-    nhwc = content.is_contiguous(memory_format=torch.channels_last) and not content.is_contiguous()
-    return out.contiguous(memory_format=torch.channels_last if nhwc else torch.contiguous_format)
+    return memory_order_of(out, content)  # the maps above are NHWC views
 
 
 class AdaAttN(nn.Module):
