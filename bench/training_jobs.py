@@ -4,11 +4,11 @@ A *job* is one thing a trained method learns: one network per style (``train_sty
 one for the suite's styles (``all``), one for its training styles (``training``) or one that
 learns no style (``none``: no style image in its key, and every cell of it is held out). Its
 key is the SHA-256 of everything that decides the trained weights: method, training settings
-(not the inference-only ones), style images (file hashes and the size they are used at), training content
-(file hashes), suite seed and the weights of every backbone the method borrows. The key names
-the checkpoint in the on-disk cache (`bench.checkpoint_cache`), so a rerun with the same key
-loads instead of training. The code version is not
-in the key, so checkpoints survive unrelated commits; ``--retrain`` forces training.
+(not the inference-only ones), style images (file hashes and the size they are used at),
+training content (file hashes), suite seed and the weights of every backbone the method
+borrows. The key names the checkpoint in the on-disk cache (`bench.checkpoint_cache`), so a
+rerun with the same key loads instead of training. The code version is not in the key, so
+checkpoints survive unrelated commits; ``--retrain`` forces training.
 
 Jobs train as their own Ray tasks (`bench.execute.run_training`) before the cells that need them;
 workers then get the state dicts through Ray's object store and only load them. A method whose
