@@ -6,8 +6,9 @@ mean (WCT), level by level from ``relu5_1`` down to ``relu1_1``, each level's de
 the next level's content.
 
 Networks: the fixed "normalised VGG-19" (`methods.core.normalised_vgg`, the same encoder and
-weights file as AdaIN's, read to ``relu5_1``: the network whose ``vgg_normalised_conv{k}_1``
-slices the authors' code loads) and five decoders, each the mirror of the trunk to its layer
+weights file as AdaIN's, read to ``relu5_1``; the authors' code loads slices of a network of
+that layout, ``vgg_normalised_conv{k}_1``, whose weights were not compared with naoto0804's
+file here) and five decoders, each the mirror of the trunk to its layer
 (`methods.core.normalised_vgg.mirrored_decoder`: 2, 9, 16, 29 and 42 modules). The authors
 (github:Yijunmaverick/UniversalStyleTransfer) publish Torch ``.t7`` files, which
 github:sunshineatnoon/PytorchWCT reads into hand-written modules; the published PyTorch layout

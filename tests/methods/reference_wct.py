@@ -6,7 +6,7 @@ for one), the transform as the authors' ``feature_wct`` (github:Yijunmaverick/
 UniversalStyleTransfer ``test_wct.lua``; deep-transfer's ``wct``: a full SVD of each covariance,
 the singular values kept up to the first below 1e-5) and the coarse-to-fine loop of its
 ``styleTransfer``, one image at a time. The encoder slices are naoto0804/pytorch-AdaIN's
-``vgg`` to each layer (`reference_adain`), the same network as the authors'
+``vgg`` to each layer (`reference_adain`), the layout of the authors'
 ``vgg_normalised_conv{k}_1``."""
 
 from __future__ import annotations
