@@ -190,6 +190,8 @@ METHODS: Registry[Any] = Registry(
         "ghiasi": "stylebench.methods.ghiasi:Ghiasi",
         "adain": "stylebench.methods.adain:AdaIN",
         "sanet": "stylebench.methods.sanet:SANet",
+        "adaattn": "stylebench.methods.adaattn:AdaAttN",
+        "wct": "stylebench.methods.wct:WCT",
         "cyclegan": "stylebench.methods.cyclegan:CycleGAN",
     },
     group="stylebench.methods",

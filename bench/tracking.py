@@ -505,7 +505,8 @@ def _training_values(training: list[TrainingEntry]) -> list[tuple[str, float, in
 def register_checkpoint(uri: str, trained: dict[str, Any]) -> dict[str, Any]:
     """Register a trained checkpoint in the MLflow model registry, once.
 
-    One registered model per method and style set (``stylebench.<method>.<style set>``); each
+    One registered model per method and style set (``stylebench.<method>.<style set>``, the set
+    ``no_styles`` for a method whose training uses no style image); each
     checkpoint is a version whose source is the checkpoint logged by its training run (in the
     ``stylebench/training`` experiment, with its loss curves), tagged with the checkpoint key,
     config hash, suite, weights and git commit. A checkpoint already registered (same key) is
@@ -515,14 +516,16 @@ def register_checkpoint(uri: str, trained: dict[str, Any]) -> dict[str, Any]:
 
     entry = TrainingEntry.model_validate(trained)
     client = mlflow_client(uri)
-    name = f"stylebench.{entry.method}.{entry.style_set}"
+    style_set = entry.style_set or "no_styles"  # a method that learns no style (wct)
+    name = f"stylebench.{entry.method}.{style_set}"
+    styles = ", ".join(entry.styles) or "none (no style image is learnt)"
     try:
         client.get_registered_model(name)
     except MlflowException:
         client.create_registered_model(
             name,
-            tags={"stylebench.method": entry.method, "stylebench.style_set": str(entry.style_set)},
-            description=f"{entry.method} trained on styles: {', '.join(entry.styles)}"[:5000],
+            tags={"stylebench.method": entry.method, "stylebench.style_set": style_set},
+            description=f"{entry.method} trained on styles: {styles}"[:5000],
         )
     found = client.search_model_versions(
         f"name = '{name}' and tags.`stylebench.checkpoint_key` = '{entry.key}'"

@@ -1,13 +1,14 @@
 """Training jobs of trained methods: planned once per (method, style set), trained once, cached.
 
 A *job* is one thing a trained method learns: one network per style (``train_styles="each"``),
-one for the suite's styles (``all``) or one for its training styles (``training``). Its key is
-the SHA-256 of everything that decides the trained weights: method, training settings (not the
-inference-only ones), style images (file hashes and the size they are used at), training content
-(file hashes), suite seed and the weights of every backbone the method borrows. The key names
-the checkpoint in the on-disk cache (`bench.checkpoint_cache`), so a rerun with the same key
-loads instead of training. The code version is not
-in the key, so checkpoints survive unrelated commits; ``--retrain`` forces training.
+one for the suite's styles (``all``), one for its training styles (``training``) or one that
+learns no style (``none``: no style image in its key, and every cell of it is held out). Its
+key is the SHA-256 of everything that decides the trained weights: method, training settings
+(not the inference-only ones), style images (file hashes and the size they are used at),
+training content (file hashes), suite seed and the weights of every backbone the method
+borrows. The key names the checkpoint in the on-disk cache (`bench.checkpoint_cache`), so a
+rerun with the same key loads instead of training. The code version is not in the key, so
+checkpoints survive unrelated commits; ``--retrain`` forces training.
 
 Jobs train as their own Ray tasks (`bench.execute.run_training`) before the cells that need them;
 workers then get the state dicts through Ray's object store and only load them. A method whose
@@ -180,6 +181,8 @@ def plan_training(plan: Plan, weights: Mapping[str, str]) -> TrainingPlan:
             continue
         if needs.train_styles == "each":
             sets = [((ref,), f"{name}/{ref.key}") for ref in suite.style]
+        elif needs.train_styles == "none":
+            sets = [((), f"{name}/no styles")]
         elif needs.train_styles == "all":
             sets = [(suite.style, f"{name}/{len(suite.style)} styles")]
         else:

@@ -159,7 +159,7 @@ def train_job(
         domain = FileImages(job.style_paths, size) if job.style_paths else None
         style = (
             torch.empty(0, 3, size, size)
-            if domain is not None
+            if domain is not None or not job.styles  # a domain, or no style learnt ("none")
             else torch.stack(
                 [
                     torch.from_numpy(styles[k].copy()).permute(2, 0, 1).float().div(255)

@@ -55,7 +55,9 @@ class MethodNeeds:
     ``train_styles`` (trained methods): which styles one training run learns, so the harness can
     train once per style set: ``each`` (one network per style image, Johnson), ``all`` (every
     style of the suite in one network, conditional IN) or ``training`` (the suite's
-    ``training.style`` images, else its styles; arbitrary-style networks, style domains).
+    ``training.style`` images, else its styles; arbitrary-style networks, style domains) or
+    ``none`` (training uses no style image at all, e.g. WCT's reconstruction decoders: one
+    training serves every style set, and every style it stylizes is one it never saw).
     ``both_ways`` (domain methods): it also translates the style domain back to photos when its
     ``direction`` setting is ``style_to_photo`` (CycleGAN's second generator), so a suite with a
     ``reverse`` set scores that direction too, from the same training.
@@ -64,7 +66,7 @@ class MethodNeeds:
     style: Literal["pair", "domain"] = "pair"
     training: bool = False
     guides: bool = False
-    train_styles: Literal["each", "all", "training"] = "all"
+    train_styles: Literal["each", "all", "training", "none"] = "all"
     both_ways: bool = False
 
 

@@ -77,7 +77,9 @@ from stylebench.methods.core.losses import mean_squared_error
 from stylebench.methods.core.moments import mean_std, mean_variance_norm, moment_distance
 from stylebench.methods.core.normalised_vgg import (
     NETWORK,
+    SMALLEST,
     NormalisedVGG,
+    check_relu5_1_size,
     mirrored_decoder,
 )
 from stylebench.methods.core.style_attention import Transform
@@ -93,9 +95,6 @@ from stylebench.methods.core.weights import read_state_dict
 #: The layers the attention reads, and those the style and identity losses compare.
 ATTENDED = ("relu4_1", "relu5_1")
 LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-#: relu5_1 is 1/16 of the image (pooling rounds up): at most 16 px a side, it is one position,
-#: whose standard deviation is not defined (or, over H*W, zero).
-SMALLEST = 17
 
 Features = dict[str, torch.Tensor]
 
@@ -122,16 +121,11 @@ class SANetConfig(TrainingConfig):
     inference_only = TrainingConfig.inference_only | {"alpha"}
 
     def check_image_size(self, size: int) -> None:
-        if size < SMALLEST:
-            raise ValueError(f"sanet needs images of at least {SMALLEST} px (relu5_1 is 1/16)")
+        check_relu5_1_size("sanet", size)
 
 
 def _check_size(images: torch.Tensor) -> None:
-    if max(images.shape[-2:]) < SMALLEST:
-        raise ValueError(
-            f"sanet needs images with a side of at least {SMALLEST} px, got "
-            f"{tuple(images.shape[-2:])}: relu5_1 (1/16 of the image) would be one position"
-        )
+    check_relu5_1_size("sanet", max(images.shape[-2:]))
 
 
 class SANetModel(nn.Module):

@@ -38,5 +38,13 @@ class Inference:
         return output.float().contiguous()
 
 
+def memory_order_of(out: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``out`` in the memory order of ``like`` (NHWC or NCHW): a layer that computes its result
+    in another order (attention maps, matrix products) hands the convolutions after it what a
+    convolution would have, so they run in the order the network was set to."""
+    nhwc = like.is_contiguous(memory_format=torch.channels_last) and not like.is_contiguous()
+    return out.contiguous(memory_format=torch.channels_last if nhwc else torch.contiguous_format)
+
+
 #: Float32 in the network's own layout: what training runs, and the default.
 PLAIN = Inference()

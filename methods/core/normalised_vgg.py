@@ -53,6 +53,19 @@ DEEPEST = "relu4_1"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 #: The last layer of the kept trunk: SANet's second attention level and deepest style layer.
 LAST = "relu5_1"
+#: The smallest image side that reads relu5_1 (1/16 of the image; pooling rounds up): at 16 px
+#: or less it is one position, whose standard deviation is not defined (or, over H*W, zero).
+SMALLEST = 17
+
+
+def check_relu5_1_size(method: str, size: int) -> None:
+    """Refuse a side too small for a method that takes statistics at ``relu5_1`` (sanet,
+    adaattn): checked when a run is planned and again on every batch it stylizes."""
+    if size < SMALLEST:
+        raise ValueError(
+            f"{method} needs images with a side of at least {SMALLEST} px, got {size}: "
+            "relu5_1 (1/16 of the image) would be one position"
+        )
 
 
 def layer_names() -> list[str]:
@@ -181,15 +194,17 @@ class NormalisedVGG19:
     load = staticmethod(load_normalised_vgg)
 
 
-def mirrored_decoder() -> nn.Sequential:
-    """The decoder that inverts the trunk to `DEEPEST`, as the reference codes lay it out (29
-    modules, so a published AdaIN or SANet ``decoder.pth`` loads as it is; both codes write the
-    same ``nn.Sequential``): the trunk's 3x3 convolutions to ``relu4_1`` in reverse order
-    with their channels swapped, each after a reflection pad and before a ReLU, nearest x2
-    up-sampling where the trunk pools, no ReLU after the last convolution. The 1x1 ``conv0`` is
-    not mirrored: the decoder ends at the RGB image directly."""
+def mirrored_decoder(layer: str = DEEPEST) -> nn.Sequential:
+    """The decoder that inverts the trunk to ``layer`` (default `DEEPEST`), as the reference
+    codes lay it out, so a published decoder loads as it is: AdaIN's and SANet's ``decoder.pth``
+    (both codes write the same 29-module ``nn.Sequential`` for ``relu4_1``) and WCT's
+    ``feature_invertor_conv{1..5}_1.pth`` (2, 9, 16, 29 and 42 modules), which have the same
+    form. The trunk's 3x3 convolutions to ``layer`` in reverse order with their channels
+    swapped, each after a reflection pad and before a ReLU, nearest x2 up-sampling where the
+    trunk pools, no ReLU after the last convolution. The 1x1 ``conv0`` is not mirrored: the
+    decoder ends at the RGB image directly."""
     modules: list[nn.Module] = []
-    for module in reversed(_skeleton()[1 : depth(DEEPEST)]):
+    for module in reversed(_skeleton()[1 : depth(layer)]):
         if isinstance(module, nn.Conv2d):
             conv = nn.Conv2d(module.out_channels, module.in_channels, 3)
             modules += [nn.ReflectionPad2d(1), conv, nn.ReLU()]

@@ -128,6 +128,24 @@ def inverse_time_lr(optimizer: torch.optim.Optimizer, lr: float, decay: float, s
         group["lr"] = lr / (1 + decay * step)
 
 
+def periodic_decay_lr(
+    optimizer: torch.optim.Optimizer,
+    lr: float,
+    decay: float,
+    periods: int,
+    hold: int,
+    step: int,
+    steps: int,
+) -> None:
+    """Set the learning rate of step ``step`` of ``steps``, cut into ``periods`` equal periods:
+    ``lr`` for the first ``hold``, then ``decay`` times the last period's: AdaAttN's reference
+    code's epoch-wise ``LambdaLR`` (x0.3 an epoch after 2 of 5), in steps because a suite's
+    training set is not the one those epochs counted."""
+    period = min(periods - 1, step * periods // steps)
+    for group in optimizer.param_groups:
+        group["lr"] = lr * decay ** max(0, period - hold + 1)
+
+
 def descend(optimizer: torch.optim.Optimizer, terms: dict[str, torch.Tensor]) -> dict[str, float]:
     """One gradient step on ``terms["total"]`` (batch-mean scalars); refuses a non-finite loss."""
     total = terms["total"]

@@ -51,3 +51,20 @@ def test_checkpoints_become_versions_once(tmp_path):
     assert run.data.metrics["training_device_seconds"] == 3.0
     files = [f.path for f in client.list_artifacts(first["run_id"], "checkpoint")]
     assert files == ["checkpoint/k1.pt"]
+
+
+def test_a_checkpoint_that_learnt_no_style_is_the_no_styles_model(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    wct = {
+        **entry(tmp_path, "k1"),
+        "method": "wct",
+        "label": "wct/no styles",
+        "styles": [],
+        "style_set": None,
+    }
+    assert register_checkpoint(uri, wct)["model"] == "stylebench.wct.no_styles"
+    model = MlflowClient(tracking_uri=uri, registry_uri=uri).get_registered_model(
+        "stylebench.wct.no_styles"
+    )
+    assert model.tags["stylebench.style_set"] == "no_styles"
+    assert model.description == "wct trained on styles: none (no style image is learnt)"

@@ -58,6 +58,23 @@ def test_jobs_per_method_and_style_set_with_train_and_heldout_splits(tmp_path):
     )
 
 
+def test_a_method_that_learns_no_style_trains_once_and_every_cell_is_held_out(tmp_path):
+    """wct trains reconstruction decoders on content alone: no style in its job or its key."""
+    weights = {**WEIGHTS, "vgg_normalised": "vn"}
+    plan = make_plan(suite(tmp_path, {"wct": dict(TINY)}))
+    training = plan_training(plan, weights)
+    (job,) = training.jobs.values()
+    assert job.label == "wct/no styles" and job.styles == job.style_hashes == ()
+    assert {training.splits[c.id] for c in plan.cells if c.method == "wct"} == {"heldout"}
+    other_styles = {**TRAINING, "style": {"generate": "paintings", "count": 2, "first": 7}}
+    again = make_plan(suite(tmp_path / "other", {"wct": dict(TINY)}, training=other_styles))
+    assert list(plan_training(again, weights).jobs) == [job.key]
+    result = train_job(
+        job, TrainingSettings(weights="random", seed=0), style_arrays([job], plan, {})
+    )
+    assert result.error is None and any(key.startswith("decoder5.") for key in result.state)
+
+
 def test_key_changes_with_what_decides_the_weights_only(tmp_path):
     def johnson_key(settings, weights=WEIGHTS, **extra):
         plan = make_plan(suite(tmp_path, {"johnson": settings}, **extra))

@@ -37,7 +37,8 @@ def test_a_training_loss_network_runs_plain_batches(prepared):
     _, method, _ = prepared
     loss = getattr(method, "loss", None)
     if loss is None:
-        # cyclegan: adversarial training; adain, sanet: their own encoder (no exact-batch mode)
+        # cyclegan: adversarial training; adain, sanet, adaattn, wct: own encoder (no exact
+        # batches)
         pytest.skip("no VGG perceptual loss network")
     assert loss.encoder.execution.exact_batches is False
 
