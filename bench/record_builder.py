@@ -317,7 +317,8 @@ def _blend_entry(plan: Plan, blend: Blend) -> BlendEntry:
 
 def _blend_evaluation(plan: Plan) -> dict[str, Any]:
     """How blend cells are scored: which methods ran them, and each style metric's definition."""
-    style_metrics = [m for m in plan.metrics if "style" in METRICS.get(m).info.needs]
+    infos = {m: METRICS.get(m).info for m in plan.metrics}
+    style_metrics = [m for m, i in infos.items() if i.per == "image" and "style" in i.needs]
     defined = {"style_loss": BLEND_STYLE_LOSS, "histogram_loss": BLEND_HISTOGRAM_LOSS}
     return {
         "methods": [m for m in plan.methods if can_blend(m)],

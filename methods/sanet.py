@@ -169,11 +169,11 @@ class SANetModel(nn.Module):
             features = self.transform(own, self.encode(style))
         else:
             encoded = self.encode(style)
-            transformed = [
-                self.transform(own, {name: f[k : k + 1].expand(len(content), -1, -1, -1)
-                                     for name, f in encoded.items()})
+            each = [
+                {name: f[k : k + 1].expand(len(content), -1, -1, -1) for name, f in encoded.items()}
                 for k in range(style.shape[0])
-            ]  # fmt: skip
+            ]
+            transformed = [self.transform(own, styled) for styled in each]
             mix = weights.to(transformed[0].dtype)
             features = sum(mix[:, k, None, None, None] * t for k, t in enumerate(transformed))
         if self.alpha < 1:
