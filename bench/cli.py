@@ -559,6 +559,7 @@ def validate(
     """Check what `bench run` would do with the same flags, without running it: keys, files,
     every image, methods and their settings, weights and checkpoints."""
     from stylebench.images import ImageError, load_image
+    from stylebench.plan import blend_lines
     from stylebench.preflight import RunOptions, budgets, check_inputs
 
     checked = check_inputs(
@@ -598,6 +599,8 @@ def validate(
         )
     for name, identity in loaded.datasets.items():
         out.print(f"dataset {name}: file list sha256 {identity['files_sha256']}")
+    for line in blend_lines(plan):
+        out.print(line)
     lines, warnings = budgets(plan, local=not os.environ.get("RAY_ADDRESS"))
     for line in lines:
         out.print(line)

@@ -322,7 +322,12 @@ def _unusable_inputs(plan: Plan, cells: list[Cell], bad_images: dict[str, str]) 
     domain_keys = domain_sets(plan)
     unusable = {}
     for cell in cells:
-        styles = domain_keys.get(cell.method, ()) if is_domain(cell.method) else [cell.style]
+        if is_domain(cell.method):
+            styles = list(domain_keys.get(cell.method, ()))
+        elif blend := plan.suite.blend(cell.style):
+            styles = list(blend.parts)  # a blend's images
+        else:
+            styles = [cell.style]
         keys = [cell.content, *styles]
         if method_class(cell.method).needs.guides:
             keys += [guide_key(cell.content), guide_key(cell.style)]
@@ -409,6 +414,7 @@ def _run_cells(
         methods={name: cfg.model_dump(mode="json") for name, cfg in plan.methods.items()},
         metrics=plan.metrics,
         domain=domain_sets(plan),
+        blends={b.key: tuple(plan.suite.blend_parts(b)) for b in plan.suite.blends},
     )
     run_cells(
         plan.longest_first(cells),

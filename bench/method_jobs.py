@@ -78,10 +78,19 @@ def _reference_spec(plan: Plan, method: str) -> ReferenceSpec:
     )
 
 
-def _ok_cells(run_dir: Path, method: str) -> list[dict[str, Any]]:
+def _ok_cells(run_dir: Path, plan: Plan, method: str) -> list[dict[str, Any]]:
+    """A method's successful cells, in id order, but for blend cells: a method's set metrics
+    (FID ...) are of its outputs for the suite's style images, so that every method's set has
+    the same N whether it blends or not."""
+    blends = {blend.key for blend in plan.suite.blends}
     cells = read_journal(run_dir / CELL_JOURNAL).values()
     return sorted(
-        (c for c in cells if c["method"] == method and c["status"] == "ok"), key=lambda c: c["id"]
+        (
+            c
+            for c in cells
+            if c["method"] == method and c["status"] == "ok" and c["style"] not in blends
+        ),
+        key=lambda c: c["id"],
     )
 
 
@@ -135,10 +144,10 @@ def method_work(
         append_journal(journal, entry)
 
     def current(method: str) -> bool:
-        return done.get(method, {}).get("inputs") == _fingerprint(_ok_cells(run_dir, method))
+        return done.get(method, {}).get("inputs") == _fingerprint(_ok_cells(run_dir, plan, method))
 
     def job(method: str) -> MethodJob | None:
-        ok = _ok_cells(run_dir, method)
+        ok = _ok_cells(run_dir, plan, method)
         fingerprints[method] = _fingerprint(ok)
         if done.get(method, {}).get("inputs") == fingerprints[method]:
             return None

@@ -146,6 +146,27 @@ def is_domain(method: str) -> bool:
     return method_class(method).needs.style == "domain"
 
 
+def can_blend(method: str) -> bool:
+    """Whether a plan entry runs on the suite's blends (``needs.blends``, never a domain method)."""
+    return method_class(method).needs.blends and not is_domain(method)
+
+
+def blend_lines(plan: Plan) -> list[str]:
+    """What ``bench validate`` says about the suite's blends: each blend's parts and weights,
+    then one line per method that cannot blend (it is not run on blend cells)."""
+    blends = plan.suite.blends
+    if not blends:
+        return []
+    names = {ref.key: ref.name for ref in plan.suite.style}
+    lines = [f"blend {blend.key}: {blend.describe(names)}" for blend in blends]
+    lines += [
+        f"{name}: cannot blend styles; not run on the {len(blends)} blend(s)"
+        for name in plan.methods
+        if not can_blend(name)
+    ]
+    return lines
+
+
 def cell_seed(suite_seed: int, cell_id: str) -> int:
     """A seed per cell that depends only on the suite seed and the cell, never on scheduling."""
     digest = hashlib.sha256(f"{suite_seed}:{cell_id}".encode()).digest()
@@ -250,6 +271,7 @@ def make_plan(suite: Suite, only_methods: list[str] | None = None) -> Plan:
     plan = Plan(suite=suite, methods=methods, metrics=metrics, cells=())
     for name in methods:
         styles = [DOMAIN_STYLE] if is_domain(name) else [style.key for style in suite.style]
+        styles += [blend.key for blend in suite.blends] if can_blend(name) else []
         for content in plan.inputs(name):
             for style in styles:
                 cell_id = f"{name}/{content.key}/{style}"

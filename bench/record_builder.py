@@ -13,11 +13,26 @@ from stylebench.environment import package_versions
 from stylebench.images import PREPROCESS
 from stylebench.method_jobs import set_metrics
 from stylebench.methods.core.weights import WeightsSource
-from stylebench.metrics.base import MetricInfo
-from stylebench.metrics.feature_losses import DOMAIN_STYLE_LOSS, evaluation_description
+from stylebench.metrics.base import BLEND_DEFAULT, MetricInfo
+from stylebench.metrics.color_histogram import BLEND_HISTOGRAM_LOSS
+from stylebench.metrics.feature_losses import (
+    BLEND_STYLE_LOSS,
+    DOMAIN_STYLE_LOSS,
+    evaluation_description,
+)
 from stylebench.metrics.runtime import REPEATS, THROUGHPUT_BATCH
-from stylebench.plan import DOMAIN_STYLE, Plan, is_domain, is_reverse, method_class, method_of
+from stylebench.plan import (
+    DOMAIN_STYLE,
+    Plan,
+    can_blend,
+    is_domain,
+    is_reverse,
+    method_class,
+    method_of,
+)
 from stylebench.record_model import (
+    BlendEntry,
+    BlendPart,
     CellRecord,
     ComputeSeconds,
     EnvironmentInfo,
@@ -32,7 +47,7 @@ from stylebench.record_model import (
     WeightsInfo,
 )
 from stylebench.registry import METRICS
-from stylebench.suites.load import ImageRef
+from stylebench.suites.load import Blend, ImageRef
 from stylebench.worker import CellResult
 
 
@@ -242,6 +257,7 @@ def build_record(
             reverse_reference=[
                 _image_entry(plan, r, "reverse_reference") for r in plan.suite.reverse_reference
             ],
+            blends=[_blend_entry(plan, blend) for blend in plan.suite.blends],
         ),
         environment=EnvironmentInfo(
             git_commit=commit,
@@ -266,6 +282,7 @@ def build_record(
             },
             **({"sets": _set_evaluation(plan, method_results)} if set_metrics(plan) else {}),
             **({"domain": _domain_evaluation(plan)} if any(map(is_domain, plan.methods)) else {}),
+            **({"blends": _blend_evaluation(plan)} if plan.suite.blends else {}),
         },
         metrics={name: _metric_entry(METRICS.get(name).info) for name in plan.metrics},
         methods=_method_summaries(plan, cells, training or [], method_results),
@@ -285,6 +302,33 @@ def _image_entry(plan: Plan, ref: ImageRef, role: str) -> ImageEntry:
         input=f"inputs/{role}/{ref.key}.png",
         guide=_guide_entry(plan, ref.key),
     )
+
+
+def _blend_entry(plan: Plan, blend: Blend) -> BlendEntry:
+    return BlendEntry(
+        key=blend.key,
+        name=blend.name,
+        parts=[
+            BlendPart(key=key, name=plan.suite.image(key).name, weight=weight)
+            for key, weight in plan.suite.blend_parts(blend)
+        ],
+    )
+
+
+def _blend_evaluation(plan: Plan) -> dict[str, Any]:
+    """How blend cells are scored: which methods ran them, and each style metric's definition."""
+    infos = {m: METRICS.get(m).info for m in plan.metrics}
+    style_metrics = [m for m, i in infos.items() if i.per == "image" and "style" in i.needs]
+    defined = {"style_loss": BLEND_STYLE_LOSS, "histogram_loss": BLEND_HISTOGRAM_LOSS}
+    return {
+        "methods": [m for m in plan.methods if can_blend(m)],
+        "not_blending": [m for m in plan.methods if not can_blend(m)],
+        "style_metrics": {m: defined.get(m, f"{m}: {BLEND_DEFAULT}") for m in style_metrics},
+        "content_metrics": "against the content image, as for every cell",
+        "set_metrics": "blend cells are left out of a method's set metrics and of its "
+        "leaderboard means (the same style images for every method); the report shows them "
+        "in their own table",
+    }
 
 
 def _metric_entry(info: MetricInfo) -> MetricEntry:

@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-SCHEMA = "stylebench.run/3"
+SCHEMA = "stylebench.run/4"
 #: Schemas `upgrade` reads, oldest first.
-OLDER_SCHEMAS = ("stylebench.run/1", "stylebench.run/2")
+OLDER_SCHEMAS = ("stylebench.run/1", "stylebench.run/2", "stylebench.run/3")
 
 
 class _Part(BaseModel):
@@ -45,6 +45,27 @@ class ImageEntry(_Part):
     guide: GuideEntry | None = None
 
 
+class BlendPart(_Part):
+    """One style image of a blend and its weight."""
+
+    key: str
+    name: str
+    weight: float
+
+
+class BlendEntry(_Part):
+    """A blend of the suite's style images (``style.blends``): cells name it by ``key`` as their
+    style; its parts' weights are positive and sum to 1."""
+
+    key: str
+    name: str
+    parts: list[BlendPart]
+
+    def describe(self) -> str:
+        """``0.7 x a.png + 0.3 x b.png``."""
+        return " + ".join(f"{part.weight:.3g} x {part.name}" for part in self.parts)
+
+
 class SuiteInfo(_Part):
     """Which suite, at which version, on exactly which files."""
 
@@ -63,6 +84,12 @@ class SuiteInfo(_Part):
     #: images translated to photos, and the photos their outputs are compared with.
     reverse_content: list[ImageEntry] = Field(default_factory=list)
     reverse_reference: list[ImageEntry] = Field(default_factory=list)
+    #: Blends of the style images, each a style of its own in cells (empty before /4).
+    blends: list[BlendEntry] = Field(default_factory=list)
+
+    def blend(self, key: str) -> BlendEntry | None:
+        """The blend a cell's style key names (None: an image's key)."""
+        return next((blend for blend in self.blends if blend.key == key), None)
 
 
 class EnvironmentInfo(_Part):
@@ -318,7 +345,8 @@ def upgrade(data: Any) -> Any:
     cell or a summary (``features``, ``style_split``, ``curves``, ``compute_seconds`` ...) have
     defaults. /3 adds each summary's ``method`` and ``direction`` (filled in here: before /3 an
     entry was its method, and a domain method translated the way its ``direction`` setting
-    says) and the suite's ``reverse`` sets (empty before /3).
+    says) and the suite's ``reverse`` sets (empty before /3). /4 adds the suite's ``blends``
+    (empty before /4).
     """
     if not isinstance(data, dict) or data.get("schema") not in OLDER_SCHEMAS:
         return data

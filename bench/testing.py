@@ -26,6 +26,7 @@ import torch
 from stylebench.methods.base import (
     MethodContext,
     PrepareData,
+    StyleBlend,
     TensorImages,
     contract_problems,
     resolve_config,
@@ -133,6 +134,21 @@ def check_seeds(cls: type, method: Any, styles: torch.Tensor) -> None:
     assert torch.equal(first, second), "the same seed gave different images"
 
 
+def check_blend(cls: type, method: Any, styles: torch.Tensor, tolerance: float = 1e-3) -> None:
+    """A method that can blend (``needs.blends``): a blend of two styles gives images like
+    `check_output`'s, and a blend of a style image with itself is that style's transfer."""
+    content = _images(1, 8)
+    blend = StyleBlend((styles[0:1], styles[1:2]), (0.7, 0.3))
+    images = method.stylize_blend(content, blend, seeds=[7]).images
+    assert images.shape == content.shape, f"blend output {tuple(images.shape)}"
+    assert torch.isfinite(images).all() and images.min() >= 0 and images.max() <= 1
+    # Halves: 0.5 x + 0.5 x is x exactly in floating point, so targets and codes are x's.
+    itself = method.stylize_blend(content, StyleBlend((styles[0:1],) * 2, (0.5, 0.5)), seeds=[7])
+    alone = method.stylize(content, styles[0:1], seeds=[7]).images
+    difference = (itself.images - alone).abs().max().item()
+    assert difference < tolerance, f"a style blended with itself differs by {difference:.3g}"
+
+
 def check_checkpoint_round_trip(
     cls: type, method: Any, styles: torch.Tensor, folder: Path, context: MethodContext
 ) -> None:
@@ -157,6 +173,8 @@ def check_method(cls: type, folder: Path) -> None:
     check_output(cls, method, styles)
     check_batch_equals_one_by_one(cls, method, styles)
     check_seeds(cls, method, styles)
+    if cls.needs.blends:
+        check_blend(cls, method, styles)
     if cls.needs.training:
         check_checkpoint_round_trip(cls, method, styles, folder, context)
 

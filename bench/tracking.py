@@ -451,7 +451,7 @@ def method_metrics(record: RunRecord, method: str) -> dict[str, float]:
     """The per-method numbers logged to MLflow: means of per-image metrics with their bootstrap
     95% intervals, set metrics with their N, method metrics, prepare time and cell counts."""
     summary = record.methods[method]
-    ok = record.ok_cells(method)
+    ok = [c for c in record.ok_cells(method) if record.suite.blend(c.style) is None]
     values: dict[str, float] = {}
     for name, info in record.metrics.items():
         if info.per == "image":
@@ -469,8 +469,22 @@ def method_metrics(record: RunRecord, method: str) -> dict[str, float]:
     if summary.prepare_time is not None and "prepare_time" not in record.metrics:
         values["prepare_time"] = summary.prepare_time
     values.update(_split_means(record, ok))
+    values.update(_blend_means(record, method))
     values["cells_ok"] = float(summary.cells_ok)
     values["cells_failed"] = float(summary.cells_failed)
+    return values
+
+
+def _blend_means(record: RunRecord, method: str) -> dict[str, float]:
+    """``blend/<blend key>/<metric>``: mean scores on each blend (kept apart from the means
+    above, which are over the suite's style images for every method)."""
+    values = {}
+    for blend in record.suite.blends:
+        mine = [c for c in record.ok_cells(method) if c.style == blend.key]
+        for metric in record.metrics_per("image"):
+            mean = _finite_mean([c.scores.get(metric) for c in mine])
+            if mean is not None:
+                values[f"blend/{blend.key}/{metric}"] = mean
     return values
 
 
@@ -602,6 +616,8 @@ def record_header(record: RunRecord) -> dict[str, Any]:
             **flatten({"suite": record.config["suite"]}),
             "weights": record.weights.source,
             "config_hash": record.config_hash,
+            # Each blend's parts and weights: "0.7 x painting_00.png + 0.3 x painting_01.png".
+            **{f"blend.{blend.key}": blend.describe() for blend in record.suite.blends},
         },
         # A domain method's child run says which way it translates (both ways: two runs).
         "methods": {

@@ -197,7 +197,8 @@ def plan_training(plan: Plan, weights: Mapping[str, str]) -> TrainingPlan:
             # One job per style ("each") or one job for every style of the method.
             job = next((j for j in mine if cell.style in j.styles), mine[0])
             cell_jobs[cell.id] = job.key
-            if is_domain(name):  # scored against the style domain, not one style image
+            # Scored against the style domain, or a blend: not one style image, trained or not.
+            if is_domain(name) or suite.blend(cell.style) is not None:
                 splits[cell.id] = None
                 continue
             style_hash = suite.image(cell.style).sha256

@@ -20,7 +20,13 @@ import torch
 
 from stylebench.environment import cpu_name
 from stylebench.images import to_uint8
-from stylebench.methods.base import Guides, MethodContext, PrepareData, resolve_config
+from stylebench.methods.base import (
+    Guides,
+    MethodContext,
+    PrepareData,
+    StyleBlend,
+    resolve_config,
+)
 from stylebench.methods.core.encoders import load_encoder
 from stylebench.methods.core.weights import WeightsSource
 from stylebench.metrics.base import ImageMetric, MetricContext, StyleDomain
@@ -45,6 +51,8 @@ class WorkerSettings:
     #: Keys of the style set that each domain method's outputs are scored against (its reference
     #: set: the suite's ``reference`` images, else its style images; photos for a reverse entry).
     domain: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The suite's blends by their key: (style key, weight) of each part.
+    blends: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -266,6 +274,16 @@ class CellRunner:
 
         return Guides(content=get(cell.content), style=get(cell.style))
 
+    def blend(self, key: str) -> StyleBlend | None:
+        """The blend a cell's style key names, its images on the device (None: not a blend)."""
+        parts = self.settings.blends.get(key)
+        if parts is None:
+            return None
+        return StyleBlend(
+            images=tuple(self.tensor(part) for part, _ in parts),
+            weights=tuple(weight for _, weight in parts),
+        )
+
     def _run(self, cell: Cell, styles: list[str]) -> CellResult:
         clock = time.perf_counter()
         method, prepare_time = self._method(cell.method, cell.job, styles)
@@ -273,10 +291,13 @@ class CellRunner:
         timings["prepare"] = prepare_time or 0.0
         domain = is_domain(cell.method)
         content = self.tensor(cell.content)
-        style = None if domain else self.tensor(cell.style)
+        blend = self.blend(cell.style)
+        style = None if domain or blend else self.tensor(cell.style)
         guides = self.guides(cell) if method_class(cell.method).needs.guides else None
 
         def stylize():
+            if blend is not None:
+                return method.stylize_blend(content, blend, seeds=[cell.seed])
             return method.stylize(content, style, guides=guides, seeds=[cell.seed])
 
         iterative = method_class(cell.method).iterative
@@ -297,11 +318,12 @@ class CellRunner:
         timings["setup"] += time.perf_counter() - clock
         clock = time.perf_counter()
         for name, metric in metrics.items():
-            values = (
-                metric.score_domain(output, content, self.domain(cell.method))
-                if style is None
-                else metric(output, content, style)
-            )
+            if blend is not None:
+                values = metric.score_blend(output, content, blend)
+            elif style is None:
+                values = metric.score_domain(output, content, self.domain(cell.method))
+            else:
+                values = metric(output, content, style)
             scores[name] = float(values[0])
         pixels = to_uint8(output)
         features = None if scorer is None else scorer.features(pixels)[0]

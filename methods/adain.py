@@ -38,8 +38,7 @@ trade-off (1 in training, as in both codes), and ``preserve_colour``, the paper'
 (`methods.core.colour.match_colour`: the style image takes the content's colour mean and
 covariance first; naoto0804's ``coral`` normalises each channel first and sums instead of
 averaging, so its result depends on the image sizes). Style interpolation mixes several styles
-by weights: `AdaIN.stylize_mix` in Python, since a benchmark cell gives a method one style image
-per output.
+by weights: `AdaIN.stylize_mix` in Python, and a suite's blends (`AdaIN.stylize_blend`).
 """
 
 from __future__ import annotations
@@ -59,6 +58,7 @@ from stylebench.methods.base import (
     MethodContext,
     MethodNeeds,
     PrepareData,
+    StyleBlend,
     Stylized,
     Weight,
 )
@@ -157,7 +157,9 @@ class AdaIN:
         "reference": {"unbiased_std": True},
         "smoke": {"steps": 10, "batch_size": 2, "image_size": 32, "lr": 1e-3},
     }
-    needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair", training=True, train_styles="training")
+    needs: ClassVar[MethodNeeds] = MethodNeeds(
+        style="pair", training=True, train_styles="training", blends=True
+    )
     iterative: ClassVar[bool] = False
     encoders: ClassVar[tuple[str, ...]] = ("vgg_normalised",)
 
@@ -264,6 +266,15 @@ class AdaIN:
         mix = torch.tensor(weights, dtype=torch.float64) / sum(weights)
         mix = mix.to(content.device, torch.float32).expand(content.shape[0], -1)
         return self._run(content, styles, mix)
+
+    @torch.no_grad()
+    def stylize_blend(
+        self, content: torch.Tensor, blend: StyleBlend, seeds: Sequence[int] | None = None
+    ) -> Stylized:
+        """The paper's style interpolation (`stylize_mix`) with the blend's images and weights."""
+        return Stylized(
+            images=blend.per_image(content, lambda c, s, _: self.stylize_mix(c, s, blend.weights))
+        )
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The decoder alone, in the reference code's layout (``1.weight`` .. ``28.bias``)."""

@@ -61,6 +61,9 @@ class MethodNeeds:
     ``both_ways`` (domain methods): it also translates the style domain back to photos when its
     ``direction`` setting is ``style_to_photo`` (CycleGAN's second generator), so a suite with a
     ``reverse`` set scores that direction too, from the same training.
+    ``blends``: it can stylize with a weighted blend of several style images
+    (``stylize_blend``), so the harness runs it on a suite's blends (``style.blends``); methods
+    that cannot are not run on blend cells and ``bench validate`` says so.
     """
 
     style: Literal["pair", "domain"] = "pair"
@@ -68,6 +71,7 @@ class MethodNeeds:
     guides: bool = False
     train_styles: Literal["each", "all", "training", "none"] = "all"
     both_ways: bool = False
+    blends: bool = False
 
 
 @dataclass
@@ -151,6 +155,49 @@ class Guides:
     style: torch.Tensor | None = None
 
 
+@dataclass(frozen=True)
+class StyleBlend:
+    """A weighted blend of style images: ``images`` (each [B, 3, H, W] in [0, 1], paired with
+    the content batch like a style image) and ``weights``, one per image, positive and summing
+    to 1. Methods stylize with it (``stylize_blend``) and style metrics score against it."""
+
+    images: tuple[torch.Tensor, ...]
+    weights: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.images) != len(self.weights) or len(self.images) < 2:
+            raise ValueError("a blend has two or more images and one weight per image")
+        if min(self.weights) <= 0 or abs(sum(self.weights) - 1) > 1e-6:
+            raise ValueError(f"blend weights must be positive and sum to 1, got {self.weights}")
+
+    def mix(self, values: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The weighted sum of one value per image (``sum_i weights[i] * values[i]``)."""
+        return sum(
+            (w * v for w, v in zip(self.weights, values, strict=True)),
+            start=torch.zeros_like(values[0]),
+        )
+
+    def per_image(
+        self,
+        content: torch.Tensor,
+        run: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
+        """``run(content_i [1, 3, H, W], styles_i [K, 3, h, w], weights [1, K])`` for every
+        content image i with its K blend images, concatenated: for networks that mix K styles
+        shared by a batch (AdaIN's and SANet's ``weights``)."""
+        weights = torch.tensor([self.weights], dtype=content.dtype, device=content.device)
+        return torch.cat(
+            [
+                run(
+                    content[i : i + 1],
+                    torch.cat([image[i : i + 1] for image in self.images]),
+                    weights,
+                )
+                for i in range(content.shape[0])
+            ]
+        )
+
+
 @dataclass
 class Stylized:
     """A batch of outputs in [0, 1], for iterative methods loss curves per image, and notes per
@@ -196,6 +243,17 @@ class Method(Protocol):
         ``seeds`` (one per image) make any randomness per image, so a batch gives the same
         images as stylizing its pairs one by one.
         """
+        ...
+
+
+class BlendingMethod(Method, Protocol):
+    """A method whose ``needs.blends`` is true: it stylizes with a blend of several styles."""
+
+    def stylize_blend(
+        self, content: torch.Tensor, blend: StyleBlend, seeds: Sequence[int] | None = None
+    ) -> Stylized:
+        """Stylize ``content`` [B,3,H,W] with ``blend``: each method blends what it matches or
+        conditions on (weighted Gram targets, style codes, AdaIN targets)."""
         ...
 
 
@@ -263,5 +321,7 @@ def contract_problems(cls: object) -> list[str]:
     methods = ["prepare", "stylize"]
     if isinstance(getattr(cls, "needs", None), MethodNeeds) and cls.needs.training:
         methods += ["state_dict", "load_state_dict"]
+    if isinstance(getattr(cls, "needs", None), MethodNeeds) and cls.needs.blends:
+        methods += ["stylize_blend"]
     problems += [f"method {m}() is missing" for m in methods if not callable(getattr(cls, m, None))]
     return problems

@@ -3,7 +3,8 @@ conditional instance normalisation, one network for N styles.
 
 Every normalisation layer of the transformer (`PasticheNet`, magenta's layout: CIN after every
 conv, sigmoid output) has a ``(gamma, beta)`` pair per style; a style is a row of those tables.
-Mixing rows by weights interpolates between styles at inference (``mix``, or `CIN.stylize_mix`).
+Mixing rows by weights interpolates between styles at inference (``mix``, or `CIN.stylize_mix`);
+a suite's blend of learned styles mixes their rows by the blend's weights (`CIN.stylize_blend`).
 
 Defaults follow magenta's ``image_stylization_train.py``: content ``relu3_3`` (its
 ``vgg_16/conv3``) weight 1 as the mean squared difference, style ``relu1_2 .. relu4_3`` weight
@@ -34,6 +35,7 @@ from stylebench.methods.base import (
     MethodContext,
     MethodNeeds,
     PrepareData,
+    StyleBlend,
     Stylized,
     Weight,
 )
@@ -112,7 +114,9 @@ class CIN:
         "paper": {},
         "smoke": {"steps": 12, "batch_size": 2, "image_size": 32},
     }
-    needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair", training=True, train_styles="all")
+    needs: ClassVar[MethodNeeds] = MethodNeeds(
+        style="pair", training=True, train_styles="all", blends=True
+    )
     iterative: ClassVar[bool] = False
     encoders: ClassVar[tuple[str, ...]] = ("vgg16",)
 
@@ -220,6 +224,20 @@ class CIN:
         model = self._trained()
         model.eval()
         weights = self.style_weights(style).to(content.device)
+        return Stylized(images=self.config.inference()(model, content, weights).clamp(0, 1))
+
+    @torch.no_grad()
+    def stylize_blend(
+        self, content: torch.Tensor, blend: StyleBlend, seeds: Sequence[int] | None = None
+    ) -> Stylized:
+        """``content`` in the blend of learned styles: the weighted sum of the parts' one-hot
+        style weights, i.e. of their ``(gamma, beta)`` rows (or in ``config.mix`` if set, as
+        `stylize`). Every part must be a style cin learned."""
+        if self.config.mix is not None:
+            return Stylized(images=self.stylize_mix(content, self.config.mix))
+        model = self._trained()
+        model.eval()
+        weights = blend.mix([self.style_weights(image) for image in blend.images])
         return Stylized(images=self.config.inference()(model, content, weights).clamp(0, 1))
 
     def state_dict(self) -> dict[str, torch.Tensor]:

@@ -39,7 +39,8 @@ coarse-to-fine schedule (`methods.core.pyramid`), ``steps`` evaluations per phas
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import ClassVar
 
 import torch
@@ -50,13 +51,20 @@ from stylebench.methods.base import (
     MethodContext,
     MethodNeeds,
     PrepareData,
+    StyleBlend,
     Stylized,
     Weight,
 )
 from stylebench.methods.core.encoders import Pooling
 from stylebench.methods.core.losses import GramNorm
 from stylebench.methods.core.optimize import OptimizationConfig
-from stylebench.methods.core.perceptual_loss import ContentReduction, PerceptualLoss, PerceptualSpec
+from stylebench.methods.core.perceptual_loss import (
+    ContentReduction,
+    PerceptualLoss,
+    PerceptualSpec,
+    Targets,
+    blend_targets,
+)
 from stylebench.methods.core.pyramid import Size, optimize_coarse_to_fine, resize
 
 STYLE_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
@@ -140,7 +148,7 @@ class Gatys:
             "steps": 320,
         },
     }
-    needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair")
+    needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair", blends=True)
     encoders: ClassVar[tuple[str, ...]] = ("vgg19",)
     iterative: ClassVar[bool] = True
 
@@ -176,10 +184,36 @@ class Gatys:
         guides: Guides | None = None,
         seeds: Sequence[int] | None = None,
     ) -> Stylized:
+        return self._optimise(
+            content,
+            seeds,
+            lambda size: self.loss.targets(
+                resize(content, size), scaled_like(style, content, size)
+            ),
+        )
+
+    def stylize_blend(
+        self, content: torch.Tensor, blend: StyleBlend, seeds: Sequence[int] | None = None
+    ) -> Stylized:
+        """Optimise towards the blend's weighted Gram targets (`blend_targets`)."""
+
+        def targets_at(size: Size) -> Targets:
+            images = tuple(scaled_like(image, content, size) for image in blend.images)
+            style = blend_targets(self.loss, StyleBlend(images, blend.weights))
+            return replace(self.loss.targets(resize(content, size), None), style=style)
+
+        return self._optimise(content, seeds, targets_at)
+
+    def _optimise(
+        self,
+        content: torch.Tensor,
+        seeds: Sequence[int] | None,
+        targets_at: Callable[[Size], Targets],
+    ) -> Stylized:
         seeds = list(seeds) if seeds is not None else [self.context.seed] * content.shape[0]
 
         def loss_at(size: Size):
-            targets = self.loss.targets(resize(content, size), scaled_like(style, content, size))
+            targets = targets_at(size)
             return lambda images: self.loss(images, targets)
 
         result = optimize_coarse_to_fine(self.config, content, seeds, loss_at)

@@ -38,6 +38,7 @@ from stylebench.methods.base import (
     MethodContext,
     MethodNeeds,
     PrepareData,
+    StyleBlend,
     Stylized,
     Weight,
 )
@@ -104,8 +105,16 @@ class GhiasiModel(nn.Module):
         self.net = PasticheNet("batch")
         self.predictor = StylePredictor(trunk, self.net.norm_depths, bottleneck)
 
-    def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        return self.net(content, self.predictor(style))
+    def forward(
+        self, content: torch.Tensor, style: torch.Tensor, weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``content`` [B, 3, H, W] styled by ``style`` [B, 3, S, S] (pairs), or with ``weights``
+        [B, K] by the weighted sum of the codes predicted from the K images of ``style``."""
+        params = self.predictor(style)
+        if weights is not None:
+            mix = weights.to(params[0][0].dtype)
+            params = [(mix @ gamma, mix @ beta) for gamma, beta in params]
+        return self.net(content, params)
 
 
 class Ghiasi:
@@ -119,7 +128,9 @@ class Ghiasi:
         "paper": {},
         "smoke": {"steps": 8, "batch_size": 2, "image_size": 32, "style_size": 80, "lr": 1e-3},
     }
-    needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair", training=True, train_styles="training")
+    needs: ClassVar[MethodNeeds] = MethodNeeds(
+        style="pair", training=True, train_styles="training", blends=True
+    )
     iterative: ClassVar[bool] = False
     encoders: ClassVar[tuple[str, ...]] = ("vgg16", "inception_v3")
 
@@ -197,6 +208,19 @@ class Ghiasi:
         self.model.eval()
         run = self.config.inference()
         return Stylized(images=run(self.model, content, self._style_input(style)).clamp(0, 1))
+
+    @torch.no_grad()
+    def stylize_blend(
+        self, content: torch.Tensor, blend: StyleBlend, seeds: Sequence[int] | None = None
+    ) -> Stylized:
+        """``content`` in the weighted sum of the style codes (each layer's ``gamma`` and
+        ``beta``) predicted from the blend's images; the codes are linear in the 100-d
+        embedding, so this is also the weighted embedding magenta interpolates."""
+        self.model.eval()
+        run = self.config.inference()
+        images = tuple(self._style_input(image) for image in blend.images)
+        out = StyleBlend(images, blend.weights).per_image(content, lambda *x: run(self.model, *x))
+        return Stylized(images=out.clamp(0, 1))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().cpu() for k, v in self.model.state_dict().items()}

@@ -106,7 +106,7 @@ class ImprovedGatys(Gatys):
         "image optimisation; all 16 VGG-19 layers, depth weights, shifted chain Grams"
     )
     paper: ClassVar[str] = "Novak & Nikulin, arXiv 1605.04603 (2016)"
-    needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair")
+    needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair", blends=True)
     Config: ClassVar[type[ImprovedGatysConfig]] = ImprovedGatysConfig
     presets: ClassVar[dict[str, dict]] = {
         "paper": {},

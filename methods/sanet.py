@@ -64,6 +64,7 @@ from stylebench.methods.base import (
     MethodContext,
     MethodNeeds,
     PrepareData,
+    StyleBlend,
     Stylized,
     Weight,
 )
@@ -151,10 +152,24 @@ class SANetModel(nn.Module):
         """The decoder's image cropped to the size of ``like`` (it comes out a multiple of 8)."""
         return self.decoder(features)[..., : like.shape[-2], : like.shape[-1]]
 
-    def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        """``content`` [B, 3, H, W] in the style of ``style`` [B, 3, h, w] (pairs)."""
+    def forward(
+        self, content: torch.Tensor, style: torch.Tensor, weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``content`` [B, 3, H, W] in the style of ``style`` [B, 3, h, w] (pairs), or with
+        ``weights`` [B, K] in the blend of the K images of ``style``: the weighted sum of the
+        K attention outputs T(c, s_k), decoded (as AdaIN interpolates its targets)."""
         own = self.encode(content)
-        features = self.transform(own, self.encode(style))
+        if weights is None:
+            features = self.transform(own, self.encode(style))
+        else:
+            encoded = self.encode(style)
+            each = [
+                {name: f[k : k + 1].expand(len(content), -1, -1, -1) for name, f in encoded.items()}
+                for k in range(style.shape[0])
+            ]
+            transformed = [self.transform(own, styled) for styled in each]
+            mix = weights.to(transformed[0].dtype)
+            features = sum(mix[:, k, None, None, None] * t for k, t in enumerate(transformed))
         if self.alpha < 1:
             features = self.alpha * features + (1 - self.alpha) * self.transform(own, own)
         return self.decode(features, content)
@@ -172,7 +187,9 @@ class SANet:
         "reference": {"unbiased_std": True},
         "smoke": {"steps": 5, "batch_size": 2, "image_size": 32, "lr": 1e-3},
     }
-    needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair", training=True, train_styles="training")
+    needs: ClassVar[MethodNeeds] = MethodNeeds(
+        style="pair", training=True, train_styles="training", blends=True
+    )
     iterative: ClassVar[bool] = False
     encoders: ClassVar[tuple[str, ...]] = ("vgg_normalised",)
 
@@ -278,6 +295,18 @@ class SANet:
         self.model.eval()
         out = self.config.inference()(self.model, content, style)
         return Stylized(images=out.clamp(0, 1))
+
+    @torch.no_grad()
+    def stylize_blend(
+        self, content: torch.Tensor, blend: StyleBlend, seeds: Sequence[int] | None = None
+    ) -> Stylized:
+        """``content`` in the blend: the weighted sum of T(c, s_k) over its images, decoded."""
+        _check_size(content)
+        for image in blend.images:
+            _check_size(image)
+        self.model.eval()
+        run = self.config.inference()
+        return Stylized(images=blend.per_image(content, lambda *x: run(self.model, *x)).clamp(0, 1))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The attention modules and the decoder, each in the reference code's layout under a

@@ -9,6 +9,7 @@ from typing import ClassVar, Literal
 
 import torch
 
+from stylebench.methods.base import StyleBlend
 from stylebench.methods.core.encoders import FeatureEncoder
 from stylebench.methods.core.weights import WeightsIdentity, WeightsSource
 
@@ -94,6 +95,21 @@ class ImageMetric:
         if "style" in self.info.needs:
             raise NotImplementedError(f"{self.info.name} defines no score against a style domain")
         return self(outputs, content, None)
+
+    def score_blend(
+        self, outputs: torch.Tensor, content: torch.Tensor, blend: StyleBlend
+    ) -> torch.Tensor:
+        """One value per output of a blend cell, shape [B]. A metric that compares with the
+        style image defines its comparison with the blend's weighted target here where it has
+        one (style_loss: the weighted Gram matrices); by default it is the weighted average of
+        its value against each part (`BLEND_DEFAULT`). The others compare with the content."""
+        if "style" not in self.info.needs:
+            return self(outputs, content, None)
+        return blend.mix([self(outputs, content, image) for image in blend.images])
+
+
+#: How a style metric without a weighted target of its own scores a blend (recorded).
+BLEND_DEFAULT = "the weighted average, by the blend's weights, of its value against each part"
 
 
 class MeasuredMetric:

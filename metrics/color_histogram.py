@@ -24,6 +24,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from stylebench.methods.base import StyleBlend
 from stylebench.metrics.base import ImageMetric, MetricInfo, StyleDomain
 
 BINS = 64
@@ -73,6 +74,13 @@ def as_stored(images: torch.Tensor) -> torch.Tensor:
     return torch.round(images.clamp(0, 1) * 255) / 255
 
 
+#: How a blend cell's histogram loss is defined (recorded with every run that has blends).
+BLEND_HISTOGRAM_LOSS = (
+    "histogram_loss of a blend's output: the Hellinger distance of its histogram to the "
+    "weighted mixture, by the blend's weights, of its parts' histograms"
+)
+
+
 class HistogramLoss(ImageMetric):
     """How far the output's colour distribution is from the style image's."""
 
@@ -99,3 +107,10 @@ class HistogramLoss(ImageMetric):
         mean = rgb_uv_histogram(domain.images).mean(dim=0, keepdim=True)
         histograms = rgb_uv_histogram(as_stored(outputs))
         return hellinger(histograms, mean.expand_as(histograms))
+
+    def score_blend(
+        self, outputs: torch.Tensor, content: torch.Tensor, blend: StyleBlend
+    ) -> torch.Tensor:
+        """Against the blend's weighted mixture of its parts' histograms (a histogram too)."""
+        mixed = blend.mix([rgb_uv_histogram(image) for image in blend.images])
+        return hellinger(rgb_uv_histogram(as_stored(outputs)), mixed)

@@ -14,7 +14,13 @@ from __future__ import annotations
 
 import torch
 
-from stylebench.methods.core.perceptual_loss import PerceptualLoss, PerceptualSpec, Targets
+from stylebench.methods.base import StyleBlend
+from stylebench.methods.core.perceptual_loss import (
+    PerceptualLoss,
+    PerceptualSpec,
+    Targets,
+    blend_targets,
+)
 from stylebench.metrics.base import ImageMetric, MetricContext, MetricInfo, StyleDomain
 
 #: Images of a style set encoded at once when computing its mean Gram matrices.
@@ -23,6 +29,12 @@ DOMAIN_BATCH = 8
 DOMAIN_STYLE_LOSS = (
     "style_loss of a domain method's output: the same sum over layers of the MSE between its "
     "Gram matrix / (C*H*W) and the mean of that Gram matrix over the style set's images"
+)
+
+#: How a blend cell's style loss is defined (recorded with every run that has blends).
+BLEND_STYLE_LOSS = (
+    "style_loss of a blend's output: the same sum over layers of the MSE between its Gram "
+    "matrix / (C*H*W) and the weighted sum, by the blend's weights, of its parts' Gram matrices"
 )
 
 EVALUATION_NETWORK = "vgg19"
@@ -116,6 +128,14 @@ class StyleLoss(_PerceptualMetric):
                 key: (total / len(images)).float() for key, total in sums.items()
             }
         return self._domains[domain.name]
+
+    @torch.no_grad()
+    def score_blend(
+        self, outputs: torch.Tensor, content: torch.Tensor, blend: StyleBlend
+    ) -> torch.Tensor:
+        """Against the blend's weighted Gram matrices (`BLEND_STYLE_LOSS`)."""
+        targets = blend_targets(self.loss, blend)
+        return self.loss(outputs, Targets(content={}, style=targets))["style"]
 
     @torch.no_grad()
     def score_domain(

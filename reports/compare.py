@@ -234,9 +234,13 @@ def _verdict(delta: float, band: Band, higher_is_better: bool, beyond_noise: boo
 
 
 def _cell_scores(record: RunRecord, method: str, metric: str) -> dict[tuple, float]:
+    """A method's scores by (content name, style name); blend cells are left out, as in the
+    leaderboard."""
     names = {r.key: r.name for r in record.suite.content + record.suite.style}
     scores = {}
     for cell in record.ok_cells(method):
+        if record.suite.blend(cell.style) is not None:
+            continue
         value = cell.scores.get(metric)
         if value is not None and math.isfinite(value):
             scores[names.get(cell.content), names.get(cell.style)] = float(value)

@@ -22,7 +22,9 @@ def write_grid(record: RunRecord, run_dir: Path, files: RunFiles | None = None) 
     as do files outside the run folder (refused by ``files``) and files that are no image.
     Domain methods come last, their one output per content image in its first row; the reverse
     direction's inputs (style domain -> photo) get a row each below the pairs, with the outputs
-    of the domain methods that go that way. Tiles that do not apply are light grey."""
+    of the domain methods that go that way; then a row per (content, blend) whose style tile
+    shows the blend's parts side by side, each as wide as its weight. Tiles that do not apply
+    (methods that cannot blend) are light grey."""
     files = files or RunFiles(run_dir)
     suite = record.suite
     pair_methods, domain_methods = split_methods(record)
@@ -35,7 +37,7 @@ def write_grid(record: RunRecord, run_dir: Path, files: RunFiles | None = None) 
         if cell.output:
             style = first_style if cell.method in domain_methods else cell.style
             outputs[cell.method, cell.content, style] = cell.output
-    rows: list[list[str | tuple[int, int, int] | None]] = []
+    rows: list[list[str | tuple[int, int, int] | list[tuple[str | None, float]] | None]] = []
     for content in suite.content:
         for style in suite.style:
             below = style.key != first_style  # under a domain method's one output per content
@@ -58,6 +60,20 @@ def write_grid(record: RunRecord, run_dir: Path, files: RunFiles | None = None) 
                 for m in domain_methods
             ]
         )
+    planned = {(cell.method, cell.content, cell.style) for cell in record.cells}
+    inputs = {image.key: image.input for image in suite.style}
+    for content in suite.content:  # a blend's row: its parts side by side, by weight
+        for blend in suite.blends:
+            parts = [(inputs.get(part.key), part.weight) for part in blend.parts]
+            rows.append(
+                [content.input, parts]
+                + [
+                    outputs.get((m, content.key, blend.key))
+                    if (m, content.key, blend.key) in planned
+                    else NOT_APPLICABLE
+                    for m in methods
+                ]
+            )
     if not rows:
         return None
     random = record.weights.random
@@ -73,12 +89,31 @@ def write_grid(record: RunRecord, run_dir: Path, files: RunFiles | None = None) 
             box = (col * TILE, top + row * TILE, (col + 1) * TILE, top + (row + 1) * TILE)
             if isinstance(tile, tuple):
                 sheet.paste(tile, box)
+            elif isinstance(tile, list):
+                sheet.paste(_blend_tile(files, tile), box[:2])
             elif (image := _tile(files.path(tile))) is not None:
                 sheet.paste(image, box[:2])
     path = run_dir / "grid.png"
     with atomic_file(path, "wb") as handle:
         sheet.save(handle, format="PNG")
     return path
+
+
+def _blend_tile(files: RunFiles, parts: list[tuple[str | None, float]]) -> Image.Image:
+    """A blend's style tile: a vertical strip of each part, as wide as its weight, labelled
+    with the weight (grey where a part's file is unreadable)."""
+    tile = Image.new("RGB", (TILE, TILE), (128, 128, 128))
+    draw = ImageDraw.Draw(tile)
+    left = 0
+    for index, (path, weight) in enumerate(parts):
+        right = TILE if index == len(parts) - 1 else min(TILE, left + round(TILE * weight))
+        image = _tile(files.path(path))
+        if image is not None and right > left:
+            tile.paste(image.crop((left, 0, right, TILE)), (left, 0))
+        draw.text((left + 2, 2), f"{weight:.0%}", fill=(255, 255, 255), stroke_width=1,
+                  stroke_fill=(0, 0, 0))  # fmt: skip
+        left = right
+    return tile
 
 
 def _tile(path: Path | None) -> Image.Image | None:

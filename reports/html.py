@@ -27,6 +27,7 @@ from stylebench.reports.grid import write_grid
 from stylebench.reports.stats import CONFIDENCE, RESAMPLES
 from stylebench.reports.tables import (
     best_per_metric,
+    blend_scores,
     breakdown,
     cell_scores,
     grouped_metrics,
@@ -308,6 +309,45 @@ def _grid(
     return rows
 
 
+def _blends(record: RunRecord, files: RunFiles, base: Path, image_metrics: list[str]) -> list:
+    """Each blend with its parts and weights, and per method that ran it its outputs (one per
+    content image) and its per-image metric means over them; the methods that cannot blend."""
+    table = blend_scores(record)
+    cells = {(c.method, c.content, c.style): c for c in record.cells}
+    blends = []
+    for blend in record.suite.blends:
+        ran = [m for m in record.methods if any(c[0] == m and c[2] == blend.key for c in cells)]
+        rows = [
+            {
+                "method": method,
+                "outputs": [
+                    _output(cells.get((method, content.key, blend.key)), files, method, base)
+                    for content in record.suite.content
+                ],
+                "scores": [
+                    _fmt(
+                        table.at[(method, blend.key), m]
+                        if (method, blend.key) in table.index
+                        else None
+                    )
+                    for m in image_metrics
+                ],
+            }
+            for method in ran
+        ]
+        blends.append(
+            {
+                "key": blend.key,
+                "name": blend.name,
+                "describe": blend.describe(),
+                "parts": blend.parts,
+                "rows": rows,
+                "not_run": [m for m in record.methods if m not in ran],
+            }
+        )
+    return blends
+
+
 def render_report(
     record: RunRecord,
     run_dir: Path,
@@ -389,6 +429,8 @@ def render_report(
         speed_chart=speed_chart,
         curve_charts=_curve_charts(record),
         splits=splits,
+        blends=_blends(record, files, base, image_metrics),
+        blend_metrics=(record.evaluation.get("blends") or {}).get("style_metrics", {}),
         breakdowns=_breakdowns(record, image_metrics, names),
         image_metrics=image_metrics,
         record=record,

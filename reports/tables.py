@@ -8,13 +8,27 @@ from stylebench.record_model import MetricEntry, RunRecord, SetScore
 from stylebench.reports.stats import Interval, bootstrap_ci
 
 
-def cell_scores(record: RunRecord) -> pd.DataFrame:
-    """One row per successful cell, one column per per-image metric."""
+def cell_scores(record: RunRecord, blends: bool = True) -> pd.DataFrame:
+    """One row per successful cell, one column per per-image metric. ``blends=False`` leaves
+    out blend cells: the leaderboard's means are over the suite's style images, the same cells
+    for every method whether it blends or not (`blend_scores` has the blends)."""
     rows = [
         {"method": c.method, "content": c.content, "style": c.style, **c.scores}
         for c in record.ok_cells()
+        if blends or record.suite.blend(c.style) is None
     ]
     return pd.DataFrame(rows, columns=["method", "content", "style", *record.metrics])
+
+
+def blend_scores(record: RunRecord) -> pd.DataFrame:
+    """Per-image metric means of each method on each blend, indexed by (method, blend key),
+    with N (empty without blends)."""
+    per_image = record.metrics_per("image")
+    scores = cell_scores(record)
+    scores = scores[[record.suite.blend(style) is not None for style in scores["style"]]]
+    table = scores.groupby(["method", "style"], sort=False)[per_image].mean()
+    table["n"] = scores.groupby(["method", "style"], sort=False).size()
+    return table
 
 
 def split_methods(record: RunRecord) -> tuple[list[str], list[str]]:
@@ -30,8 +44,9 @@ def set_score(record: RunRecord, method: str, metric: str) -> SetScore | None:
 
 
 def leaderboard(record: RunRecord) -> pd.DataFrame:
-    """Mean of each metric per method (rows in the record's method order), with N per cell."""
-    scores = cell_scores(record)
+    """Mean of each metric per method (rows in the record's method order), with N per cell
+    (blend cells apart: `blend_scores`)."""
+    scores = cell_scores(record, blends=False)
     per_image = record.metrics_per("image")
     table = (
         scores.groupby("method")[per_image].mean()
@@ -45,14 +60,15 @@ def leaderboard(record: RunRecord) -> pd.DataFrame:
         elif info.per == "set":
             scores_of = [set_score(record, m, name) for m in table.index]
             table[name] = [score.value if score else None for score in scores_of]
-    table["n"] = [record.methods[m].cells_ok for m in table.index]
+    table["n"] = scores.groupby("method").size().reindex(table.index).fillna(0).astype(int)
     table["failed"] = [record.methods[m].cells_failed for m in table.index]
     return table
 
 
 def intervals(record: RunRecord) -> dict[str, dict[str, Interval]]:
-    """Mean and bootstrap 95% interval of every per-image metric, per method."""
-    scores = cell_scores(record)
+    """Mean and bootstrap 95% interval of every per-image metric, per method (blend cells
+    apart, as in the leaderboard)."""
+    scores = cell_scores(record, blends=False)
     per_image = record.metrics_per("image")
     result: dict[str, dict[str, Interval]] = {}
     for method in record.methods:
@@ -155,7 +171,7 @@ def breakdown(record: RunRecord, by: str) -> pd.DataFrame:
     """Per-image metric means per method and ``by`` (``content`` or ``style``): where a method
     wins on average, whether it wins on every image. Indexed by (method, image key), with N."""
     per_image = record.metrics_per("image")
-    scores = cell_scores(record)
+    scores = cell_scores(record, blends=False)
     table = scores.groupby(["method", by], sort=False)[per_image].mean()
     table["n"] = scores.groupby(["method", by], sort=False).size()
     return table

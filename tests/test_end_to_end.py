@@ -200,6 +200,43 @@ def test_run_records_tracks_reports_and_resumes(tmp_path):
     assert len(live) == 2
 
 
+def test_a_blend_runs_through_ray_and_mlflow_and_shows_in_the_report(tmp_path):
+    """A suite's blend is a style of its own: gatys runs it, semantic (cannot blend) does not;
+    the record, MLflow and the report show its parts and weights."""
+    blend = {"images": ["painting_00.png", "painting_01.png"], "weights": [7, 3], "name": "mix"}
+    suite = write_tiny_suite(
+        tmp_path,
+        methods={"gatys": {"steps": 2}, "semantic": {"steps": 2, "phases": 1}},
+        content={"generate": "scenes", "count": 1},
+        style={"generate": "paintings", "count": 2, "blends": [blend]},
+        metrics=["content_loss", "style_loss", "histogram_loss"],
+    )
+    out = tmp_path / "out"
+    result = bench("run", "--suite", str(suite), "--out", str(out), "--workers", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_dir = next(out.glob("tiny-*"))
+    record = json.loads((run_dir / "record.json").read_text())
+    described = "0.7 x painting_00.png + 0.3 x painting_01.png"
+    (entry,) = record["suite"]["blends"]
+    assert entry["key"] == "b-mix" and [p["weight"] for p in entry["parts"]] == [0.7, 0.3]
+    (cell,) = [c for c in record["cells"] if c["style"] == "b-mix"]
+    assert cell["method"] == "gatys" and cell["status"] == "ok" and cell["style_split"] is None
+    assert (run_dir / cell["output"]).is_file() and cell["scores"]["style_loss"] > 0
+    assert len(record["cells"]) == 2 + 2 + 1  # both methods on both paintings, gatys on the blend
+    assert record["evaluation"]["blends"]["not_blending"] == ["semantic"]
+    client = MlflowClient(tracking_uri=record["tracking"]["uri"])
+    runs = client.search_runs([client.get_experiment_by_name("stylebench/tiny").experiment_id])
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    gatys = next(r for r in runs if r.data.tags.get("stylebench.method") == "gatys")
+    assert parent.data.params["blend.b-mix"] == gatys.data.params["blend.b-mix"] == described
+    assert gatys.data.metrics["blend/b-mix/style_loss"] == pytest.approx(
+        cell["scores"]["style_loss"]
+    )
+    report = (run_dir / "report.html").read_text()
+    assert f"mix: {described}" in report and 'id="blend-b-mix"' in report
+    assert "Not run on this blend (they cannot blend styles): semantic." in report
+
+
 def test_one_broken_image_fails_only_its_cells(tmp_path):
     for sub in ("content", "style"):
         (tmp_path / "suite" / sub).mkdir(parents=True)

@@ -38,6 +38,25 @@ class ImageRef:
 
 
 @dataclass(frozen=True)
+class Blend:
+    """A blend of the suite's style images (``style.blends``), a style of its own in cells:
+    ``key`` (``b-<name>``), its ``name``, the style keys of its ``parts`` and their ``weights``
+    (positive, normalised to sum to 1)."""
+
+    key: str
+    name: str
+    parts: tuple[str, ...]
+    weights: tuple[float, ...]
+
+    def describe(self, names: dict[str, str]) -> str:
+        """``0.7 x a.png + 0.3 x b.png`` (``names``: image key -> name)."""
+        return " + ".join(
+            f"{weight:.3g} x {names.get(part, part)}"
+            for part, weight in zip(self.parts, self.weights, strict=True)
+        )
+
+
+@dataclass(frozen=True)
 class Suite:
     spec: SuiteSpec
     source: str
@@ -53,6 +72,8 @@ class Suite:
     guides: dict[str, ImageRef] = field(default_factory=dict)
     #: Identity of every dataset the suite reads (see `bench.data.store.DatasetCopy.identity`).
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Blends of the style images (``style.blends``), each scored as a style of its own.
+    blends: tuple[Blend, ...] = ()
 
     @property
     def reference_set(self) -> tuple[ImageRef, ...]:
@@ -77,10 +98,22 @@ class Suite:
                 digest.update(f"{role}\0{ref.name}\0{ref.sha256}\n".encode())
         for key, ref in sorted(self.guides.items()):
             digest.update(f"guide\0{self.image(key).name}\0{ref.name}\0{ref.sha256}\n".encode())
+        for blend in self.blends:
+            parts = "\0".join(f"{self.image(p).name}={w!r}" for p, w in self.blend_parts(blend))
+            digest.update(f"blend\0{blend.name}\0{parts}\n".encode())
         return digest.hexdigest()
 
     def image(self, key: str) -> ImageRef:
         return next(ref for ref in (*self.content, *self.style) if ref.key == key)
+
+    def blend(self, key: str) -> Blend | None:
+        """The blend a cell's style key names (None: the key is an image's)."""
+        return next((blend for blend in self.blends if blend.key == key), None)
+
+    @staticmethod
+    def blend_parts(blend: Blend) -> list[tuple[str, float]]:
+        """(style key, weight) of each part of ``blend``."""
+        return list(zip(blend.parts, blend.weights, strict=True))
 
 
 def _slug(name: str) -> str:
@@ -88,6 +121,7 @@ def _slug(name: str) -> str:
 
 
 KEY_PREFIX = {
+    "blend": "b",
     "content": "c",
     "style": "s",
     "reference": "r",
@@ -109,6 +143,44 @@ def _refs(images: list[tuple[str, Path]], role: str, taken: set[str]) -> tuple[I
         taken.add(key)
         refs.append(ImageRef(key=key, name=name, path=path, sha256=file_sha256(path)))
     return tuple(refs)
+
+
+def _blends(
+    resolver: ImageResolver, spec: SuiteSpec, style: tuple[ImageRef, ...], taken: set[str]
+) -> tuple[Blend, ...]:
+    """The suite's ``style.blends``: parts named by the style images' names, weights divided by
+    their sum; one error naming the key for a part that is not a style image or a name twice."""
+    by_name = {ref.name: ref.key for ref in style}
+    blends: list[Blend] = []
+    names: set[str] = set()
+    for index, given in enumerate(spec.style.blends):
+        where = f"style.blends.{index}"
+        missing = [name for name in given.images if name not in by_name]
+        if missing:
+            known = ", ".join(by_name)
+            raise resolver.error(
+                f"{where}.images",
+                f"{missing[0]!r} is not one of the suite's style images ({known})",
+            )
+        name = given.name or "+".join(Path(image).stem for image in given.images)
+        if name in names:
+            raise resolver.error(f"{where}.name", f"{name!r} names two blends; give each a name")
+        names.add(name)
+        total = sum(given.weights)
+        key = base = f"{KEY_PREFIX['blend']}-{_slug(name)}"
+        n = 2
+        while key in taken:
+            key, n = f"{base}-{n}", n + 1
+        taken.add(key)
+        blends.append(
+            Blend(
+                key=key,
+                name=name,
+                parts=tuple(by_name[image] for image in given.images),
+                weights=tuple(w / total for w in given.weights),
+            )
+        )
+    return tuple(blends)
 
 
 def pick(items: list[Any], first: int, every: int, count: int | None) -> list[Any]:
@@ -402,4 +474,5 @@ def load_suite(ref: str, overrides: list[str] | None = None, data_dir: Path | No
         reverse_reference=refs.get("reverse.reference", ()),
         guides=guides,
         datasets=resolver.datasets,
+        blends=_blends(resolver, spec, refs["style"], taken),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -62,6 +63,42 @@ class ImageSet(BaseModel):
         return self.dataset is not None and bool({"first", "every", "count"} & given)
 
 
+class BlendSpec(BaseModel):
+    """A blend of several of the suite's style images, scored as a style of its own (see README,
+    Blends): ``images`` names style images of the suite's ``style`` set, ``weights`` (positive,
+    one per image) say how much each contributes; they are divided by their sum."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$",
+        description="the blend's name (default: its images' names joined by '+')",
+    )
+    images: list[str] = Field(min_length=2, description="names of the suite's style images")
+    weights: list[float] = Field(description="one positive weight per image (normalised)")
+
+    @model_validator(mode="after")
+    def _weights_fit(self) -> BlendSpec:
+        if len(self.weights) != len(self.images):
+            raise ValueError(
+                f"'weights' needs one weight per image ({len(self.images)}), got {len(self.weights)}"
+            )
+        if not all(math.isfinite(w) and w > 0 for w in self.weights):
+            raise ValueError(f"'weights' must all be positive numbers, got {self.weights}")
+        if len(set(self.images)) != len(self.images):
+            raise ValueError("'images' names an image twice")
+        return self
+
+
+class StyleSet(ImageSet):
+    """The style images, and optionally blends of them (``blends``)."""
+
+    blends: list[BlendSpec] = Field(
+        default_factory=list, description="blends of the style images, each scored as a style"
+    )
+
+
 class TrainingSpec(BaseModel):
     """Training split for trained methods: content photos (and optionally extra style images,
     e.g. the style domain for CycleGAN)."""
@@ -109,7 +146,7 @@ class SuiteSpec(BaseModel):
     seed: int = 0
     weights: str = "pretrained"
     content: ImageSet
-    style: ImageSet
+    style: StyleSet
     reference: ImageSet | None = Field(
         None, description="reference set for FID/KID (default: the style images)"
     )

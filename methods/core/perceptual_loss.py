@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import nn
@@ -35,6 +35,9 @@ from stylebench.methods.core.mrf import (
 )
 
 ContentReduction = Literal["mse", "half_sum"]
+
+if TYPE_CHECKING:
+    from stylebench.methods.base import StyleBlend
 
 
 @dataclass(frozen=True)
@@ -213,3 +216,10 @@ class PerceptualLoss(nn.Module):
             terms["tv"] = terms["tv"] + spec.smoothness_weight * smoothness(images * 255)
         terms["total"] = terms["content"] + terms["style"] + terms["tv"]
         return terms
+
+
+def blend_targets(loss: PerceptualLoss, blend: StyleBlend) -> dict[str, torch.Tensor]:
+    """The Gram targets of a blend: per style term, the weighted sum of its parts' Grams (what
+    blending methods that match Grams optimise towards, and what style_loss scores against)."""
+    grams = [loss.style_targets(image) for image in blend.images]
+    return {key: blend.mix([gram[key] for gram in grams]) for key in grams[0]}

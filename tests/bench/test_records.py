@@ -51,7 +51,7 @@ def test_records_are_written_atomically_read_typed_and_closed(tmp_path):
     with pytest.raises(RecordError, match=r"record\.json: x is 1, expected no such field"):
         read_record(run)
     (run / "record.json").write_text(json.dumps({"schema": "other"}))
-    with pytest.raises(RecordError, match="schema 'other'; this stylebench reads stylebench.run/3"):
+    with pytest.raises(RecordError, match="schema 'other'; this stylebench reads stylebench.run/4"):
         read_record(run)
     with pytest.raises(RecordError, match="no run record"):
         read_record(tmp_path / "nowhere")
@@ -129,3 +129,18 @@ def test_a_v2_record_gets_each_summary_method_and_direction(tmp_path):
     )
     cyclegan = upgraded.methods["cyclegan"]
     assert (cyclegan.method, cyclegan.direction) == ("cyclegan", "photo_to_style")
+
+
+def test_a_run3_record_reads_with_no_blends_and_a_blend_round_trips(tmp_path):
+    record = synthetic_record(tmp_path / "pngs", ["a.jpg"], ["s.jpg", "t.jpg"], {"gatys": 1.0})
+    write_json_atomic(tmp_path / "old" / "record.json", {**record, "schema": "stylebench.run/3"})
+    old = read_record(tmp_path / "old")
+    assert old.schema_ == SCHEMA == "stylebench.run/4" and old.suite.blends == []
+    parts = [
+        {"key": "s-0", "name": "s.jpg", "weight": 0.7},
+        {"key": "s-1", "name": "t.jpg", "weight": 0.3},
+    ]
+    record["suite"]["blends"] = [{"key": "b-st", "name": "s+t", "parts": parts}]
+    write_record(tmp_path / "new" / "record.json", typed(record))
+    blend = read_record(tmp_path / "new").suite.blend("b-st")
+    assert blend is not None and blend.describe() == "0.7 x s.jpg + 0.3 x t.jpg"

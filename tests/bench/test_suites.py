@@ -232,3 +232,68 @@ def test_a_preset_override_replaces_the_suite_s_budget_for_that_method(tmp_path)
     assert plan.methods["johnson"].steps == smoke["steps"] != 40000
     tuned = make_plan(load_suite(str(path), ["johnson.steps=7", "johnson.preset=smoke"]))
     assert tuned.methods["johnson"].steps == 7 and tuned.methods["johnson"].preset == "smoke"
+
+
+def _blend_suite(tmp_path, blends, **extra):
+    return write_tiny_suite(
+        tmp_path,
+        methods={"gatys": {"steps": 3}, "semantic": {"steps": 3, "phases": 1}},
+        style={"generate": "paintings", "count": 2, "blends": blends},
+        **extra,
+    )
+
+
+def test_blends_are_styles_of_their_own_run_by_the_methods_that_can_blend(tmp_path):
+    images = ["painting_00.png", "painting_01.png"]
+    path = _blend_suite(tmp_path / "a", [{"images": images, "weights": [7, 3]}])
+    suite = load_suite(str(path))
+    (blend,) = suite.blends
+    assert blend.key == "b-painting_00_painting_01" and blend.name == "painting_00+painting_01"
+    assert blend.parts == ("s-painting_00", "s-painting_01")
+    assert blend.weights == pytest.approx((0.7, 0.3))  # divided by their sum
+    assert suite.blend(blend.key) == blend and suite.blend("s-painting_00") is None
+    plan = make_plan(suite)
+    styles = {m: {c.style for c in plan.cells if c.method == m} for m in plan.methods}
+    assert styles["gatys"] == {"s-painting_00", "s-painting_01", blend.key}
+    assert styles["semantic"] == {"s-painting_00", "s-painting_01"}  # it cannot blend
+    assert not method_class("semantic").needs.blends and method_class("gatys").needs.blends
+    # Parts and weights enter the file-list hash (and so the config hash).
+    other = _blend_suite(tmp_path / "b", [{"images": images, "weights": [1, 1], "name": "even"}])
+    again = load_suite(str(other))
+    assert again.blends[0].key == "b-even" and again.file_list_hash != suite.file_list_hash
+
+
+@pytest.mark.parametrize(
+    "blends,message",
+    [
+        ([{"images": ["painting_00.png"], "weights": [1]}], r"style\.blends\.0\.images: List"),
+        (
+            [{"images": ["painting_00.png", "painting_01.png"], "weights": [1]}],
+            r"style\.blends\.0: Value error, 'weights' needs one weight per image \(2\), got 1",
+        ),
+        (
+            [{"images": ["painting_00.png", "painting_01.png"], "weights": [1, 0]}],
+            r"'weights' must all be positive numbers",
+        ),
+        (
+            [{"images": ["painting_00.png", "painting_00.png"], "weights": [1, 1]}],
+            r"'images' names an image twice",
+        ),
+        (
+            [{"images": ["painting_00.png", "nope.png"], "weights": [1, 1]}],
+            r"style\.blends\.0\.images: 'nope\.png' is not one of the suite's style images",
+        ),
+        (
+            [{"images": ["painting_00.png", "painting_01.png"], "weights": [1, 1], "name": "x"}]
+            * 2,
+            r"style\.blends\.1\.name: 'x' names two blends",
+        ),
+        (
+            [{"images": ["painting_00.png", "painting_01.png"], "weights": [1, 1], "mix": 1}],
+            r"style\.blends\.0\.mix: Extra inputs",
+        ),
+    ],
+)
+def test_invalid_blends_name_the_key(tmp_path, blends, message):
+    with pytest.raises(BenchError, match=message):
+        load_suite(str(_blend_suite(tmp_path, blends)))

@@ -77,7 +77,7 @@ def test_validate_refuses_weights_that_run_refuses(tmp_path):
 def test_validate_takes_runs_selection_flags(tmp_path):
     only = runner.invoke(app, ["validate", "smoke", "--methods", "gatys"])
     assert only.exit_code == 0, only.output
-    assert "methods gatys, 4 cells" in only.output and "OK" in only.output
+    assert "methods gatys, 6 cells" in only.output and "OK" in only.output  # 4 + 2 blend
     _refused(
         runner.invoke(app, ["validate", "smoke", "--methods", "gatsy"]),
         "unknown method 'gatsy'",
@@ -111,3 +111,16 @@ def test_each_methods_budget_is_printed_and_a_paper_budget_on_a_cpu_is_warned_ab
     assert "johnson trains at its paper budget (40,000 steps) on a machine without a GPU" in (
         paper.output
     )
+
+
+def test_validate_shows_each_blend_and_every_method_that_cannot_blend():
+    result = runner.invoke(app, ["validate", "smoke", "--methods", "gatys,johnson,cyclegan"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    blend = "blend b-painting_00_painting_01: 0.7 x painting_00.png + 0.3 x painting_01.png"
+    assert blend in lines
+    cannot = [line for line in lines if "cannot blend" in line]
+    assert cannot == [
+        f"{name}: cannot blend styles; not run on the 1 blend(s)"
+        for name in ("johnson", "cyclegan", "cyclegan_reverse")
+    ]

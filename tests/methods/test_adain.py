@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from stylebench.methods.adain import AdaIN
-from stylebench.methods.base import PrepareData, TensorImages, resolve_config
+from stylebench.methods.base import PrepareData, StyleBlend, TensorImages, resolve_config
 from stylebench.methods.core.checkpoints import CheckpointMismatch
 from stylebench.methods.core.colour import match_colour
 from stylebench.methods.core.moments import EPS, adaptive_instance_norm, mean_std, moment_distance
@@ -191,3 +191,23 @@ def test_paper_and_reference_presets_differ_only_where_the_codes_do():
     assert (paper.style_weight, paper.lr, paper.batch_size, paper.image_size) == (10, 1e-4, 8, 256)
     assert (paper.steps, paper.lr_decay) == (160_000, 5e-5)
     assert {"alpha", "preserve_colour"} <= paper.inference_only
+
+
+def test_a_blend_is_the_papers_style_interpolation_of_its_images(published):
+    """Each content image with its own pair of parts: the reference code's interpolation."""
+    _, vgg, decoder, _ = published
+    method = loaded(published, alpha=0.8)
+    content = rand(2, 3, 32, 32, seed=6)
+    parts = (rand(2, 3, 40, 40, seed=7), rand(2, 3, 40, 40, seed=8))
+    out = method.stylize_blend(content, StyleBlend(parts, (0.7, 0.3))).images
+    for i in range(2):
+        with torch.no_grad():
+            theirs = reference_adain.style_transfer(
+                vgg,
+                decoder,
+                content[i : i + 1].expand(2, -1, -1, -1),
+                torch.cat([parts[0][i : i + 1], parts[1][i : i + 1]]),
+                0.8,
+                [0.7, 0.3],
+            )
+        assert close(out[i : i + 1], theirs.clamp(0, 1))

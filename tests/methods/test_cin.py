@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from stylebench.methods.base import PrepareData, TensorImages
+from stylebench.methods.base import PrepareData, StyleBlend, TensorImages
 from stylebench.methods.cin import CIN, CINConfig
 from stylebench.methods.core.checkpoints import CheckpointMismatch
 from stylebench.methods.core.pastiche import PasticheNet, style_norm
@@ -104,3 +104,13 @@ def test_loss_terms_follow_magenta_definitions():
     assert terms["content"].item() == pytest.approx(1.0)
     # Gram / (H*W) of a constant map c is c^2 in every entry: mean((1 - 4)^2) = 9 per layer.
     assert terms["style"].item() == pytest.approx(1e-4 * 4 * 9.0)
+
+
+def test_a_blend_mixes_the_learned_rows_of_its_parts_by_its_weights(trained):
+    method, _ = trained
+    parts = tuple(STYLES[k : k + 1].expand(2, -1, -1, -1) for k in (2, 0))
+    out = method.stylize_blend(CONTENT, StyleBlend(parts, (0.7, 0.3))).images
+    assert torch.allclose(out, method.stylize_mix(CONTENT, [0.3, 0.0, 0.7]), atol=1e-6)
+    unseen = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(7))
+    with pytest.raises(ValueError, match="none of them"):
+        method.stylize_blend(CONTENT, StyleBlend((parts[0], unseen), (0.5, 0.5)))

@@ -3,9 +3,11 @@
 import pytest
 import torch
 
-from stylebench.methods.base import resolve_config
+from stylebench.methods.base import StyleBlend, resolve_config
 from stylebench.methods.core.optimize import DivergenceError, initial_images, optimize_images
+from stylebench.methods.core.perceptual_loss import blend_targets
 from stylebench.methods.gatys import Gatys
+from stylebench.methods.improved_gatys import ImprovedGatys
 
 
 def images(seed: int, n: int = 1) -> torch.Tensor:
@@ -59,3 +61,28 @@ def test_divergence_fails_with_a_reason():
 
     with pytest.raises(DivergenceError, match="loss became"):
         optimize_images(torch.rand(1, 3, 4, 4), exploding, steps=3, optimizer="adam", lr=0.1)
+
+
+def test_a_blends_gram_targets_are_the_weighted_sum_of_its_parts_grams(context):
+    """By hand: per style layer, 0.7 G(a) + 0.3 G(b) with G = F F^T / (H*W) (the paper's)."""
+    method = Gatys(resolve_config(Gatys, {"steps": 3}), context)
+    a, b = images(2), images(3)
+    targets = blend_targets(method.loss, StyleBlend((a, b), (0.7, 0.3)))
+    assert list(targets) == method.config.style_layers
+    for layer in method.config.style_layers:
+        grams = []
+        for image in (a, b):
+            f = method.loss.encoder(image, [layer])[layer].double()
+            flat = f.flatten(2)
+            grams.append(flat @ flat.transpose(1, 2) / flat.shape[2])
+        expected = 0.7 * grams[0] + 0.3 * grams[1]
+        assert torch.allclose(targets[layer].double(), expected, rtol=1e-4, atol=1e-6)
+    # The optimisation starts from the same image and descends towards those targets; a blend
+    # of an image with itself is that image's transfer.
+    same = method.stylize_blend(images(1), StyleBlend((a, a), (0.4, 0.6)), seeds=[5]).images
+    alone = method.stylize(images(1), a, seeds=[5]).images
+    assert (same - alone).abs().max() < 1e-4
+
+
+def test_improved_gatys_blends_too():
+    assert ImprovedGatys.needs.blends and Gatys.needs.blends

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torchvision import models
 
-from stylebench.methods.base import PrepareData, TensorImages
+from stylebench.methods.base import PrepareData, StyleBlend, TensorImages
 from stylebench.methods.core.inception_trunk import load_inception
 from stylebench.methods.core.weights import PRETRAINED_URLS, WeightsSource, state_dict_sha256
 from stylebench.methods.ghiasi import Ghiasi, GhiasiConfig
@@ -81,3 +81,20 @@ def test_total_variation_matches_magentas_definition(context):
     dx = images[:, :, :, 1:] - images[:, :, :, :-1]
     magenta = ((dy.pow(2).sum() / 2) / dy[0].numel() + (dx.pow(2).sum() / 2) / dx[0].numel()) / 2
     assert tv.mean().item() == pytest.approx(1e4 * magenta.item(), rel=1e-5)
+
+
+def test_a_blend_stylizes_with_the_weighted_sum_of_the_predicted_codes(trained):
+    method, _ = trained
+    parts = tuple(
+        torch.rand(2, 3, 50, 50, generator=torch.Generator().manual_seed(s)) for s in (3, 4)
+    )
+    out = method.stylize_blend(CONTENT, StyleBlend(parts, (0.7, 0.3))).images
+    with torch.no_grad():
+        codes = [method.model.predictor(method._style_input(part)) for part in parts]
+        mixed = [
+            (0.7 * a[0] + 0.3 * b[0], 0.7 * a[1] + 0.3 * b[1]) for a, b in zip(*codes, strict=True)
+        ]
+        expected = method.model.net(CONTENT, mixed).clamp(0, 1)
+    assert (out - expected).abs().max() < 1e-5
+    alone = method.stylize(CONTENT, parts[0]).images
+    assert not torch.allclose(out, alone)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from stylebench.methods.base import PrepareData, TensorImages, resolve_config
+from stylebench.methods.base import PrepareData, StyleBlend, TensorImages, resolve_config
 from stylebench.methods.core.checkpoints import CheckpointMismatch
 from stylebench.methods.core.moments import EPS, mean_variance_norm
 from stylebench.methods.core.normalised_vgg import TRUNK, load_normalised_vgg
@@ -211,3 +211,16 @@ def test_paper_and_reference_presets_differ_only_where_the_codes_do():
     assert weights == (1, 3, 50, 1)
     assert (paper.lr, paper.lr_decay, paper.batch_size, paper.image_size) == (1e-4, 5e-5, 5, 256)
     assert paper.steps == 160_000 and "alpha" in paper.inference_only
+
+
+def test_a_blend_decodes_the_weighted_sum_of_the_attention_outputs(published):
+    _, vgg, transform, decoder, _ = published
+    method = loaded(published)
+    content = rand(2, 3, 32, 32, seed=6)
+    parts = (rand(2, 3, 32, 32, seed=7), rand(2, 3, 32, 32, seed=8))
+    out = method.stylize_blend(content, StyleBlend(parts, (0.7, 0.3))).images
+    with torch.no_grad():
+        c, s, t = (reference_sanet.intermediate(vgg, x) for x in (content, *parts))
+        mixed = 0.7 * transform(c[3], s[3], c[4], s[4]) + 0.3 * transform(c[3], t[3], c[4], t[4])
+        theirs = decoder(mixed)[..., :32, :32].clamp(0, 1)
+    assert close(out, theirs)

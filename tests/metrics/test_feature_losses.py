@@ -118,3 +118,31 @@ def test_metrics_without_a_style_score_domain_outputs_as_usual(metric_context):
     assert torch.equal(
         metric.score_domain(outputs, content, domain), metric(outputs, content, None)
     )
+
+
+def test_a_blends_style_loss_is_against_the_weighted_gram_matrices(metric_context):
+    """style_loss of a blend cell: MSE to 0.7 G(a) + 0.3 G(b), summed over the layers; the
+    histogram loss: Hellinger distance to the weighted mixture of the parts' histograms."""
+    from stylebench.methods.base import StyleBlend
+    from stylebench.methods.core.perceptual_loss import Targets
+    from stylebench.metrics.color_histogram import HistogramLoss, hellinger, rgb_uv_histogram
+
+    out, a, b = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    metric = StyleLoss(metric_context)
+    blend = StyleBlend((a, b), (0.7, 0.3))
+    ga, gb = metric.loss.style_targets(a), metric.loss.style_targets(b)
+    by_hand = Targets(content={}, style={k: 0.7 * ga[k] + 0.3 * gb[k] for k in ga})
+    expected = metric.loss(out, by_hand)["style"]
+    assert torch.allclose(metric.score_blend(out, out, blend), expected, rtol=1e-5, atol=0)
+    assert not torch.allclose(expected, metric(out, out, a), rtol=1e-3, atol=0)
+    histogram = HistogramLoss(metric_context)
+    mixed = 0.7 * rgb_uv_histogram(a) + 0.3 * rgb_uv_histogram(b)
+    wanted = hellinger(rgb_uv_histogram(torch.round(out * 255) / 255), mixed)
+    assert torch.allclose(histogram.score_blend(out, out, blend), wanted)
+    # A style metric without a weighted target of its own: the weighted average over the parts.
+    from stylebench.metrics.base import ImageMetric
+
+    assert torch.allclose(
+        ImageMetric.score_blend(histogram, out, out, blend),
+        0.7 * histogram(out, out, a) + 0.3 * histogram(out, out, b),
+    )

@@ -301,3 +301,15 @@ def test_regressions_are_listed_first(tmp_path):
     result = compare(base, cand)
     assert (result.changes[0].method, result.changes[0].verdict) == ("gatys", "regressed")
     assert [c.verdict for c in result.changes[1:]] == ["unchanged"] * 5
+
+
+def test_blend_cells_are_left_out_of_the_paired_comparison(tmp_path):
+    from tests.reports.test_html import with_blend
+
+    base = synthetic_record(tmp_path, ["a.png"], ["s.png", "t.png"], {"p": 0.2})
+    cand = with_blend(
+        synthetic_record(tmp_path, ["a.png"], ["s.png", "t.png"], {"p": 0.2}), tmp_path, "p"
+    )
+    assert gate._cell_scores(typed(cand), "p", "content_loss") == (
+        gate._cell_scores(typed(base), "p", "content_loss")
+    )

@@ -283,3 +283,68 @@ def test_a_set_metric_shows_its_bootstrap_interval(tmp_path):
     html = render_report(record, tmp_path)
     assert "±15, N=12 vs 50" in html
     assert "95% bootstrap interval [65, 95] over 100 resamples" in html
+
+
+def with_blend(record: dict, run_dir, method: str) -> dict:
+    """``record`` plus a blend of its first two styles (0.7/0.3) that ``method`` ran, one cell per
+    content image, scored apart from its style images."""
+    style = record["suite"]["style"]
+    record["suite"]["blends"] = [
+        {
+            "key": "b-mix",
+            "name": "<b>mix</b>",
+            "parts": [
+                {"key": style[0]["key"], "name": style[0]["name"], "weight": 0.7},
+                {"key": style[1]["key"], "name": style[1]["name"], "weight": 0.3},
+            ],
+        }
+    ]
+    record["evaluation"]["blends"] = {"style_metrics": {"style_loss": "vs the weighted Grams"}}
+    for i, content in enumerate(record["suite"]["content"]):
+        output = f"images/{method}/{content['key']}/b-mix.png"
+        (run_dir / output).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((16, 16, 3), 10, np.uint8)).save(run_dir / output)
+        record["cells"].append(
+            {
+                **record["cells"][0],
+                "id": f"{method}/{content['key']}/b-mix",
+                "method": method,
+                "content": content["key"],
+                "style": "b-mix",
+                "output": output,
+                "scores": {"content_loss": 7.0 + i, "latency": 0.5},
+            }
+        )
+    record["methods"][method]["cells_ok"] += len(record["suite"]["content"])
+    return record
+
+
+def test_a_blend_shows_its_parts_and_weights_and_is_kept_out_of_the_leaderboard(tmp_path):
+    from stylebench.reports.tables import blend_scores, leaderboard
+
+    record = synthetic_record(
+        tmp_path, ["a.png", "b.png"], ["s.png", HOSTILE], {"p": 0.2, "q": 0.4}
+    )
+    record = with_blend(record, tmp_path, "p")
+    typed_record = typed(record)
+    board = leaderboard(typed_record)
+    assert board.at["p", "n"] == board.at["q", "n"] == 4  # the 2 x 2 pairs, not the blend
+    assert board.at["p", "content_loss"] < 0.3  # blend cells (7.0, 8.0) are not in the mean
+    blends = blend_scores(typed_record)
+    assert list(blends.index) == [("p", "b-mix")] and blends.at[("p", "b-mix"), "n"] == 2
+    assert blends.at[("p", "b-mix"), "content_loss"] == 7.5
+    html = render_report(record, tmp_path)
+    section = html[
+        html.index('<h2 id="blends">') : html.index("<h2", html.index('id="blends"') + 5)
+    ]
+    assert "&lt;b&gt;mix&lt;/b&gt;: 0.7 x s.png + 0.3 x &lt;img" in section and HOSTILE not in html
+    assert "<small>0.7 x s.png</small>" in section and "vs the weighted Grams" in section
+    assert ">p</td>" in section and section.count('alt="p: &lt;b&gt;mix&lt;/b&gt;"') == 2
+    assert "Not run on this blend (they cannot blend styles): q." in section
+    write_report(record, tmp_path)
+    with Image.open(tmp_path / "grid.png") as sheet:
+        assert sheet.size == (96 * 4, 28 + 96 * (4 + 2))  # 4 pairs, then a blend row per content
+        pixels = sheet.convert("RGB")
+        row = 28 + 4 * 96 + 48
+        assert pixels.getpixel((96 * 2 + 48, row)) == (10, 10, 10)  # p's blend output
+        assert pixels.getpixel((96 * 3 + 48, row)) == (235, 235, 235)  # q cannot blend
