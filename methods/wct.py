@@ -46,7 +46,8 @@ Not reproduced: the training data (MS-COCO): here the suite's training content a
 ``image_size`` (shorter side resized, centre crop); github:sunshineatnoon/PytorchWCT adds the
 identity to the content covariance before its SVD (the authors' code and deep-transfer do not,
 nor does this); the paper's other uses (texture synthesis from noise, spatial control with
-masks, interpolation between styles, the patch swap at ``relu5_1``).
+masks, the patch swap at ``relu5_1``). Its interpolation between styles is here (`WCT.
+stylize_blend`, the suite's blends): alpha (sum_k w_k WCT(f_c, f_s_k)) + (1 - alpha) f_c.
 
 Inference-only settings (not in the checkpoint's cache key): ``alpha`` and ``levels`` (the
 decoders are trained for every level whatever is stylized with).
@@ -71,6 +72,7 @@ from stylebench.methods.base import (
     MethodContext,
     MethodNeeds,
     PrepareData,
+    StyleBlend,
     Stylized,
     Weight,
 )
@@ -179,14 +181,29 @@ class WCTModel(nn.Module):
         image = self.decoders[PARTS[layer]](features)
         return image[..., : like.shape[-2], : like.shape[-1]]
 
-    def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, content: torch.Tensor, style: torch.Tensor, weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``content`` [B, 3, H, W] in the style of ``style`` [B, 3, h, w] (pairs): WCT at each
-        of ``levels`` in turn, the image decoded at one level encoded again at the next."""
+        of ``levels`` in turn, the image decoded at one level encoded again at the next. With
+        ``weights`` [B, K], in the blend of the K images of ``style``: at each level the
+        weighted sum of the K transformed features (the paper's style interpolation)."""
         styles = self.encoder(style, self.levels)
         image = content
         for layer in self.levels:
             own = self.encoder(image, [layer])[layer]
-            image = self.decode(layer, whiten_colour(own, styles[layer], self.alpha), content)
+            if weights is None:
+                features = whiten_colour(own, styles[layer], self.alpha)
+            else:
+                each = [
+                    whiten_colour(
+                        own, styles[layer][k : k + 1].expand(len(own), -1, -1, -1), self.alpha
+                    )
+                    for k in range(style.shape[0])
+                ]
+                mix = weights.to(own.dtype)
+                features = sum(mix[:, k, None, None, None] * f for k, f in enumerate(each))
+            image = self.decode(layer, features, content)
         return image
 
 
@@ -204,7 +221,9 @@ class WCT:
         "reference": {"alpha": 0.6},
         "smoke": {"steps": 5, "batch_size": 2, "image_size": 32, "lr": 1e-3},
     }
-    needs: ClassVar[MethodNeeds] = MethodNeeds(style="pair", training=True, train_styles="none")
+    needs: ClassVar[MethodNeeds] = MethodNeeds(
+        style="pair", training=True, train_styles="none", blends=True
+    )
     iterative: ClassVar[bool] = False
     encoders: ClassVar[tuple[str, ...]] = ("vgg_normalised",)
 
@@ -274,6 +293,18 @@ class WCT:
         self.model.eval()
         out = self.config.inference()(self.model, content, style)
         return Stylized(images=out.clamp(0, 1))
+
+    @torch.no_grad()
+    def stylize_blend(
+        self, content: torch.Tensor, blend: StyleBlend, seeds: Sequence[int] | None = None
+    ) -> Stylized:
+        """``content`` in the blend: at each level the weighted sum of its images' WCTs."""
+        if "relu5_1" in self.config.levels:
+            for images in (content, *blend.images):
+                check_relu5_1_size("wct", max(images.shape[-2:]))
+        self.model.eval()
+        run = self.config.inference()
+        return Stylized(images=blend.per_image(content, lambda *x: run(self.model, *x)).clamp(0, 1))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The five decoders, each in the published layout under its name (``decoder1.1.weight``

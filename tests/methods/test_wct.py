@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from stylebench.methods import wct
-from stylebench.methods.base import PrepareData, TensorImages, resolve_config
+from stylebench.methods.base import PrepareData, StyleBlend, TensorImages, resolve_config
 from stylebench.methods.core.checkpoints import CheckpointMismatch
 from stylebench.methods.core.normalised_vgg import load_normalised_vgg
 from stylebench.methods.core.weights import WeightsSource
@@ -231,3 +231,23 @@ def test_fewer_levels_run_those_decoders_only(published):
         )
     assert torch.equal(method.model(content, style), expected)
     assert expected.shape == (1, 3, 40, 36)  # cropped: the decoder gives 40 x 40
+
+
+def test_a_blend_interpolates_the_transformed_features_at_every_level(published):
+    """The paper's style interpolation: alpha sum_k w_k WCT(f_c, f_s_k) + (1 - alpha) f_c at
+    each level; one weight on one style is that style's transfer."""
+    method = loaded(published, levels=("relu4_1",), alpha=0.6)
+    content = rand(1, 3, 40, 36, seed=15)
+    styles = rand(2, 3, 32, 32, seed=16)
+    model = method.model
+    with torch.no_grad():
+        own = model.encoder(content, ["relu4_1"])["relu4_1"]
+        each = [
+            whiten_colour(own, model.encoder(s[None], ["relu4_1"])["relu4_1"], 1.0) for s in styles
+        ]
+        mixed = 0.6 * (0.7 * each[0] + 0.3 * each[1]) + 0.4 * own
+        expected = model.decode("relu4_1", mixed, content)
+        got = method.stylize_blend(content, StyleBlend((styles[:1], styles[1:]), (0.7, 0.3)))
+        assert close(got.images, expected.clamp(0, 1))
+        only_first = model(content, styles, torch.tensor([[1.0, 0.0]]))
+        assert close(only_first, model(content, styles[:1]))
