@@ -385,8 +385,8 @@ class _CellWriter:
         if result.status == "ok" and result.features is not None:
             files["features"] = features_file(result.cell_id)
             write_array_atomic(folder / files["features"], result.features)
-        if result.status == "ok" and result.pairs is not None:
-            write_array_atomic(folder / pairs_file(result.cell_id), result.pairs)
+        for view, pairs in result.pairs.items() if result.status == "ok" else ():
+            write_array_atomic(folder / pairs_file(result.cell_id, view), pairs)
         split = self.run.training.splits.get(result.cell_id)
         entry = cell_entry(self.run.plan, result.cell_id, result, files, split)
         append_journal(folder / CELL_JOURNAL, entry.model_dump(mode="json"))

@@ -29,11 +29,11 @@ def set_metrics(plan: Plan) -> list[str]:
     return [name for name in plan.metrics if METRICS.get(name).info.per == "set"]
 
 
-def pairs_needed(plan: Plan) -> bool:
-    """Whether a planned set metric compares outputs with their own style images (`SetData`
-    ``pairs``), whose features cells then store."""
+def pair_views(plan: Plan) -> list[str]:
+    """The art-Inception views in which a planned set metric compares outputs with their own
+    style images (`SetData` ``pairs``), whose features cells then store."""
     extractors = {getattr(METRICS.get(name), "extractor", None) for name in set_metrics(plan)}
-    return art_inception.NETWORK in extractors
+    return [view for view in art_inception.VIEWS if view in extractors]
 
 
 def domain_sets(plan: Plan) -> dict[str, tuple[str, ...]]:
@@ -156,8 +156,8 @@ def method_work(
             return None
         try:
             features = stored_features(run_dir, ok) if set_metrics(plan) else empty_features()
-            paired = pairs_needed(plan) and not is_domain(method)
-            pairs = stored_pairs(run_dir, ok) if paired else None
+            views = [] if is_domain(method) else pair_views(plan)
+            pairs = {view: stored_pairs(run_dir, ok, view) for view in views}
         except StoredFeaturesError as exc:
             record(MethodResult(method, error=str(exc)))
             return None

@@ -25,10 +25,10 @@ def features_file(cell_id: str) -> str:
     return f"features/{cell_id}.npy"
 
 
-def pairs_file(cell_id: str) -> str:
-    """Where a cell's art-Inception features of its output and style image live (`CellResult`
-    ``pairs``), beside its Inception features."""
-    return f"features/{cell_id}.pairs.npy"
+def pairs_file(cell_id: str, view: str) -> str:
+    """Where a cell's art-Inception features of its output and style image in ``view`` live
+    (`CellResult` ``pairs``), beside its Inception features."""
+    return f"features/{cell_id}.{view}.npy"
 
 
 def stored_features(run_dir: Path, cells: list[dict[str, Any]]) -> np.ndarray:
@@ -37,10 +37,11 @@ def stored_features(run_dir: Path, cells: list[dict[str, Any]]) -> np.ndarray:
     return _stack(run_dir, paths, empty_features())
 
 
-def stored_pairs(run_dir: Path, cells: list[dict[str, Any]]) -> np.ndarray:
-    """The art-Inception pair features each finished cell stored, in order: [N, 2, 2048]."""
+def stored_pairs(run_dir: Path, cells: list[dict[str, Any]], view: str) -> np.ndarray:
+    """The art-Inception pair features in ``view`` each finished cell stored, in order:
+    [N, 2, 2048]."""
     return _stack(
-        run_dir, [run_dir / pairs_file(cell["id"]) for cell in cells], np.empty((0, 2, 0))
+        run_dir, [run_dir / pairs_file(cell["id"], view) for cell in cells], np.empty((0, 2, 0))
     )
 
 

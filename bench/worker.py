@@ -80,9 +80,9 @@ class CellResult:
     #: extracted here, cell by cell, so that a method's set metrics at the end only compare
     #: statistics instead of running Inception over every output while other workers wait.
     features: np.ndarray | None = None
-    #: [2, 2048] art-Inception features of the output and of its style image, when a planned
-    #: metric pairs them (the StyleID protocol's ``fid_styleid``); None for domain methods.
-    pairs: np.ndarray | None = None
+    #: Per art-Inception view, [2, 2048] features of the output and of its style image, when a
+    #: planned metric pairs them (``fid_styleid``, ``fid_reference``); empty for domain methods.
+    pairs: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -118,9 +118,9 @@ class MethodJob:
     image_scores: dict[str, list[float]]
     reference: ReferenceSpec
     throughput: ThroughputSpec | None = None
-    #: [N, 2, 2048] art-Inception features of the outputs and their style images (see
-    #: `CellResult.pairs`), in the order of ``features``; None where not planned.
-    pairs: np.ndarray | None = None
+    #: Per art-Inception view, [N, 2, 2048] features of the outputs and their style images (see
+    #: `CellResult.pairs`), in the order of ``features``; empty where not planned.
+    pairs: dict[str, np.ndarray] = field(default_factory=dict)
     #: False for a throughput-only job, which runs before the method's cells are done.
     set_metrics: bool = True
 
@@ -330,7 +330,7 @@ class CellRunner:
         pairs = (
             scorer.pair_features(pixels[0], cell.style, self.images[cell.style])
             if scorer is not None and scorer.art is not None and style is not None
-            else None
+            else {}
         )
         timings["score"] = time.perf_counter() - clock
         return CellResult(

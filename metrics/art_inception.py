@@ -28,6 +28,7 @@ from PIL import Image
 from torch import nn
 from torchvision import models, transforms
 
+from stylebench.methods.core.inception_trunk import MIN_SIZE
 from stylebench.methods.core.weights import (
     WeightsIdentity,
     WeightsSource,
@@ -37,18 +38,34 @@ from stylebench.methods.core.weights import (
 from stylebench.metrics.fid_features import he_normal_state
 
 NETWORK = "art_inception"
+#: The two ways the references read images for it, as extractor names: StyleID's
+#: ``Resize(512)`` (shorter side to 512 px) and art-fid's own, the image at its size.
+VIEWS: dict[str, int | None] = {NETWORK: 512, f"{NETWORK}_native": None}
 URL = "https://huggingface.co/matthias-wright/art_inception/resolve/main/art_inception.pth"
 #: The published file's two classification and two auxiliary heads (not used for features).
 HEADS = ("fc1.", "fc2.", "AuxLogits1.", "AuxLogits2.")
 FEATURES = 2048
-#: StyleID's ``Resize(512)``: the shorter side to 512 px (torchvision on a PIL image).
-SHORT_SIDE = 512
 
 
-def protocol_view(pixels: np.ndarray, grey: bool = False) -> torch.Tensor:
-    """One [H, W, 3] uint8 image as StyleID's evaluation reads it: [C, H', W'] in [0, 1]."""
-    steps = [transforms.Resize(SHORT_SIDE)] + ([transforms.Grayscale()] if grey else [])
+def protocol_view(pixels: np.ndarray, short_side: int | None, grey: bool = False) -> torch.Tensor:
+    """One [H, W, 3] uint8 image as the reference evaluations read it: [C, H', W'] in [0, 1],
+    with StyleID's ``Resize(short_side)`` (torchvision on the PIL image) unless None, and its
+    ``Grayscale()`` (Pillow's L mode) when ``grey``."""
+    steps = [transforms.Resize(short_side)] if short_side else []
+    steps += [transforms.Grayscale()] if grey else []
     return transforms.Compose([*steps, transforms.ToTensor()])(Image.fromarray(pixels))
+
+
+def view_size(height: int, width: int, view: str) -> tuple[int, int]:
+    """The size an image of ``height`` x ``width`` has in ``view``: where two views give the
+    same size they give the same pixels (Pillow returns an image resized to its own size as it
+    is), and so the same features."""
+    side = VIEWS[view]
+    if side is None or min(height, width) == side:
+        return height, width
+    short, long = sorted((height, width))
+    resized = (side, int(side * long / short))
+    return resized if height <= width else resized[::-1]
 
 
 def _trunk() -> nn.Module:
@@ -123,8 +140,8 @@ def resolve_weights(source: WeightsSource) -> tuple[dict[str, torch.Tensor], Wei
 
 
 class ArtInceptionFeatures:
-    """Pool features of 8-bit images in StyleID's view (`protocol_view`), one image per forward
-    as its evaluation runs them (batch size 1: sizes may differ)."""
+    """Pool features of 8-bit images in one of the references' views (`VIEWS`), one image per
+    forward (sizes may differ; batching equal sizes would give the same numbers)."""
 
     def __init__(self, source: WeightsSource, device: torch.device) -> None:
         state, self.identity = resolve_weights(source)
@@ -139,14 +156,23 @@ class ArtInceptionFeatures:
             "extractor": "art-fid / StyleID Inception3 (art-fine-tuned), avgpool features "
             f"({FEATURES}-d), no input normalisation",
             "weights": self.identity.as_dict(),
-            "resize": f"torchvision Resize({SHORT_SIDE}) of the PIL image, no crop",
+            "views": {
+                name: f"torchvision Resize({side}) of the PIL image, no crop"
+                if side
+                else "the image at its own size"
+                for name, side in VIEWS.items()
+            },
         }
 
     @torch.no_grad()
-    def __call__(self, images: list[np.ndarray]) -> np.ndarray:
-        """[N, 2048] float64 features of N [H, W, 3] uint8 images."""
-        features = np.empty((len(images), FEATURES))
+    def __call__(self, images: list[np.ndarray], view: str = NETWORK) -> np.ndarray:
+        """[N, 2048] float64 features of N [H, W, 3] uint8 images in ``view`` (`VIEWS`); NaN
+        for an image smaller than the network takes (`MIN_SIZE`) in that view, which the
+        metrics report as their error instead of failing the cell."""
+        features = np.full((len(images), FEATURES), np.nan)
         for i, image in enumerate(images):
-            view = protocol_view(image).unsqueeze(0).to(self.device)
-            features[i] = self.network(view)[0].double().cpu().numpy()
+            if min(view_size(*image.shape[:2], view)) < MIN_SIZE:
+                continue
+            tensor = protocol_view(image, VIEWS[view]).unsqueeze(0).to(self.device)
+            features[i] = self.network(tensor)[0].double().cpu().numpy()
         return features

@@ -76,8 +76,9 @@ class SetData:
     """Features of one method's outputs and of the reference set; shared results are computed
     once (FID feeds both ``fid`` and ``artfid``).
 
-    ``pairs``: [N, 2, D] features of each output and of its own style image from another
-    extractor, for metrics that pair them (the StyleID protocol's); None where not extracted.
+    ``pairs``: per art-Inception view (`metrics.art_inception.VIEWS`), [N, 2, D] features of
+    each output and of its own style image, for metrics that pair them (the StyleID protocol's
+    and art-fid's); empty where not extracted (a domain method's outputs have no style image).
     """
 
     def __init__(
@@ -86,13 +87,13 @@ class SetData:
         reference: np.ndarray,
         image_scores: Mapping[str, Sequence[float]],
         seed: int,
-        pairs: np.ndarray | None = None,
+        pairs: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.outputs = outputs
         self.reference = reference
         self.image_scores = image_scores
         self.seed = seed
-        self.pairs = pairs
+        self.pairs = dict(pairs or {})
         self._shared: dict[str, Any] = {}
 
     def shared(self, key: str, compute: Callable[[], T]) -> T:
@@ -148,7 +149,7 @@ class SetMetric:
     #: Fewest outputs the metric is defined for (a covariance needs 2; a line fit 3 sizes).
     min_outputs: ClassVar[int] = 2
     #: The network whose features it compares: the TF-Inception's (``outputs`` and
-    #: ``reference`` of `SetData`) or the art-Inception's (``pairs``).
+    #: ``reference`` of `SetData`) or an art-Inception view's (``pairs``).
     extractor: ClassVar[str] = fid_features.NETWORK
 
     @classmethod
@@ -402,21 +403,29 @@ class SetScorer:
     def __init__(self, context: MetricContext, extractors: Set[str]) -> None:
         self.features = InceptionFeatures(context.weights, context.cache, context.device)
         self.cache = context.cache / "reference-features"
-        self.art = (
-            ArtInceptionFeatures(context.weights, context.device)
-            if art_inception.NETWORK in extractors
-            else None
-        )
-        self._styles: dict[str, np.ndarray] = {}
+        #: The art-Inception views planned metrics pair outputs and style images in.
+        self.views = [view for view in art_inception.VIEWS if view in extractors]
+        self.art = ArtInceptionFeatures(context.weights, context.device) if self.views else None
+        self._styles: dict[tuple[str, tuple[int, int]], np.ndarray] = {}
 
-    def pair_features(self, output: np.ndarray, style_key: str, style: np.ndarray) -> np.ndarray:
-        """[2, D] art-Inception features of an 8-bit output and of its style image (each style
-        image's once per worker)."""
+    def pair_features(
+        self, output: np.ndarray, style_key: str, style: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Per planned view, [2, D] art-Inception features of an 8-bit output and of its style
+        image (each style image's once per worker)."""
         if self.art is None:
             raise RuntimeError("no planned metric pairs outputs with their style images")
-        if style_key not in self._styles:
-            self._styles[style_key] = self.art([style])[0]
-        return np.stack([self.art([output])[0], self._styles[style_key]])
+        outputs: dict[tuple[int, int], np.ndarray] = {}
+        pairs = {}
+        for view in self.views:
+            size = art_inception.view_size(*output.shape[:2], view)
+            if size not in outputs:
+                outputs[size] = self.art([output], view)[0]
+            key = (style_key, art_inception.view_size(*style.shape[:2], view))
+            if key not in self._styles:
+                self._styles[key] = self.art([style], view)[0]
+            pairs[view] = np.stack([outputs[size], self._styles[key]])
+        return pairs
 
     def identities(self) -> list[WeightsIdentity]:
         return [self.features.identity] + ([self.art.identity] if self.art else [])
@@ -428,7 +437,7 @@ class SetScorer:
         image_scores: Mapping[str, Sequence[float]],
         metrics: Sequence[SetMetric],
         seed: int,
-        pairs: np.ndarray | None = None,
+        pairs: Mapping[str, np.ndarray] | None = None,
     ) -> tuple[dict[str, SetScore], dict]:
         """Each metric's score, and the settings shared by all of them (recorded once).
         ``outputs``: the outputs' features from `self.features`, ``pairs`` those of

@@ -49,7 +49,7 @@ def test_styleid_runs_from_a_local_copy_and_records_the_protocol_inputs(tmp_path
     fid_styleid, artfid_styleid = scores["fid_styleid"], scores["artfid_styleid"]
     assert (fid_styleid["n"], fid_styleid["n_reference"]) == (4, 4)
     assert fid_styleid["details"]["variant"] == "styleid" and fid_styleid["value"] > 0
-    assert artfid_styleid["details"]["fid_styleid"] == fid_styleid["value"]
+    assert artfid_styleid["details"]["fid"] == fid_styleid["value"]
     lpips = [
         cell["scores"]["lpips_styleid"] for cell in record["cells"] if cell["method"] == "gatys"
     ]
@@ -57,5 +57,11 @@ def test_styleid_runs_from_a_local_copy_and_records_the_protocol_inputs(tmp_path
     networks = record["weights"]["networks"]
     assert any(w["network"] == "art_inception" and w["random"] for w in networks)
     run_dir = record_file.parent
-    pairs = [np.load(run_dir / "features" / f"{c['id']}.pairs.npy") for c in record["cells"]]
-    assert all(p.shape == (2, 2048) for p in pairs)
+    pairs = [
+        np.load(run_dir / "features" / f"{c['id']}.art_inception.npy") for c in record["cells"]
+    ]
+    assert all(p.shape == (2, 2048) and np.isfinite(p).all() for p in pairs)
+    # art-fid reads images at their own size: 64 px is below Inception's 75, so its variant
+    # is an error that says so, and every cell still finished.
+    assert "at least 75 px" in scores["fid_reference"]["error"]
+    assert scores["artfid_reference"]["value"] is None

@@ -1,6 +1,8 @@
 """StyleID's evaluation (github:jiwoogit/StyleID ``evaluation/eval_artfid.py``, ``inception.py``,
 ``util/copy_inputs.py``) rebuilt for tests from what those files do, on files on disk: the
-independent computation stylebench's ``*_styleid`` metrics must equal. Not stylebench code."""
+independent computation stylebench's ``*_styleid`` metrics must equal. art-fid's own
+(github:matthias-wright/art-fid ``art_fid/art_fid.py``), which ``*_reference`` must equal, is the
+same code without the resize (``ToTensor()`` alone): ``short_side=None``. Not stylebench code."""
 
 from __future__ import annotations
 
@@ -61,17 +63,21 @@ def copy_inputs(cnt: Path, sty: Path) -> tuple[Path, Path]:
     return cnt_eval, sty_eval
 
 
-def _read(path: Path, grey: bool = False) -> torch.Tensor:
-    steps = [transforms.Resize(512)] + ([transforms.Grayscale()] if grey else [])
+def _read(path: Path, grey: bool = False, short_side: int | None = 512) -> torch.Tensor:
+    steps = [transforms.Resize(short_side)] if short_side else []
+    steps += [transforms.Grayscale()] if grey else []
     image = Image.open(path).convert("RGB")
     return transforms.Compose([*steps, transforms.ToTensor()])(image).unsqueeze(0)
 
 
 @torch.no_grad()
-def activations(folder: Path, model: ArtInception3) -> np.ndarray:
-    """``get_activations`` at its default batch size of 1."""
+def activations(folder: Path, model: ArtInception3, short_side: int | None = 512) -> np.ndarray:
+    """``get_activations`` one image at a time (StyleID's default batch size; art-fid's 50
+    batches images of one size, which gives the same features)."""
     files = sorted(folder.glob("*.png"))
-    return np.stack([model(_read(f), return_features=True)[0].numpy() for f in files])
+    return np.stack(
+        [model(_read(f, short_side=short_side), return_features=True)[0].numpy() for f in files]
+    )
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
@@ -109,10 +115,15 @@ def fid_infinity(stylized: np.ndarray, style: np.ndarray, num_points: int = 8) -
 
 
 @torch.no_grad()
-def content_distance(tar: Path, cnt_eval: Path, lpips_model: nn.Module, grey: bool) -> float:
+def content_distance(
+    tar: Path, cnt_eval: Path, lpips_model: nn.Module, grey: bool, short_side: int | None = 512
+) -> float:
     """``compute_content_distance`` with ``image_metrics.LPIPS`` (inputs mapped to [-1, 1])."""
     pairs = zip(sorted(tar.glob("*.png")), sorted(cnt_eval.glob("*.png")), strict=True)
     values = [
-        lpips_model(2 * _read(a, grey) - 1, 2 * _read(b, grey) - 1).sum().item() for a, b in pairs
+        lpips_model(2 * _read(a, grey, short_side) - 1, 2 * _read(b, grey, short_side) - 1)
+        .sum()
+        .item()
+        for a, b in pairs
     ]
     return sum(values) / len(values)
