@@ -70,7 +70,7 @@ from stylebench.methods.base import (
 )
 from stylebench.methods.core.checkpoints import (
     CheckpointMismatch,
-    check_state_dict,
+    combine_published,
     load_checkpoint_setting,
     load_strict,
 )
@@ -90,7 +90,6 @@ from stylebench.methods.core.training_loop import (
     seeded,
     train_loop,
 )
-from stylebench.methods.core.weights import read_state_dict
 
 #: The layers the attention reads.
 ATTENDED = ("relu4_1", "relu5_1")
@@ -307,9 +306,4 @@ def read_published(decoder: Path, transformer: Path) -> dict[str, torch.Tensor]:
     fit. Save the result with ``torch.save`` and pass it as ``--checkpoint sanet=PATH``."""
     with torch.device("meta"):  # key names and shapes only
         networks = {"decoder": mirrored_decoder(), "transformer": Transform(unbiased=True)}
-    combined = {}
-    for part, path in (("decoder", decoder), ("transformer", transformer)):
-        state = read_state_dict(path)
-        check_state_dict(networks[part].state_dict(), state, str(path))
-        combined.update({f"{part}.{key}": value for key, value in state.items()})
-    return combined
+    return combine_published(networks, (decoder, transformer))

@@ -77,7 +77,7 @@ from stylebench.methods.base import (
 )
 from stylebench.methods.core.checkpoints import (
     CheckpointMismatch,
-    check_state_dict,
+    combine_published,
     load_checkpoint_setting,
     load_strict,
 )
@@ -97,7 +97,6 @@ from stylebench.methods.core.training_loop import (
     train_loop,
     warmup_inverse_time_lr,
 )
-from stylebench.methods.core.weights import read_state_dict
 
 #: The trained networks, in the order (and with the names) of the reference's files.
 PARTS = ("embedding", "transformer", "decoder")
@@ -287,9 +286,4 @@ def read_published(embedding: Path, transformer: Path, decoder: Path) -> dict[st
             "transformer": Transformer(),
             "decoder": mirrored_decoder(),
         }
-    combined = {}
-    for part, path in zip(PARTS, (embedding, transformer, decoder), strict=True):
-        state = read_state_dict(path)
-        check_state_dict(networks[part].state_dict(), state, str(path))
-        combined.update({f"{part}.{key}": value for key, value in state.items()})
-    return combined
+    return combine_published(networks, (embedding, transformer, decoder))
