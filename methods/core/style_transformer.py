@@ -55,11 +55,6 @@ def _attend(
     return attention(query, key, value, need_weights=False)[0]
 
 
-def _feed_forward(layer: EncoderLayer | DecoderLayer, x: Tokens) -> Tokens:
-    """linear2(dropout(relu(linear1(x)))): the position-wise feed-forward of either layer."""
-    return layer.linear2(layer.dropout(functional.relu(layer.linear1(x))))
-
-
 def _plus(tokens: Tokens, position: Tokens | None) -> Tokens:
     return tokens if position is None else tokens + position
 
@@ -79,30 +74,27 @@ class EncoderLayer(nn.Module):
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
 
+    def feed_forward(self, x: Tokens) -> Tokens:
+        """linear2(dropout(relu(linear1(x)))), position by position."""
+        return self.linear2(self.dropout(functional.relu(self.linear1(x))))
+
     def forward(self, src: Tokens, pos: Tokens | None) -> Tokens:
         q = k = _plus(src, pos)
         src = self.norm1(src + self.dropout1(_attend(self.self_attn, q, k, src)))
-        return self.norm2(src + self.dropout2(_feed_forward(self, src)))
+        return self.norm2(src + self.dropout2(self.feed_forward(src)))
 
 
-class DecoderLayer(nn.Module):
+class DecoderLayer(EncoderLayer):
     """Two attentions of the content tokens over the style memory (the reference's
-    ``self_attn`` reads the memory as well), then the feed-forward; post-norm."""
+    ``self_attn`` reads the memory as well; ``multihead_attn``, ``norm3`` and ``dropout3`` are
+    the decoder's own), then the feed-forward; post-norm."""
 
     def __init__(self, dropout: float) -> None:
-        super().__init__()
-        self.self_attn = nn.MultiheadAttention(D_MODEL, HEADS, dropout=dropout, batch_first=True)
+        super().__init__(dropout)
         self.multihead_attn = nn.MultiheadAttention(
             D_MODEL, HEADS, dropout=dropout, batch_first=True
         )
-        self.linear1 = nn.Linear(D_MODEL, FEED_FORWARD)
-        self.dropout = nn.Dropout(dropout)
-        self.linear2 = nn.Linear(FEED_FORWARD, D_MODEL)
-        self.norm1 = nn.LayerNorm(D_MODEL)
-        self.norm2 = nn.LayerNorm(D_MODEL)
         self.norm3 = nn.LayerNorm(D_MODEL)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
         self.dropout3 = nn.Dropout(dropout)
 
     def forward(self, tgt: Tokens, memory: Tokens, query_pos: Tokens | None) -> Tokens:
@@ -111,7 +103,7 @@ class DecoderLayer(nn.Module):
             (self.multihead_attn, self.dropout2, self.norm2),
         ):
             tgt = norm(tgt + dropout(_attend(attention, _plus(tgt, query_pos), memory, memory)))
-        return self.norm3(tgt + self.dropout3(_feed_forward(self, tgt)))
+        return self.norm3(tgt + self.dropout3(self.feed_forward(tgt)))
 
 
 class Encoder(nn.Module):
