@@ -192,6 +192,7 @@ METHODS: Registry[Any] = Registry(
         "sanet": "stylebench.methods.sanet:SANet",
         "adaattn": "stylebench.methods.adaattn:AdaAttN",
         "wct": "stylebench.methods.wct:WCT",
+        "stytr2": "stylebench.methods.stytr2:StyTr2",
         "cyclegan": "stylebench.methods.cyclegan:CycleGAN",
     },
     group="stylebench.methods",

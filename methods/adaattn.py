@@ -88,7 +88,7 @@ from stylebench.methods.core.adaptive_attention import (
 )
 from stylebench.methods.core.checkpoints import (
     CheckpointMismatch,
-    check_state_dict,
+    combine_published,
     load_checkpoint_setting,
     load_strict,
 )
@@ -108,7 +108,6 @@ from stylebench.methods.core.training_loop import (
     seeded,
     train_loop,
 )
-from stylebench.methods.core.weights import read_state_dict
 
 #: The encoder's layers: what the keys concatenate, and what the losses read.
 LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -369,9 +368,4 @@ def read_published(adaattn_3: Path, transformer: Path, decoder: Path) -> dict[st
     ``torch.save`` and pass it as ``--checkpoint adaattn=PATH``."""
     with torch.device("meta"):  # key names and shapes only
         networks = _networks(shallow=True, unbiased=True, sample=True)
-    combined = {}
-    for part, path in zip(PARTS, (adaattn_3, transformer, decoder), strict=True):
-        state = read_state_dict(path)
-        check_state_dict(networks[part].state_dict(), state, str(path))
-        combined.update({f"{part}.{key}": value for key, value in state.items()})
-    return combined
+    return combine_published(networks, (adaattn_3, transformer, decoder))

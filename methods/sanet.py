@@ -70,12 +70,11 @@ from stylebench.methods.base import (
 )
 from stylebench.methods.core.checkpoints import (
     CheckpointMismatch,
-    check_state_dict,
+    combine_published,
     load_checkpoint_setting,
     load_strict,
 )
-from stylebench.methods.core.losses import mean_squared_error
-from stylebench.methods.core.moments import mean_std, mean_variance_norm, moment_distance
+from stylebench.methods.core.identity_losses import LAYERS, identity_losses
 from stylebench.methods.core.normalised_vgg import (
     NETWORK,
     SMALLEST,
@@ -91,11 +90,9 @@ from stylebench.methods.core.training_loop import (
     seeded,
     train_loop,
 )
-from stylebench.methods.core.weights import read_state_dict
 
-#: The layers the attention reads, and those the style and identity losses compare.
+#: The layers the attention reads.
 ATTENDED = ("relu4_1", "relu5_1")
-LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 Features = dict[str, torch.Tensor]
 
@@ -237,49 +234,16 @@ class SANet:
         return result.curves
 
     def losses(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
-        """A training step's loss terms per image, [B] each, before the update."""
-        config, model = self.config, self.model
-        unbiased = config.unbiased_std
-        with torch.no_grad():
-            own, their = model.encode(content, LAYERS), model.encode(style, LAYERS)
-        output = model.encode(model.decode(model.transform(own, their), content), LAYERS)
-        content_loss = sum(
-            mean_squared_error(
-                mean_variance_norm(output[name], unbiased), mean_variance_norm(own[name], unbiased)
-            )
-            for name in ATTENDED
+        """A training step's loss terms per image, [B] each, before the update
+        (`methods.core.identity_losses`)."""
+        model = self.model
+        return identity_losses(
+            lambda images: model.encode(images, LAYERS),
+            lambda a, b: model.decode(model.transform(a[1], b[1]), a[0]),
+            content,
+            style,
+            self.config,
         )
-        style_loss = sum(
-            moment_distance(output[name], *mean_std(their[name], unbiased), unbiased)
-            for name in LAYERS
-        )
-        same_content = model.decode(model.transform(own, own), content)
-        same_style = model.decode(model.transform(their, their), style)
-        identity1 = mean_squared_error(same_content, content) + mean_squared_error(
-            same_style, style
-        )
-        again_content, again_style = (
-            model.encode(same_content, LAYERS),
-            model.encode(same_style, LAYERS),
-        )
-        identity2 = sum(
-            mean_squared_error(again_content[name], own[name])
-            + mean_squared_error(again_style[name], their[name])
-            for name in LAYERS
-        )
-        total = (
-            config.content_weight * content_loss
-            + config.style_weight * style_loss
-            + config.identity1_weight * identity1
-            + config.identity2_weight * identity2
-        )
-        return {
-            "content": content_loss,
-            "style": style_loss,
-            "identity1": identity1,
-            "identity2": identity2,
-            "total": total,
-        }
 
     @torch.no_grad()
     def stylize(
@@ -342,9 +306,4 @@ def read_published(decoder: Path, transformer: Path) -> dict[str, torch.Tensor]:
     fit. Save the result with ``torch.save`` and pass it as ``--checkpoint sanet=PATH``."""
     with torch.device("meta"):  # key names and shapes only
         networks = {"decoder": mirrored_decoder(), "transformer": Transform(unbiased=True)}
-    combined = {}
-    for part, path in (("decoder", decoder), ("transformer", transformer)):
-        state = read_state_dict(path)
-        check_state_dict(networks[part].state_dict(), state, str(path))
-        combined.update({f"{part}.{key}": value for key, value in state.items()})
-    return combined
+    return combine_published(networks, (decoder, transformer))

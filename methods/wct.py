@@ -78,7 +78,7 @@ from stylebench.methods.base import (
 )
 from stylebench.methods.core.checkpoints import (
     CheckpointMismatch,
-    check_state_dict,
+    combine_published,
     load_checkpoint_setting,
     load_strict,
 )
@@ -98,7 +98,6 @@ from stylebench.methods.core.training_loop import (
     seeded,
     train_loop,
 )
-from stylebench.methods.core.weights import read_state_dict
 
 #: The levels, coarse to fine: the order the reference stylizes in.
 LEVELS = ("relu5_1", "relu4_1", "relu3_1", "relu2_1", "relu1_1")
@@ -338,9 +337,4 @@ def read_published(*decoders: Path) -> dict[str, torch.Tensor]:
         networks = _decoders()
     if len(decoders) != len(networks):
         raise ValueError(f"wct has {len(networks)} decoders (relu1_1 .. relu5_1): {len(decoders)}")
-    combined = {}
-    for (part, network), path in zip(networks.items(), decoders, strict=True):
-        state = read_state_dict(path)
-        check_state_dict(network.state_dict(), state, str(path))
-        combined.update({f"{part}.{key}": value for key, value in state.items()})
-    return combined
+    return combine_published(networks, decoders)

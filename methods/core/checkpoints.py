@@ -9,7 +9,7 @@ network, the wrong version or a different width.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -78,3 +78,18 @@ def load_checkpoint_setting(method: LoadsCheckpoints) -> bool:
         return False
     method.load_state_dict(read_state_dict(Path(path)), source=str(path))
     return True
+
+
+def combine_published(
+    networks: Mapping[str, nn.Module], paths: Sequence[Path]
+) -> dict[str, torch.Tensor]:
+    """A reference code's published files, one per network of ``networks`` (in its order), as
+    one checkpoint with keys prefixed by the network's name: each file is read weights-only and
+    checked strictly against its own network first, so an error names the file that does not
+    fit (meta-device networks are enough: only names and shapes are compared)."""
+    combined = {}
+    for (part, network), path in zip(networks.items(), paths, strict=True):
+        state = read_state_dict(path)
+        check_state_dict(network.state_dict(), state, str(path))
+        combined.update({f"{part}.{key}": value for key, value in state.items()})
+    return combined

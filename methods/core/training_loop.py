@@ -128,6 +128,25 @@ def inverse_time_lr(optimizer: torch.optim.Optimizer, lr: float, decay: float, s
         group["lr"] = lr / (1 + decay * step)
 
 
+#: How fast StyTr^2's warm-up raises the learning rate: by this share of its start a step.
+WARMUP_SLOPE = 3e-4
+
+
+def warmup_inverse_time_lr(
+    optimizer: torch.optim.Optimizer, lr: float, warmup: int, decay: float, step: int
+) -> None:
+    """Set the learning rate of step ``step``: lr / 10 x (1 + `WARMUP_SLOPE` x step) for the
+    first ``warmup`` steps, then `inverse_time_lr` from where the warm-up ended (StyTr^2's code:
+    5e-4 rises to 2e-4 over 10,000 steps, then 2e-4 / (1 + 1e-5 (step - 10,000))); a
+    transformer trained from scratch needs small first steps."""
+    peak = lr / 10 * (1 + WARMUP_SLOPE * min(step, warmup))
+    if step < warmup:
+        for group in optimizer.param_groups:
+            group["lr"] = peak
+    else:
+        inverse_time_lr(optimizer, peak, decay, step - warmup)
+
+
 def periodic_decay_lr(
     optimizer: torch.optim.Optimizer,
     lr: float,

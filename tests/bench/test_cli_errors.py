@@ -105,7 +105,7 @@ def test_listings_and_validate(tmp_path):
         (
             ["train", "gatys"],
             "gatys: not trained methods; "
-            "trained methods: adaattn, adain, cin, cyclegan, ghiasi, johnson, sanet, wct",
+            "trained methods: adaattn, adain, cin, cyclegan, ghiasi, johnson, sanet, stytr2, wct",
         ),
         (["run", "--checkpoint", "johnson"], "expected METHOD=PATH"),
         (["run", "--checkpoint", "gatys=x.pth"], r"methods\.gatys\.checkpoint"),
