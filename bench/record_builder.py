@@ -284,7 +284,7 @@ def build_record(
             **({"domain": _domain_evaluation(plan)} if any(map(is_domain, plan.methods)) else {}),
             **({"blends": _blend_evaluation(plan)} if plan.suite.blends else {}),
         },
-        metrics={name: _metric_entry(METRICS.get(name).info) for name in plan.metrics},
+        metrics={name: metric_entry(METRICS.get(name).info) for name in plan.metrics},
         methods=_method_summaries(plan, cells, training or [], method_results),
         compute_seconds=ComputeSeconds(**compute_summary(cells, method_results, training or [])),
         cells=[
@@ -331,7 +331,8 @@ def _blend_evaluation(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _metric_entry(info: MetricInfo) -> MetricEntry:
+def metric_entry(info: MetricInfo) -> MetricEntry:
+    """A metric's identity card as the record holds it."""
     return MetricEntry(
         name=info.name,
         higher_is_better=info.higher_is_better,
@@ -340,4 +341,5 @@ def _metric_entry(info: MetricInfo) -> MetricEntry:
         description=info.description,
         needs=list(info.needs),
         requires=list(info.requires),
+        default=info.default,
     )

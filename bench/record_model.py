@@ -129,6 +129,9 @@ class MetricEntry(_Part):
     description: str = ""
     needs: list[str] = Field(default_factory=list)
     requires: list[str] = Field(default_factory=list)
+    #: False for a metric only a suite that names it computes (a reference protocol's variant,
+    #: e.g. ``fid_styleid``): the report shows those apart from the leaderboard.
+    default: bool = True
 
 
 class SetInterval(_Part):

@@ -77,7 +77,7 @@ def main() -> None:
         def context(cache: Path) -> MetricContext:
             return MetricContext(device=device, weights=weights, encoder=None, cache=cache)
 
-        scorer = SetScorer(context(root / "weights"))  # loaded once, as on a worker
+        scorer = SetScorer(context(root / "weights"), set())  # loaded once, as on a worker
         subset = kid_subset_size(args.n, args.n)
         values: dict[str, dict[str, float]] = {}
 

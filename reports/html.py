@@ -362,23 +362,26 @@ def render_report(
     base = base or run_dir
     table = leaderboard(record)
     metrics = record.metrics
-    groups = grouped_metrics(metrics)
+    groups = grouped_metrics({name: info for name, info in metrics.items() if info.default})
     columns = [metric for names in groups.values() for metric in names]
+    variants = [name for name, info in metrics.items() if not info.default]
     best = best_per_metric(table, metrics)
     cis = intervals(record)
     notes: list[str] = []
+
+    def scores(method: str, names: list[str]) -> list[dict]:
+        return [
+            {**_score_cell(record, table, cis, method, m, notes), "best": best.get(m) == method}
+            for m in names
+        ]
+
     rows = [
         {
             "method": method,
             "paper": record.methods[method].paper,
             "columns": columns,
-            "scores": [
-                {
-                    **_score_cell(record, table, cis, method, m, notes),
-                    "best": best.get(m) == method,
-                }
-                for m in columns
-            ],
+            "scores": scores(method, columns),
+            "variants": scores(method, variants),
             "n": int(table.at[method, "n"]),
             "failed": int(table.at[method, "failed"]),
         }
@@ -437,6 +440,7 @@ def render_report(
         metrics=metrics,
         groups=groups,
         columns=columns,
+        variants=variants,
         rows=rows,
         grid=grid,
         pair_methods=pair_methods,

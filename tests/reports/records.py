@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from stylebench.record_builder import metric_entry
 from stylebench.record_model import SCHEMA, RunRecord
 
 METRICS = {
@@ -156,7 +157,10 @@ def wide_record(run_dir: Path, methods: int, contents: int, styles: int, size: i
         {name: 0.1 * (i + 1) for i, name in enumerate(names)},
     )
     record["suite"]["image_size"] = size
-    record["metrics"] = {name: METRICS.get(name).info.as_dict() for name in METRICS.builtin_names()}
+    record["metrics"] = {
+        name: metric_entry(METRICS.get(name).info).model_dump(mode="json")
+        for name in METRICS.builtin_names()
+    }
     per_image = [n for n, info in record["metrics"].items() if info["per"] == "image"]
     rng = np.random.default_rng(0)
     scenes = [scene(i, size) for i in range(contents)]

@@ -223,6 +223,10 @@ def test_an_eight_method_report_answers_above_the_fold_and_fits_the_page(tmp_pat
                     pageOverflow: document.documentElement.scrollWidth - window.innerWidth,
                     rows: before.length, values,
                     csv: document.getElementById('scores-csv').getAttribute('href'),
+                    board: [...board.tHead.rows[1].cells].map(c => c.textContent),
+                    protocol: [...document.querySelectorAll('.protocol thead th')]
+                        .map(c => c.textContent),
+                    protocolNote: document.getElementById('protocol').nextElementSibling.textContent,
                     viewport: !!document.querySelector('meta[name=viewport]')};
         })()""",
         viewport=(1400, 1000),
@@ -234,6 +238,10 @@ def test_an_eight_method_report_answers_above_the_fold_and_fits_the_page(tmp_pat
     assert facts["overflow"] <= 0 and facts["pageOverflow"] <= 0, facts
     assert facts["rows"] == 8 and facts["values"] == sorted(facts["values"])
     assert facts["csv"] == "scores.csv" and facts["viewport"]
+    # A reference protocol's variants are a table of their own, not leaderboard columns.
+    assert any(h.startswith("fid_styleid") for h in facts["protocol"])
+    assert not any("styleid" in h or "reference" in h for h in facts["board"])
+    assert "random weights" in facts["protocolNote"]
     assert (tmp_path / "scores.csv").read_text().count("\n") == 8 * 4 + 1
 
 
