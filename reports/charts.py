@@ -19,6 +19,7 @@ matplotlib.use("svg")
 
 import matplotlib.pyplot as plt
 from markupsafe import Markup
+from matplotlib import ticker
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -50,6 +51,20 @@ class Series:
     band: list[tuple[float, float]] | None = None
 
 
+def series_look(i: int) -> tuple[str, str]:
+    """Series i's colour and marker: no two of the first 64 share both (the marker shifts by
+    one each time the colours come round again)."""
+    return PALETTE[i % len(PALETTE)], MARKERS[(i + i // len(PALETTE)) % len(MARKERS)]
+
+
+def _plain_log_ticks(axis) -> None:
+    """Tick labels of a log axis as plain numbers (0.01, 1, 100): its default labels are
+    maths text, which is not parsed here (``text.parse_math`` is off so that names stay
+    literal) and would show as ``$\\mathdefault{10^{-2}}$``."""
+    axis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(ticker.NullFormatter())
+
+
 def _svg(figure, title: str) -> Markup:
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight")
@@ -75,12 +90,12 @@ def line_chart(
         figure, axes = plt.subplots(figsize=SIZE_IN)
         marks = 0
         for i, s in enumerate(series):
-            colour = PALETTE[i % len(PALETTE)]
+            colour, shape = series_look(i)
             kept = [(x, y) for x, y in s.points if math.isfinite(y) and (y > 0 or not log_y)]
             if not kept:
                 continue
             xs, ys = zip(*kept, strict=True)
-            marker = MARKERS[i % len(MARKERS)] if len(kept) < 20 else None
+            marker = shape if len(kept) < 20 else None
             axes.plot(xs, ys, color=colour, marker=marker, markersize=3.5, lw=1.4, label=s.label)
             if s.band:
                 low, high = zip(*s.band, strict=True)
@@ -92,6 +107,7 @@ def line_chart(
                 axes.axvline(mark, color=colour, ls="--", lw=1, gid=f"change-point-{marks}")
         if log_y:
             axes.set_yscale("log")
+            _plain_log_ticks(axes.yaxis)
         if x_ticks:
             axes.set_xticks([x for x, _ in x_ticks], [t for _, t in x_ticks], rotation=30)
             for label in axes.get_xticklabels():
@@ -142,12 +158,13 @@ def scatter_chart(
                 [x],
                 [y],
                 ls="none",
-                marker=MARKERS[i % len(MARKERS)],
+                marker=series_look(i)[1],
                 markersize=6,
-                color=PALETTE[i % len(PALETTE)],
+                color=series_look(i)[0],
                 label=f"{label}{' ★' if i in front else ''}",
             )
         axes.set_xscale("log")
+        _plain_log_ticks(axes.xaxis)
         axes.set(title=title, xlabel=x_label, ylabel=y_label)
         axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
         return _svg(figure, title)

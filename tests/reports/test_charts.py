@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stylebench.reports.charts import Series, line_chart, pareto_front, scatter_chart
+from stylebench.reports.charts import Series, line_chart, pareto_front, scatter_chart, series_look
 
 
 def test_pareto_front_keeps_exactly_the_undominated_points():
@@ -25,3 +25,15 @@ def test_names_are_literal_text_and_axes_have_ticks_and_a_legend():
     assert "$x^2$" in svg  # no maths parsing of user strings
     assert 'id="xtick_' in svg and 'id="ytick_' in svg and 'id="legend_' in svg
     assert 'aria-label="t"' in svg and "latency (s)" in svg
+
+
+def test_log_axes_read_as_numbers_and_fourteen_methods_look_different():
+    """The smoke suite charts 14 methods on a log axis: every tick is a plain number (not
+    unparsed maths text) and no two methods share colour and marker."""
+    labels = [f"m{i}" for i in range(14)]
+    points = [(10.0 ** (i / 4 - 2), float(i)) for i in range(14)]
+    svg = str(scatter_chart("t", labels, points, "latency (s)", "fid"))
+    assert "mathdefault" not in svg and "$" not in svg
+    assert ">0.01<" in svg or ">0.1<" in svg
+    looks = {series_look(i) for i in range(64)}
+    assert len(looks) == 64
