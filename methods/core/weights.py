@@ -121,13 +121,25 @@ def hub_cache_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def _download_pretrained(network: str, url: str) -> dict[str, torch.Tensor]:
+def cached_name(network: str, url: str) -> str:
+    """The file name ``network``'s published checkpoint has in the hub cache (and in a weights
+    folder): the publisher's, except for safetensors files, which Hugging Face repositories all
+    name alike (``model.safetensors``) and so are cached as ``<network>.safetensors``."""
     file_name = url.rsplit("/", 1)[-1]
-    cached = hub_cache_dir() / file_name
+    return f"{network}.safetensors" if file_name.endswith(".safetensors") else file_name
+
+
+def _download_pretrained(network: str, url: str) -> dict[str, torch.Tensor]:
+    cached = hub_cache_dir() / cached_name(network, url)
     try:
-        return torch.hub.load_state_dict_from_url(
-            url, map_location="cpu", check_hash=True, weights_only=True, progress=True
-        )
+        if cached.suffix != ".safetensors":
+            return torch.hub.load_state_dict_from_url(
+                url, map_location="cpu", check_hash=True, weights_only=True, progress=True
+            )
+        if not cached.exists():
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            # Downloads to a temporary file in the same folder and renames it when complete.
+            torch.hub.download_url_to_file(url, str(cached), progress=True)
     except (URLError, OSError, RuntimeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise WeightsUnavailable(
@@ -135,6 +147,7 @@ def _download_pretrained(network: str, url: str) -> dict[str, torch.Tensor]:
             f"downloaded ({reason}); run once with network access, copy the file there, "
             "or pass --weights random (seeded, clearly labelled) or --weights PATH"
         ) from exc
+    return read_state_dict(cached)
 
 
 def file_problem(path: Path) -> str | None:
@@ -162,6 +175,8 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     problem = file_problem(path)
     if problem:
         raise WeightsUnavailable(f"weights file {path} {problem}")
+    if path.suffix == ".safetensors":
+        return _read_safetensors(path)
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -173,6 +188,21 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     ):
         raise WeightsUnavailable(f"weights file {path} does not hold a state dict of tensors")
     return dict(loaded)
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file's tensors (the format holds nothing but tensors: loading runs no code)."""
+    try:
+        from safetensors.torch import load_file
+    except ImportError as exc:
+        raise WeightsUnavailable(
+            f"weights file {path} is a safetensors file and the safetensors package is not "
+            "installed; install stylebench's embeddings extra: pip install 'stylebench[embeddings]'"
+        ) from exc
+    try:
+        return load_file(path, device="cpu")
+    except Exception as exc:
+        raise WeightsUnavailable(f"cannot read weights file {path}: {exc}") from exc
 
 
 def _published(network: str, url: str | None) -> str:
@@ -190,7 +220,7 @@ def _from_path(
     network: str, path: Path, matches: Callable[[Mapping], bool], url: str | None
 ) -> dict:
     if path.is_dir():
-        file_name = _published(network, url).rsplit("/", 1)[-1]
+        file_name = cached_name(network, _published(network, url))
         candidate = path / file_name
         if not candidate.exists():
             raise WeightsUnavailable(
