@@ -130,7 +130,8 @@ class MetricEntry(_Part):
     needs: list[str] = Field(default_factory=list)
     requires: list[str] = Field(default_factory=list)
     #: False for a metric only a suite that names it computes (a reference protocol's variant,
-    #: e.g. ``fid_styleid``): the report shows those apart from the leaderboard.
+    #: e.g. ``fid_styleid``, or an optional extra, e.g. ``clip_style``): the report shows those
+    #: apart from the leaderboard.
     default: bool = True
 
 

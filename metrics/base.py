@@ -23,7 +23,8 @@ class MetricInfo:
     ``needs``: which inputs it compares the output with (``content``, ``style``, ``reference``).
     ``requires``: other metrics it is computed from (a plan that asks for it gets them too).
     ``default``: whether a suite that lists no ``metrics`` computes it (False for variants that
-    reproduce one protocol, e.g. ``fid_styleid``: a suite names them).
+    reproduce one protocol, e.g. ``fid_styleid``, and optional extras, e.g. ``clip_style``: a
+    suite names them; reports show them in a table of their own, apart from the leaderboard).
     """
 
     name: str
