@@ -103,10 +103,9 @@ from stylebench.methods.core.normalised_vgg import (
 )
 from stylebench.methods.core.training_loop import (
     TrainingConfig,
-    descend,
     periodic_decay_lr,
     seeded,
-    train_loop,
+    train_networks,
 )
 
 #: The encoder's layers: what the keys concatenate, and what the losses read.
@@ -245,16 +244,16 @@ class AdaAttN:
         ``data.training`` x ``data.styles``."""
         if load_checkpoint_setting(self):
             return {}
-        if data.training is None:
-            raise ValueError("adaattn needs training content images (the suite's training split)")
         _check_size(data.styles)
-        config, model = self.config, self.model
+        config = self.config
         styles = data.styles.to(self.context.device)
-        optimizer = torch.optim.Adam(self.trained().parameters(), lr=config.lr)
-        generator = torch.Generator().manual_seed(self.context.seed)
-        model.train()
 
-        def step(index: int, content: torch.Tensor) -> dict[str, float]:
+        def losses(content: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+            seed = int(torch.randint(SEEDS, (1,), generator=generator))
+            labels = torch.randint(styles.shape[0], (content.shape[0],), generator=generator)
+            return self.losses(content, styles[labels.to(styles.device)], seed)
+
+        def schedule(optimizer: torch.optim.Optimizer, index: int) -> None:
             periodic_decay_lr(
                 optimizer,
                 config.lr,
@@ -264,22 +263,8 @@ class AdaAttN:
                 index,
                 config.steps,
             )
-            seed = int(torch.randint(SEEDS, (1,), generator=generator))
-            labels = torch.randint(styles.shape[0], (content.shape[0],), generator=generator)
-            terms = self.losses(content, styles[labels.to(styles.device)], seed)
-            return descend(optimizer, {name: value.mean() for name, value in terms.items()})
 
-        result = train_loop(
-            data.training,
-            step,
-            config.steps,
-            config.batch_size,
-            self.context.seed,
-            self.context.device,
-            progress=data.progress,
-        )
-        model.eval()
-        return result.curves
+        return train_networks(self, data, self.model, self.trained().parameters(), losses, schedule)
 
     def losses(
         self, content: torch.Tensor, style: torch.Tensor, seed: int = INFERENCE_SEED

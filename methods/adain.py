@@ -75,10 +75,9 @@ from stylebench.methods.core.normalised_vgg import (
 )
 from stylebench.methods.core.training_loop import (
     TrainingConfig,
-    descend,
     inverse_time_lr,
     seeded,
-    train_loop,
+    train_networks,
 )
 
 #: Style images encoded at once when `prepare` measures the training styles.
@@ -193,16 +192,10 @@ class AdaIN:
         ``data.training`` x ``data.styles``."""
         if load_checkpoint_setting(self):
             return {}
-        if data.training is None:
-            raise ValueError("adain needs training content images (the suite's training split)")
         config, model = self.config, self.model
         styles = self._style_moments(data.styles.to(self.context.device))
-        optimizer = torch.optim.Adam(model.decoder.parameters(), lr=config.lr)
-        generator = torch.Generator().manual_seed(self.context.seed)
-        model.train()
 
-        def step(index: int, content: torch.Tensor) -> dict[str, float]:
-            inverse_time_lr(optimizer, config.lr, config.lr_decay, index)
+        def losses(content: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
             labels = torch.randint(data.styles.shape[0], (content.shape[0],), generator=generator)
             picked = {name: (m[labels], s[labels]) for name, (m, s) in styles.items()}
             with torch.no_grad():
@@ -214,20 +207,16 @@ class AdaIN:
                 for name in STYLE_LAYERS
             )
             total = config.content_weight * content_loss + config.style_weight * style_loss
-            terms = {"content": content_loss, "style": style_loss, "total": total}
-            return descend(optimizer, {name: value.mean() for name, value in terms.items()})
+            return {"content": content_loss, "style": style_loss, "total": total}
 
-        result = train_loop(
-            data.training,
-            step,
-            config.steps,
-            config.batch_size,
-            self.context.seed,
-            self.context.device,
-            progress=data.progress,
+        return train_networks(
+            self,
+            data,
+            model,
+            model.decoder.parameters(),
+            losses,
+            lambda optimizer, index: inverse_time_lr(optimizer, config.lr, config.lr_decay, index),
         )
-        model.eval()
-        return result.curves
 
     def _run(self, content: torch.Tensor, *inputs: torch.Tensor) -> torch.Tensor:
         """The network as the speed settings say, cropped to the content's size, in [0, 1]."""

@@ -43,7 +43,7 @@ from stylebench.methods.core.checkpoints import load_checkpoint_setting, load_st
 from stylebench.methods.core.encoders import TRAINING, Pooling
 from stylebench.methods.core.pastiche import PasticheNet
 from stylebench.methods.core.perceptual_loss import PerceptualLoss, PerceptualSpec, Targets
-from stylebench.methods.core.training_loop import TrainingConfig, descend, seeded, train_loop
+from stylebench.methods.core.training_loop import TrainingConfig, seeded, train_networks
 
 STYLE_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
 THUMBNAIL = 16
@@ -145,38 +145,22 @@ class CIN:
         """Load ``config.checkpoint`` if set, else learn every style of ``data.styles`` at once."""
         if load_checkpoint_setting(self):
             return {}
-        if data.training is None:
-            raise ValueError("cin needs training content images (the suite's training split)")
-        config, device = self.config, self.context.device
+        device = self.context.device
         styles = data.styles.to(device)
         model = self._build(styles.shape[0])
         model.bank.thumbnails.copy_(thumbnails(styles))
         grams = self.loss.style_targets(styles)
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-        generator = torch.Generator().manual_seed(self.context.seed)
-        model.train()
 
-        def step(_: int, content: torch.Tensor) -> dict[str, float]:
+        def losses(content: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
             labels = torch.randint(styles.shape[0], (content.shape[0],), generator=generator)
             weights = F.one_hot(labels, styles.shape[0]).float().to(device)
             targets = Targets(
                 content=self.loss.content_targets(content),
                 style={name: gram[labels.to(device)] for name, gram in grams.items()},
             )
-            terms = self.loss(model(content, weights), targets)
-            return descend(optimizer, {name: value.mean() for name, value in terms.items()})
+            return self.loss(model(content, weights), targets)
 
-        result = train_loop(
-            data.training,
-            step,
-            config.steps,
-            config.batch_size,
-            self.context.seed,
-            device,
-            progress=data.progress,
-        )
-        model.eval()
-        return result.curves
+        return train_networks(self, data, model, model.parameters(), losses)
 
     def _trained(self) -> CINModel:
         if self.model is None:

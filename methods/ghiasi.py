@@ -47,7 +47,7 @@ from stylebench.methods.core.encoders import TRAINING, Pooling
 from stylebench.methods.core.inception_trunk import DEPTH, MIN_SIZE, InceptionTrunk
 from stylebench.methods.core.pastiche import PasticheNet
 from stylebench.methods.core.perceptual_loss import PerceptualLoss, PerceptualSpec, Targets
-from stylebench.methods.core.training_loop import TrainingConfig, descend, seeded, train_loop
+from stylebench.methods.core.training_loop import TrainingConfig, seeded, train_networks
 
 STYLE_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
 
@@ -164,37 +164,21 @@ class Ghiasi:
         """Load ``config.checkpoint`` if set, else train on ``data.training`` x ``data.styles``."""
         if load_checkpoint_setting(self):
             return {}
-        if data.training is None:
-            raise ValueError("ghiasi needs training content images (the suite's training split)")
-        config, device = self.config, self.context.device
+        device = self.context.device
         styles = data.styles.to(device)
         grams = self.loss.style_targets(styles)
         predictor_input = self._style_input(styles)
-        optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
-        generator = torch.Generator().manual_seed(self.context.seed)
-        self.model.train()
 
-        def step(_: int, content: torch.Tensor) -> dict[str, float]:
+        def losses(content: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
             labels = torch.randint(styles.shape[0], (content.shape[0],), generator=generator)
             picked = labels.to(device)
             targets = Targets(
                 content=self.loss.content_targets(content),
                 style={name: gram[picked] for name, gram in grams.items()},
             )
-            terms = self.loss(self.model(content, predictor_input[picked]), targets)
-            return descend(optimizer, {name: value.mean() for name, value in terms.items()})
+            return self.loss(self.model(content, predictor_input[picked]), targets)
 
-        result = train_loop(
-            data.training,
-            step,
-            config.steps,
-            config.batch_size,
-            self.context.seed,
-            device,
-            progress=data.progress,
-        )
-        self.model.eval()
-        return result.curves
+        return train_networks(self, data, self.model, self.model.parameters(), losses)
 
     @torch.no_grad()
     def stylize(

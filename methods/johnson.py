@@ -34,7 +34,7 @@ from stylebench.methods.base import (
 from stylebench.methods.core.checkpoints import load_checkpoint_setting, load_strict
 from stylebench.methods.core.encoders import TRAINING
 from stylebench.methods.core.perceptual_loss import PerceptualLoss, PerceptualSpec, Targets
-from stylebench.methods.core.training_loop import TrainingConfig, descend, seeded, train_loop
+from stylebench.methods.core.training_loop import TrainingConfig, seeded, train_networks
 from stylebench.methods.core.transformer import TransformerNet, without_legacy_norm_keys
 
 STYLE_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
@@ -88,30 +88,14 @@ class Johnson:
             raise ValueError(
                 f"johnson trains one network per style; got {data.styles.shape[0]} style images"
             )
-        if data.training is None:
-            raise ValueError("johnson needs training content images (the suite's training split)")
-        config = self.config
         style = self.loss.style_targets(data.styles.to(self.context.device))
-        optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
-        self.net.train()
 
-        def step(_: int, content: torch.Tensor) -> dict[str, float]:
+        def losses(content: torch.Tensor, _: torch.Generator) -> dict[str, torch.Tensor]:
             output = self.net(content * 255) / 255
             targets = Targets(content=self.loss.content_targets(content), style=style)
-            terms = self.loss(output, targets)
-            return descend(optimizer, {name: value.mean() for name, value in terms.items()})
+            return self.loss(output, targets)
 
-        result = train_loop(
-            data.training,
-            step,
-            config.steps,
-            config.batch_size,
-            self.context.seed,
-            self.context.device,
-            progress=data.progress,
-        )
-        self.net.eval()
-        return result.curves
+        return train_networks(self, data, self.net, self.net.parameters(), losses)
 
     @torch.no_grad()
     def stylize(

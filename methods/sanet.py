@@ -85,10 +85,9 @@ from stylebench.methods.core.normalised_vgg import (
 from stylebench.methods.core.style_attention import Transform
 from stylebench.methods.core.training_loop import (
     TrainingConfig,
-    descend,
     inverse_time_lr,
     seeded,
-    train_loop,
+    train_networks,
 )
 
 #: The layers the attention reads.
@@ -205,33 +204,22 @@ class SANet:
         ``data.training`` x ``data.styles``."""
         if load_checkpoint_setting(self):
             return {}
-        if data.training is None:
-            raise ValueError("sanet needs training content images (the suite's training split)")
         _check_size(data.styles)
         config, model = self.config, self.model
         styles = data.styles.to(self.context.device)
-        trained = [*model.transformer.parameters(), *model.decoder.parameters()]
-        optimizer = torch.optim.Adam(trained, lr=config.lr)
-        generator = torch.Generator().manual_seed(self.context.seed)
-        model.train()
 
-        def step(index: int, content: torch.Tensor) -> dict[str, float]:
-            inverse_time_lr(optimizer, config.lr, config.lr_decay, index)
+        def losses(content: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
             labels = torch.randint(styles.shape[0], (content.shape[0],), generator=generator)
-            terms = self.losses(content, styles[labels.to(styles.device)])
-            return descend(optimizer, {name: value.mean() for name, value in terms.items()})
+            return self.losses(content, styles[labels.to(styles.device)])
 
-        result = train_loop(
-            data.training,
-            step,
-            config.steps,
-            config.batch_size,
-            self.context.seed,
-            self.context.device,
-            progress=data.progress,
+        return train_networks(
+            self,
+            data,
+            model,
+            [*model.transformer.parameters(), *model.decoder.parameters()],
+            losses,
+            lambda optimizer, index: inverse_time_lr(optimizer, config.lr, config.lr_decay, index),
         )
-        model.eval()
-        return result.curves
 
     def losses(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
         """A training step's loss terms per image, [B] each, before the update

@@ -92,9 +92,8 @@ from stylebench.methods.core.normalised_vgg import (
 from stylebench.methods.core.style_transformer import PATCH, PatchEmbed, Transformer
 from stylebench.methods.core.training_loop import (
     TrainingConfig,
-    descend,
     seeded,
-    train_loop,
+    train_networks,
     warmup_inverse_time_lr,
 )
 
@@ -200,34 +199,20 @@ class StyTr2:
         ``data.training`` x ``data.styles``."""
         if load_checkpoint_setting(self):
             return {}
-        if data.training is None:
-            raise ValueError("stytr2 needs training content images (the suite's training split)")
         _check_images(data.styles)
-        config, model = self.config, self.model
+        config = self.config
         styles = data.styles.to(self.context.device)
-        optimizer = torch.optim.Adam(self.trained().parameters(), lr=config.lr)
-        generator = torch.Generator().manual_seed(self.context.seed)
-        model.train()
 
-        def step(index: int, content: torch.Tensor) -> dict[str, float]:
+        def losses(content: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+            labels = torch.randint(styles.shape[0], (content.shape[0],), generator=generator)
+            return self.losses(content, styles[labels.to(styles.device)])
+
+        def schedule(optimizer: torch.optim.Optimizer, index: int) -> None:
             warmup_inverse_time_lr(
                 optimizer, config.lr, config.warmup_steps, config.lr_decay, index
             )
-            labels = torch.randint(styles.shape[0], (content.shape[0],), generator=generator)
-            terms = self.losses(content, styles[labels.to(styles.device)])
-            return descend(optimizer, {name: value.mean() for name, value in terms.items()})
 
-        result = train_loop(
-            data.training,
-            step,
-            config.steps,
-            config.batch_size,
-            self.context.seed,
-            self.context.device,
-            progress=data.progress,
-        )
-        model.eval()
-        return result.curves
+        return train_networks(self, data, self.model, self.trained().parameters(), losses, schedule)
 
     def losses(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
         """A training step's loss terms per image, [B] each, before the update

@@ -93,10 +93,9 @@ from stylebench.methods.core.normalised_vgg import (
 )
 from stylebench.methods.core.training_loop import (
     TrainingConfig,
-    descend,
     inverse_time_lr,
     seeded,
-    train_loop,
+    train_networks,
 )
 
 #: The levels, coarse to fine: the order the reference stylizes in.
@@ -239,28 +238,15 @@ class WCT:
         ``data.training`` (``data.styles`` is not used: no style is learnt)."""
         if load_checkpoint_setting(self):
             return {}
-        if data.training is None:
-            raise ValueError("wct needs training content images (the suite's training split)")
         config, model = self.config, self.model
-        optimizer = torch.optim.Adam(model.decoders.parameters(), lr=config.lr)
-        model.train()
-
-        def step(index: int, content: torch.Tensor) -> dict[str, float]:
-            inverse_time_lr(optimizer, config.lr, config.lr_decay, index)
-            terms = self.losses(content)
-            return descend(optimizer, {name: value.mean() for name, value in terms.items()})
-
-        result = train_loop(
-            data.training,
-            step,
-            config.steps,
-            config.batch_size,
-            self.context.seed,
-            self.context.device,
-            progress=data.progress,
+        return train_networks(
+            self,
+            data,
+            model,
+            model.decoders.parameters(),
+            lambda content, _: self.losses(content),
+            lambda optimizer, index: inverse_time_lr(optimizer, config.lr, config.lr_decay, index),
         )
-        model.eval()
-        return result.curves
 
     def losses(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """A training step's loss terms per image, [B] each: pixel and feature reconstruction

@@ -6,27 +6,31 @@ over windows so a 40,000-step run still records at most `MAX_POINTS` points per 
 methods that opt in with `Resumable`) a partial checkpoint every so many steps from which an
 interrupted training resumes exactly where it was. What a step does (which networks, which
 optimisers, which losses) belongs to the method: it passes a `StepFn` that runs one update on a
-batch and returns its named loss terms.
+batch and returns its named loss terms. `train_networks` is the whole training of the methods
+that update one set of networks with one Adam optimiser: they pass only their losses and schedule.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import torch
 from pydantic import Field
+from torch import nn
 
 from stylebench.methods.base import (
     MAX_BATCH_SIZE,
     MAX_IMAGE_SIZE,
     MAX_TRAINING_STEPS,
     MethodConfig,
+    MethodContext,
     PartialStore,
+    PrepareData,
     StepReport,
     TrainingSet,
 )
@@ -44,6 +48,14 @@ PREFETCH = 2
 
 #: One training step on a content batch [B, 3, H, W] in [0, 1]: update, return the loss terms.
 StepFn = Callable[[int, torch.Tensor], dict[str, float]]
+
+#: A training step's loss terms on a content batch ("total" among them; per image or scalars),
+#: drawing whatever is random (styles, sampling seeds) from the training's generator.
+StepLosses = Callable[[torch.Tensor, torch.Generator], dict[str, torch.Tensor]]
+
+#: Sets an optimiser's learning rate for a step (`inverse_time_lr` and the like, bound to their
+#: settings).
+Schedule = Callable[[torch.optim.Optimizer, int], None]
 
 
 class TrainingConfig(MethodConfig):
@@ -258,3 +270,56 @@ def train_loop(
             state = {"step": done, "steps": steps, "curves": result.curves, "window": window}
             resumable.store.save({**state, "method": resumable.state()})
     return result
+
+
+class TrainedMethod(Protocol):
+    """A trained method as far as `train_networks` goes: its name, settings and context."""
+
+    name: ClassVar[str]
+
+    @property
+    def config(self) -> TrainingConfig: ...
+
+    @property
+    def context(self) -> MethodContext: ...
+
+
+def train_networks(
+    method: TrainedMethod,
+    data: PrepareData,
+    model: nn.Module,
+    parameters: Iterable[nn.Parameter],
+    losses: StepLosses,
+    schedule: Schedule | None = None,
+) -> dict[str, list[float]]:
+    """Train ``parameters`` of ``model`` on ``data.training`` with Adam at the method's ``lr``
+    (set each step by ``schedule`` when given), one `descend` on the batch means of ``losses``
+    a step; return the loss curves. One skeleton for the methods with one optimiser, so that
+    their batch order, their random draws (one generator seeded with the context's seed, in
+    the order ``losses`` draws) and their train and eval modes cannot drift apart."""
+    config, context = method.config, method.context
+    if data.training is None:
+        raise ValueError(
+            f"{method.name} needs training content images (the suite's training split)"
+        )
+    optimizer = torch.optim.Adam(parameters, lr=config.lr)
+    generator = torch.Generator().manual_seed(context.seed)
+    model.train()
+
+    def step(index: int, content: torch.Tensor) -> dict[str, float]:
+        if schedule is not None:
+            schedule(optimizer, index)
+        terms = losses(content, generator)
+        return descend(optimizer, {term: value.mean() for term, value in terms.items()})
+
+    result = train_loop(
+        data.training,
+        step,
+        config.steps,
+        config.batch_size,
+        context.seed,
+        context.device,
+        progress=data.progress,
+    )
+    model.eval()
+    return result.curves

@@ -1,20 +1,23 @@
 """The shared training loop: seeded batches, windowed curves, divergence, strict checkpoints."""
 
 import threading
+from types import SimpleNamespace
 
 import pytest
 import torch
 
-from stylebench.methods.base import TensorImages
+from stylebench.methods.base import MethodContext, PrepareData, TensorImages
 from stylebench.methods.core.checkpoints import CheckpointMismatch, check_state_dict
 from stylebench.methods.core.optimize import DivergenceError
 from stylebench.methods.core.training_loop import (
     MAX_POINTS,
     PREFETCH,
+    TrainingConfig,
     batch_order,
     curve_every,
     seeded,
     train_loop,
+    train_networks,
 )
 
 
@@ -140,3 +143,31 @@ def test_the_loop_tells_its_watcher_every_step_with_the_loss_terms():
         progress=lambda done, steps, terms: heard.append((done, steps, terms["total"])),
     )
     assert heard == [(1, 4, 0.0), (2, 4, 1.0), (3, 4, 2.0), (4, 4, 3.0)]
+
+
+def test_train_networks_schedules_draws_from_the_seeded_generator_and_ends_in_eval_mode():
+    net = torch.nn.Conv2d(3, 3, 1)
+    method = SimpleNamespace(
+        name="toy",
+        config=TrainingConfig(steps=3, batch_size=2, lr=0.1),
+        context=MethodContext(device=torch.device("cpu"), seed=5, encoder=lambda arch: None),
+    )
+    rates, draws = [], []
+
+    def losses(content, generator):
+        draws.append(int(torch.randint(100, (1,), generator=generator)))
+        total = (net(content) - content).pow(2).flatten(1).mean(1)
+        return {"total": total, "half": total / 2}
+
+    def schedule(optimizer, index):
+        for group in optimizer.param_groups:
+            group["lr"] = 0.1 / (index + 1)
+        rates.append(optimizer.param_groups[0]["lr"])
+
+    data = PrepareData(torch.empty(0, 3, 4, 4), training=TensorImages(torch.rand(4, 3, 4, 4)))
+    curves = train_networks(method, data, net, net.parameters(), losses, schedule)
+    assert rates == [0.1, 0.05, 0.1 / 3] and not net.training
+    assert draws == torch.randint(100, (3,), generator=torch.Generator().manual_seed(5)).tolist()
+    assert len(curves["total"]) == 3 and curves["half"] == [t / 2 for t in curves["total"]]
+    with pytest.raises(ValueError, match="toy needs training content images"):
+        train_networks(method, PrepareData(data.styles), net, [], losses)
