@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from stylebench.images import PREPROCESS
-from stylebench.metrics import art_inception
 from stylebench.metrics.fid_features import empty_features
 from stylebench.metrics.runtime import THROUGHPUT_BATCH, Throughput
+from stylebench.metrics.sets import PAIR_VIEWS
 from stylebench.plan import DOMAIN_STYLE, Cell, Plan, is_domain, is_reverse
 from stylebench.records import CELL_JOURNAL, METHOD_JOURNAL, append_journal, read_journal
 from stylebench.registry import METRICS
@@ -30,10 +30,10 @@ def set_metrics(plan: Plan) -> list[str]:
 
 
 def pair_views(plan: Plan) -> list[str]:
-    """The art-Inception views in which a planned set metric compares outputs with their own
-    style images (`SetData` ``pairs``), whose features cells then store."""
+    """The pairing networks (`PAIR_VIEWS`) in which a planned set metric compares outputs with
+    their own style images (`SetData` ``pairs``), whose features cells then store."""
     extractors = {getattr(METRICS.get(name), "extractor", None) for name in set_metrics(plan)}
-    return [view for view in art_inception.VIEWS if view in extractors]
+    return [view for view in PAIR_VIEWS if view in extractors]
 
 
 def domain_sets(plan: Plan) -> dict[str, tuple[str, ...]]:

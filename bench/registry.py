@@ -211,6 +211,7 @@ METRICS: Registry[Any] = Registry(
         "histogram_loss": "stylebench.metrics.color_histogram:HistogramLoss",
         "clip_style": "stylebench.metrics.embedding_scores:CLIPStyle",
         "csd_style": "stylebench.metrics.embedding_scores:CSDStyle",
+        "csd_style_csls": "stylebench.metrics.embedding_scores:CSDStyleCSLS",
         "dino_content": "stylebench.metrics.embedding_scores:DINOContent",
         "fid": "stylebench.metrics.sets:FID",
         "kid": "stylebench.metrics.sets:KID",

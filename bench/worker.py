@@ -329,7 +329,7 @@ class CellRunner:
         features = None if scorer is None else scorer.features(pixels)[0]
         pairs = (
             scorer.pair_features(pixels[0], cell.style, self.images[cell.style])
-            if scorer is not None and scorer.art is not None and style is not None
+            if scorer is not None and scorer.views and style is not None
             else {}
         )
         timings["score"] = time.perf_counter() - clock

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
 
+import numpy as np
 import torch
 
 from stylebench.methods.base import StyleBlend
@@ -59,6 +60,12 @@ class StyleDomain:
 
     name: str
     images: torch.Tensor
+
+
+def to_pixels(images: torch.Tensor) -> list[np.ndarray]:
+    """[B, 3, H, W] in [0, 1] to B [H, W, 3] uint8 arrays, rounded as the PNG is written."""
+    pixels = images.detach().clamp(0, 1).mul(255).round().to(torch.uint8)
+    return list(pixels.permute(0, 2, 3, 1).cpu().numpy())
 
 
 class ImageMetric:

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import torch
 from PIL import Image
 from torch import nn
@@ -44,7 +45,7 @@ from stylebench.methods.core.weights import (
     resolve_state_dict,
     state_dict_sha256,
 )
-from stylebench.metrics.styleid_protocol import to_pixels
+from stylebench.metrics.base import to_pixels
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -339,14 +340,11 @@ class Embedder:
     def describe(self) -> dict:
         return {"network": self.network.describe(), "weights": self.identity.as_dict()}
 
-    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
-        """[B, 3, H, W] images in [0, 1] as the publisher's evaluation reads them: [B, 3, C, C]."""
-        return torch.stack([self.transform(Image.fromarray(p)) for p in to_pixels(images)])
-
     @torch.no_grad()
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        """[B, D] unit-length embeddings of [B, 3, H, W] images in [0, 1]."""
-        batch = self.preprocess(images).to(self.device)
+    def pixels(self, images: list[np.ndarray]) -> torch.Tensor:
+        """[B, D] unit-length embeddings of B [H, W, 3] uint8 images (as stored), each read as
+        the publisher's evaluation reads an image file."""
+        batch = torch.stack([self.transform(Image.fromarray(p)) for p in images]).to(self.device)
         output = self.module(pixel_values=batch)
         if self.network.family == "clip":
             embedding = output.image_embeds
@@ -355,3 +353,17 @@ class Embedder:
             if self.head is not None:
                 embedding = embedding @ self.head
         return nn.functional.normalize(embedding.float(), dim=1)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """[B, D] unit-length embeddings of [B, 3, H, W] images in [0, 1] (rounded to 8 bits
+        first, as every output is stored)."""
+        return self.pixels(to_pixels(images))
+
+
+@functools.cache
+def shared_embedder(
+    network: EmbeddingNetwork, source: WeightsSource, device: torch.device
+) -> Embedder:
+    """One `Embedder` per network, weights and device in a process: a worker's ``csd_style``
+    and ``csd_style_csls`` share one CSD (a ViT-L is 1.2 GB and seconds to load)."""
+    return Embedder(network, source, device)

@@ -31,6 +31,7 @@ from stylebench.metrics.distances import (
     kid,
     kid_subset_size,
 )
+from stylebench.metrics.embedding_networks import CSD_VIT_L, shared_embedder
 from stylebench.metrics.fid_features import InceptionFeatures, resolve_weights
 from stylebench.metrics.reference_stats import ReferenceSet, reference_features
 from stylebench.metrics.set_intervals import (
@@ -49,6 +50,10 @@ T = TypeVar("T")
 
 #: KID's bootstrap keeps its kernels over every pair of images in memory: up to this many per set.
 KID_INTERVAL_MAX_N = 5000
+
+#: The networks in which set metrics may pair each output with its own style image (`SetData`
+#: ``pairs``): the art-Inception's views and CSD's style embedding.
+PAIR_VIEWS = (*art_inception.VIEWS, CSD_VIT_L.name)
 
 
 @dataclass
@@ -76,9 +81,9 @@ class SetData:
     """Features of one method's outputs and of the reference set; shared results are computed
     once (FID feeds both ``fid`` and ``artfid``).
 
-    ``pairs``: per art-Inception view (`metrics.art_inception.VIEWS`), [N, 2, D] features of
-    each output and of its own style image, for metrics that pair them (the StyleID protocol's
-    and art-fid's); empty where not extracted (a domain method's outputs have no style image).
+    ``pairs``: per pairing network (`PAIR_VIEWS`), [N, 2, D] features of each output and of its
+    own style image, for metrics that pair them (the StyleID protocol's, art-fid's, CSD's CSLS);
+    empty where not extracted (a domain method's outputs have no style image).
     """
 
     def __init__(
@@ -149,7 +154,7 @@ class SetMetric:
     #: Fewest outputs the metric is defined for (a covariance needs 2; a line fit 3 sizes).
     min_outputs: ClassVar[int] = 2
     #: The network whose features it compares: the TF-Inception's (``outputs`` and
-    #: ``reference`` of `SetData`) or an art-Inception view's (``pairs``).
+    #: ``reference`` of `SetData`) or a pairing network's (``pairs``, `PAIR_VIEWS`).
     extractor: ClassVar[str] = fid_features.NETWORK
 
     @classmethod
@@ -398,26 +403,41 @@ def _score(metric: SetMetric, data: SetData) -> SetScore:
 
 class SetScorer:
     """Scores output sets against a reference set on a worker (Inception loaded once, and the
-    art-Inception when a planned metric pairs outputs with their style images)."""
+    pairing networks of planned metrics that pair outputs with their style images)."""
 
     def __init__(self, context: MetricContext, extractors: Set[str]) -> None:
         self.features = InceptionFeatures(context.weights, context.cache, context.device)
         self.cache = context.cache / "reference-features"
-        #: The art-Inception views planned metrics pair outputs and style images in.
-        self.views = [view for view in art_inception.VIEWS if view in extractors]
-        self.art = ArtInceptionFeatures(context.weights, context.device) if self.views else None
+        #: The pairing networks (`PAIR_VIEWS`) planned metrics pair outputs and style images in.
+        self.views = [view for view in PAIR_VIEWS if view in extractors]
+        art_views = set(self.views) & set(art_inception.VIEWS)
+        self.art = ArtInceptionFeatures(context.weights, context.device) if art_views else None
+        self.csd = (
+            shared_embedder(CSD_VIT_L, context.weights, context.device)
+            if CSD_VIT_L.name in self.views
+            else None
+        )
         self._styles: dict[tuple[str, tuple[int, int]], np.ndarray] = {}
 
     def pair_features(
         self, output: np.ndarray, style_key: str, style: np.ndarray
     ) -> dict[str, np.ndarray]:
-        """Per planned view, [2, D] art-Inception features of an 8-bit output and of its style
-        image (each style image's once per worker)."""
-        if self.art is None:
+        """Per planned pairing network, [2, D] features of an 8-bit output and of its style
+        image (each style image's once per worker; art-Inception views of equal size share
+        them, being the same pixels)."""
+        if not self.views:
             raise RuntimeError("no planned metric pairs outputs with their style images")
         outputs: dict[tuple[int, int], np.ndarray] = {}
         pairs = {}
         for view in self.views:
+            if view == CSD_VIT_L.name:
+                assert self.csd is not None
+                key = (f"{view}:{style_key}", (0, 0))
+                if key not in self._styles:
+                    self._styles[key] = self._embed(style)
+                pairs[view] = np.stack([self._embed(output), self._styles[key]])
+                continue
+            assert self.art is not None
             size = art_inception.view_size(*output.shape[:2], view)
             if size not in outputs:
                 outputs[size] = self.art([output], view)[0]
@@ -427,8 +447,13 @@ class SetScorer:
             pairs[view] = np.stack([outputs[size], self._styles[key]])
         return pairs
 
+    def _embed(self, image: np.ndarray) -> np.ndarray:
+        assert self.csd is not None
+        return self.csd.pixels([image])[0].double().cpu().numpy()
+
     def identities(self) -> list[WeightsIdentity]:
-        return [self.features.identity] + ([self.art.identity] if self.art else [])
+        paired = [extractor.identity for extractor in (self.art, self.csd) if extractor]
+        return [self.features.identity, *paired]
 
     def score(
         self,
@@ -455,4 +480,6 @@ class SetScorer:
         }
         if self.art is not None:
             settings["paired"] = self.art.describe()
+        if self.csd is not None:
+            settings["paired_csd"] = self.csd.describe()
         return scores, settings

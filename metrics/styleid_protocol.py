@@ -45,7 +45,7 @@ from stylebench.methods.core.inception_trunk import MIN_SIZE
 from stylebench.methods.core.weights import WeightsSource
 from stylebench.metrics import art_inception
 from stylebench.metrics.art_inception import protocol_view
-from stylebench.metrics.base import MetricInfo
+from stylebench.metrics.base import MetricInfo, to_pixels
 from stylebench.metrics.distances import FID_INF_START, fid
 from stylebench.metrics.perceptual_distance import LPIPS
 from stylebench.metrics.set_intervals import (
@@ -68,12 +68,6 @@ STYLEID_PREPROCESSING = (
 REFERENCE_PREPROCESSING = (
     "8-bit image (the PNG as stored) at its own size, ToTensor(); style images one per output"
 )
-
-
-def to_pixels(images: torch.Tensor) -> list[np.ndarray]:
-    """[B, 3, H, W] in [0, 1] to B [H, W, 3] uint8 arrays, rounded as the PNG is written."""
-    pixels = images.detach().clamp(0, 1).mul(255).round().to(torch.uint8)
-    return list(pixels.permute(0, 2, 3, 1).cpu().numpy())
 
 
 def fid_infinity_as_called(

@@ -289,3 +289,39 @@ def test_without_the_extra_the_error_says_how_to_install_it(monkeypatch):
     with pytest.raises(WeightsUnavailable) as info:
         embedding_scores.DINOContent.preflight(WeightsSource.parse("random"))
     assert "pip install 'stylebench[embeddings]'" in str(info.value)
+
+
+def _muse_csls(outputs, styles, style_of, knn):
+    """MUSE's CSLS (facebookresearch/MUSE, ``get_nn_avg_dist`` and the ``csls_knn_`` scores of
+    ``word_translation.py``, without faiss): emb1 the outputs, emb2 the distinct style images."""
+    emb1, emb2 = torch.from_numpy(outputs), torch.from_numpy(styles)
+
+    def nn_avg_dist(emb, query, k):
+        return query.mm(emb.transpose(0, 1)).topk(k, dim=1, largest=True, sorted=True)[0].mean(1)
+
+    average_dist1 = nn_avg_dist(emb2, emb1, min(knn, len(emb2)))
+    average_dist2 = nn_avg_dist(emb1, emb2, min(knn, len(emb1)))
+    scores = emb1.mm(emb2.transpose(0, 1)) * 2 - average_dist1[:, None] - average_dist2[None, :]
+    return scores[torch.arange(len(emb1)), torch.from_numpy(style_of)].numpy()
+
+
+@pytest.mark.parametrize("k", [2, 10])
+def test_csls_equals_muse_on_outputs_sharing_style_images(k):
+    rng = np.random.default_rng(1)
+    unit = lambda a: a / np.linalg.norm(a, axis=-1, keepdims=True)  # noqa: E731
+    styles = unit(rng.normal(size=(3, 16)))
+    style_of = np.array([0, 1, 2, 0, 1, 2, 0, 0])
+    outputs = unit(styles[style_of] + rng.normal(size=(8, 16)) * 0.8)
+    pairs = np.stack([outputs, styles[style_of]], axis=1)
+    values, details = embedding_scores.csls_scores(pairs, k=k)
+    np.testing.assert_allclose(values, _muse_csls(outputs, styles, style_of, k), atol=1e-12)
+    assert details["n_styles"] == 3
+    assert details["neighbours"] == {"styles": min(k, 3), "outputs": min(k, 8)}
+
+
+def test_csls_needs_pairs_and_says_so():
+    from stylebench.metrics.sets import SetData
+
+    data = SetData(np.zeros((3, 4)), np.zeros((3, 4)), {}, seed=0, pairs={})
+    score = embedding_scores.CSDStyleCSLS().score(data)
+    assert score.value is None and "own style image" in score.error
