@@ -8,6 +8,7 @@ trained methods' training data or checkpoint files. `budgets` says what each met
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,12 +59,26 @@ def check_weights(plan: Plan) -> tuple[WeightsSource, dict[str, str]]:
         archs = {EVALUATION_NETWORK} | {a for m in plan.methods for a in method_class(m).encoders}
         for arch in sorted(archs):
             identities[arch] = load_encoder(arch, source).identity.sha256
+        check_packages(plan)
         if not source.is_random:
             for name in plan.metrics:
                 METRICS.get(name).preflight(source)
     except WeightsUnavailable as exc:
         raise BenchError(str(exc)) from None
     return source, identities
+
+
+def check_packages(plan: Plan) -> None:
+    """Fail before any compute if a planned metric needs a package that is not installed (its
+    ``packages``: module name -> how to install it), whatever the weights: with random weights
+    no preflight would load it, and every cell would fail on a worker instead."""
+    for name in plan.metrics:
+        for module, install in getattr(METRICS.get(name), "packages", {}).items():
+            if importlib.util.find_spec(module) is None:
+                raise BenchError(
+                    f"metric {name!r} needs the Python package {module!r}, which is not "
+                    f"installed: {install}"
+                )
 
 
 def load_plan(options: RunOptions) -> Plan:

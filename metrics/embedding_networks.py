@@ -53,6 +53,8 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HUB = "https://huggingface.co"
 EXTRA = "pip install 'stylebench[embeddings]'"
+#: What the embedding metrics import, and how to install it (`bench run` checks before compute).
+EXTRA_PACKAGES = {"transformers": EXTRA, "safetensors": EXTRA}
 
 #: transformers 4's DINOv2 names (those of the published file) and transformers 5's.
 DINOV2_RENAMES = {

@@ -23,6 +23,7 @@ from stylebench.metrics.embedding_networks import (
     CLIP_VIT_L14,
     CSD_VIT_L,
     DINOV2_VITB14,
+    EXTRA_PACKAGES,
     EmbeddingNetwork,
     resolve_weights,
     shared_embedder,
@@ -35,6 +36,7 @@ class EmbeddingSimilarity(ImageMetric):
     ``info.needs`` (its content or its style image)."""
 
     network: ClassVar[EmbeddingNetwork]
+    packages: ClassVar[dict[str, str]] = EXTRA_PACKAGES
 
     def __init__(self, context: MetricContext) -> None:
         super().__init__(context)
@@ -157,6 +159,7 @@ class CSDStyleCSLS(SetMetric):
         default=False,
     )
     extractor = CSD_VIT_L.name
+    packages: ClassVar[dict[str, str]] = EXTRA_PACKAGES
 
     @classmethod
     def preflight(cls, weights: WeightsSource) -> None:

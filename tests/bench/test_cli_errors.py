@@ -209,3 +209,25 @@ def test_weights_and_checkpoint_paths_that_are_not_files_say_what_they_are(kind,
             output = result.stderr.replace("\n", " ")
             assert str(named) in output and UNUSABLE[kind] in output, output
             assert "does not exist" not in output
+
+
+def test_a_metric_whose_package_is_missing_stops_the_run_before_compute(tmp_path, monkeypatch):
+    """With random weights no preflight loads a metric's network: the package check says it."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "transformers" else real(name, *args),
+    )
+    result = bench(
+        "run", "--methods", "gatys", "--weights", "random", "--out", str(tmp_path),
+        "--set", "metrics=[lpips,dino_content]",
+    )  # fmt: skip
+    assert result.exit_code != 0
+    assert (
+        "metric 'dino_content' needs the Python package 'transformers', which is not "
+        "installed: pip install 'stylebench[embeddings]'"
+    ) in result.output
+    assert "Traceback" not in result.output and not list(tmp_path.glob("smoke-*"))
