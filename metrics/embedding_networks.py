@@ -27,6 +27,7 @@ labelled), or a file. `transformers` is the optional ``embeddings`` extra.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -153,11 +154,16 @@ def _config(network: EmbeddingNetwork):
     return transformers.CLIPVisionConfig(**settings)
 
 
-def _module(network: EmbeddingNetwork) -> nn.Module:
-    """The transformers network of ``network`` (random weights until loaded)."""
+def _module(network: EmbeddingNetwork, initialise: bool = True) -> nn.Module:
+    """The transformers network of ``network``: transformers' random initialisation, or none
+    (``initialise=False``, for a network whose every weight is loaded next: a ViT-L's takes
+    five seconds on a CPU; transformers' own ``no_init_weights``, as its ``from_pretrained``)."""
     transformers = _transformers()
     config = _config(network)
-    with torch.random.fork_rng(devices=[]):
+    from transformers.initialization import no_init_weights
+
+    skip = contextlib.nullcontext() if initialise else no_init_weights()
+    with torch.random.fork_rng(devices=[]), skip:
         if network.family == "clip":
             return transformers.CLIPVisionModelWithProjection(config)
         if network.family == "dinov2":
@@ -322,7 +328,7 @@ class Embedder:
         self, network: EmbeddingNetwork, source: WeightsSource, device: torch.device
     ) -> None:
         published, self.identity = resolve_weights(network, source)
-        module = _module(network)
+        module = _module(network, initialise=False)
         module.load_state_dict(network_state(network, published), strict=True)
         self.network = network
         self.module = module.requires_grad_(False).eval().to(device)
